@@ -1,0 +1,36 @@
+# The two commands a newcomer needs: `make demo` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+UV_VERSION := 0.13.9
+export AIRFLOW_HOME ?= $(CURDIR)/var/airflow
+
+.PHONY: setup test demo bench lock clean
+
+setup: $(STAMP)
+
+# Reinstalls only when the lock file or the project metadata changed, so a rerun takes seconds.
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip sync --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
+	@touch $(STAMP)
+
+test: setup
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+demo: setup
+	$(BIN)/python -m alliance_finance.demo
+
+bench: setup
+	$(BIN)/python bench/run_bench.py
+
+# Re-resolve the pinned set after editing requirements.in.
+lock: setup
+	$(BIN)/uv pip compile requirements.in --python-version 3.11 --no-header -o requirements.lock
+
+clean:
+	rm -rf var/ .pytest_cache

@@ -1,0 +1,138 @@
+"""The ``alliance-finance`` command: generate, run, report, status.
+
+Exit status: 0 when everything offered was loaded; 1 when any batch was rejected or a run failed
+(the message names the file or journal and the reason); 2 for wrong usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from .paths import default_warehouse_url
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _fiscal_year(text: str) -> int:
+    try:
+        year = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"a fiscal year is the 4-digit year it begins, e.g. 2016; got {text!r}")
+    if not 2000 <= year <= 2099:
+        raise argparse.ArgumentTypeError(f"fiscal year out of range 2000-2099: {year}")
+    return year
+
+
+def _positive_float_text(text: str) -> str:
+    # --scale is a line-count multiplier, kept as text and parsed as a Decimal by the generator
+    from decimal import Decimal, InvalidOperation
+
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise argparse.ArgumentTypeError(f"--scale must be a positive number, got {text!r}")
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"--scale must be positive, got {text}")
+    return text
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alliance-finance",
+        description="Load both forces' ledgers into the alliance finance warehouse, and report on it.",
+    )
+    parser.add_argument("-v", "--verbose", action="store_true", help="log progress in detail")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    g = sub.add_parser("generate", help="write sample sources for both forces that follow SOURCES.md")
+    g.add_argument("--out", required=True, type=Path, help="folder to write avon_somerset/ and wiltshire/ into")
+    g.add_argument("--from-fy", type=_fiscal_year, default=2014, help="first fiscal year (default 2014)")
+    g.add_argument("--to-fy", type=_fiscal_year, default=2018, help="last fiscal year (default 2018)")
+    g.add_argument("--scale", type=_positive_float_text, default="1",
+                   help="multiplies the number of lines, not the money (1 = about 100,000 lines a year)")
+    g.add_argument("--seed", type=int, default=2015, help="random seed: the same seed gives the same bytes")
+
+    r = sub.add_parser("run", help="one pipeline pass: extract, validate, map and load everything new")
+    r.add_argument("--sources", type=Path, help="folder holding avon_somerset/inbound/ and wiltshire/erp.db")
+    r.add_argument("--warehouse", default=None,
+                   help="SQLAlchemy URL (default $ALLIANCE_WAREHOUSE_URL, else sqlite:///var/warehouse.db)")
+    r.add_argument("--force", choices=["ASC", "WP"], help="one force only (default both)")
+    r.add_argument("--wiltshire-url", help="SQLAlchemy URL of Wiltshire's ERP reporting database")
+
+    p = sub.add_parser("report", help="the board report: HTML page, PNG charts and an XLSX workbook")
+    p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
+    p.add_argument("--out", required=True, type=Path, help="folder to write the report into")
+
+    s = sub.add_parser("status", help="batches, row accounting, quarantine, unmapped codes, freshness")
+    s.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
+    return parser
+
+
+def _built(module: str) -> bool:
+    """Whether a later issue's module exists yet (a real ImportError inside it still surfaces)."""
+    import importlib.util
+
+    return importlib.util.find_spec(f"alliance_finance.{module}") is not None
+
+
+def _not_yet(command: str, issue: str) -> int:
+    print(f"alliance-finance {command}: not built yet (arrives with {issue}).", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if getattr(args, "warehouse", "unset") is None:
+        args.warehouse = default_warehouse_url()
+
+    if args.command == "generate":
+        if args.from_fy > args.to_fy:
+            parser.error(f"--from-fy {args.from_fy} is after --to-fy {args.to_fy}")
+        if not _built("generate"):
+            return _not_yet("generate", "issue #2")
+        from .generate import generate_sources
+        from decimal import Decimal
+
+        summary = generate_sources(args.out, from_fy=args.from_fy, to_fy=args.to_fy,
+                                   scale=Decimal(args.scale), seed=args.seed)
+        print(summary.describe())
+        return EXIT_OK
+
+    if args.command == "run":
+        if args.sources is None and args.wiltshire_url is None:
+            parser.error("run needs --sources DIR (and/or --wiltshire-url URL)")
+        if not _built("pipeline"):
+            return _not_yet("run", "issue #4")
+        from .pipeline import run_cli
+        return run_cli(sources=args.sources, warehouse_url=args.warehouse, force=args.force,
+                       wiltshire_url=args.wiltshire_url)
+
+    if args.command == "status":
+        if not _built("status"):
+            return _not_yet("status", "issue #4")
+        from .status import status_cli
+        return status_cli(warehouse_url=args.warehouse)
+
+    if args.command == "report":
+        if not _built("report"):
+            return _not_yet("report", "issue #6")
+        from .report import report_cli
+        return report_cli(warehouse_url=args.warehouse, out=args.out)
+
+    parser.error(f"unknown command {args.command}")
+    return EXIT_USAGE
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The shared warehouse: schema, migrations, mapping and loading (PostgreSQL and SQLite)."""

@@ -1,0 +1,67 @@
+"""Connecting to the warehouse: one place that knows the dialects.
+
+PostgreSQL is the production warehouse; its relations live in schema ``alliance`` and every
+connection made here has ``search_path`` set to it, so the same unqualified SQL serves PostgreSQL
+and the embedded SQLite file.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import sqlalchemy as sa
+from sqlalchemy.engine import URL, make_url
+
+PG_SCHEMA = "alliance"
+
+
+def normalise_url(url: str | URL) -> URL:
+    """A plain ``postgresql://`` URL uses psycopg 3, the driver this project installs."""
+    u = make_url(url) if isinstance(url, str) else url
+    if u.drivername in ("postgresql", "postgres"):
+        u = u.set(drivername="postgresql+psycopg")
+    if u.drivername in ("mysql", "mariadb"):
+        u = u.set(drivername="mysql+pymysql")
+    return u
+
+
+def mask_url(url: str | URL) -> str:
+    """The URL with any password replaced by ``***``: safe for logs and messages."""
+    try:
+        u = make_url(url) if isinstance(url, str) else url
+        return u.render_as_string(hide_password=True)
+    except Exception:  # not a URL at all: mask anything that looks like user:password@
+        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", str(url))
+
+
+def make_engine(url: str | URL, **kwargs) -> sa.Engine:
+    """An engine for the warehouse URL; on SQLite the file's folder is created."""
+    u = normalise_url(url)
+    if u.get_backend_name() == "sqlite":
+        if u.database and u.database != ":memory:":
+            Path(u.database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(u, **kwargs)
+
+        @sa.event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.close()
+
+        return engine
+    if u.get_backend_name() == "postgresql":
+        connect_args = kwargs.pop("connect_args", {})
+        options = connect_args.get("options", "")
+        connect_args["options"] = f"{options} -c search_path={PG_SCHEMA},public".strip()
+        return sa.create_engine(u, connect_args=connect_args, **kwargs)
+    return sa.create_engine(u, **kwargs)
+
+
+def dialect_of(engine_or_url) -> str:
+    """``"postgresql"`` or ``"sqlite"`` (or another backend name)."""
+    if isinstance(engine_or_url, sa.Engine):
+        return engine_or_url.dialect.name
+    return normalise_url(engine_or_url).get_backend_name()

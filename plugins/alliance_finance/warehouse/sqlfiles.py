@@ -1,0 +1,78 @@
+"""Plain SQL files under ``sql/``, rendered for a dialect.
+
+The DDL and views are written once, as SQL a DBA can read. Two things differ between PostgreSQL and
+SQLite, and the files name them with a Jinja expression instead of repeating themselves:
+
+``{{ money("SUM(f.amount_pence)") }}``
+    an exact amount in pounds from integer pence. PostgreSQL: ``numeric(15,2)``. SQLite has no
+    decimal type and would store a ``NUMERIC`` column as binary floating point, so there an amount
+    is the exact decimal text (``'-1234.56'``); sums are always taken over the integer pence.
+``{{ dialect }}``
+    ``postgresql`` or ``sqlite``, for the rare ``{% if dialect == 'postgresql' %}`` block
+    (row-level security, roles, grants).
+
+Statements are separated by a line holding only ``;``-terminated SQL; :func:`statements` splits on
+semicolons at line ends outside ``$$`` bodies.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import jinja2
+
+from ..paths import SQL_DIR
+
+_env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+
+def money(dialect: str):
+    def _money(pence_expr: str) -> str:
+        if dialect == "postgresql":
+            return f"(({pence_expr})::numeric / 100)::numeric(15,2)"
+        e = f"({pence_expr})"
+        return (
+            f"(CASE WHEN {e} IS NULL THEN NULL ELSE "
+            f"(CASE WHEN {e} < 0 THEN '-' ELSE '' END) || (abs({e}) / 100) || '.' || "
+            f"substr('0' || (abs({e}) % 100), -2, 2) END)"
+        )
+
+    return _money
+
+
+def render(sql_or_path: str | Path, dialect: str) -> str:
+    """Render a SQL file (a path relative to ``sql/`` or absolute) or SQL text for a dialect."""
+    if isinstance(sql_or_path, Path) or (isinstance(sql_or_path, str) and sql_or_path.endswith(".sql")):
+        path = Path(sql_or_path)
+        if not path.is_absolute():
+            path = SQL_DIR / path
+        text = path.read_text(encoding="utf-8")
+    else:
+        text = sql_or_path
+    return _env.from_string(text).render(dialect=dialect, money=money(dialect))
+
+
+_SPLIT = re.compile(r";[ \t]*(?:--[^\n]*)?\n")
+
+
+def statements(sql: str) -> list[str]:
+    """Split rendered SQL into statements (``;`` at a line end), keeping ``$$ ... $$`` bodies whole."""
+    out: list[str] = []
+    buf: list[str] = []
+    in_dollar = False
+    for line in sql.splitlines(keepends=True):
+        if line.count("$$") % 2 == 1:
+            in_dollar = not in_dollar
+        buf.append(line)
+        if not in_dollar and _SPLIT.search(line if line.endswith("\n") else line + "\n"):
+            stmt = "".join(buf).strip()
+            if stmt.rstrip(";").strip() and not all(
+                l.strip().startswith("--") or not l.strip() for l in stmt.splitlines()
+            ):
+                out.append(stmt.rstrip().rstrip(";"))
+            buf = []
+    tail = "".join(buf).strip()
+    if tail and not all(l.strip().startswith("--") or not l.strip() for l in tail.splitlines()):
+        out.append(tail.rstrip(";"))
+    return out

@@ -1,0 +1,119 @@
+"""Shared fixtures.
+
+Databases: tests that need PostgreSQL or MariaDB use the servers on this machine
+(PostgreSQL at 127.0.0.1:5432 with trust auth, MariaDB at 127.0.0.1:3306 as root), each test with a
+throwaway database of its own that is dropped afterwards. Under ``CI=true`` a test that cannot reach
+its server fails; elsewhere it is skipped with the reason.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+# Airflow reads its home at import: keep it inside the checkout, away from any real one.
+os.environ.setdefault("AIRFLOW_HOME", str(ROOT / "var" / "airflow-test"))
+os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
+
+PG_ADMIN_URL = os.environ.get("ALLIANCE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+MARIADB_ADMIN_URL = os.environ.get("ALLIANCE_TEST_MARIADB_URL", "mysql+pymysql://root@127.0.0.1:3306/test")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def _unreachable(what: str, exc: Exception):
+    message = f"{what} unreachable: {exc}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI=true: a test that needs it fails, it does not skip)")
+    pytest.skip(message)
+
+
+def _pg_admin():
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(PG_ADMIN_URL)
+    return psycopg.connect(
+        host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username or "postgres",
+        dbname=u.database or "postgres", autocommit=True, connect_timeout=5,
+    )
+
+
+def new_pg_database() -> str:
+    """Create an empty PostgreSQL database and return its URL (caller drops it with drop_pg_database)."""
+    from sqlalchemy.engine import make_url
+
+    name = f"af_test_{uuid.uuid4().hex[:12]}"
+    try:
+        with _pg_admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except Exception as exc:  # noqa: BLE001 - any failure to reach the server
+        _unreachable("PostgreSQL", exc)
+    return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
+
+
+def drop_pg_database(url: str) -> None:
+    from sqlalchemy.engine import make_url
+
+    name = make_url(url).database
+    with _pg_admin() as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def pg_url():
+    """A fresh, empty PostgreSQL database for this test (a plain postgresql:// URL)."""
+    url = new_pg_database()
+    try:
+        yield url
+    finally:
+        drop_pg_database(url)
+
+
+@pytest.fixture
+def mariadb_url():
+    """A fresh, empty MariaDB database for this test."""
+    import pymysql
+    from sqlalchemy.engine import make_url
+
+    u = make_url(MARIADB_ADMIN_URL)
+    name = f"af_test_{uuid.uuid4().hex[:12]}"
+    try:
+        conn = pymysql.connect(host=u.host or "127.0.0.1", port=u.port or 3306, user=u.username or "root",
+                               password=u.password or "", connect_timeout=5, autocommit=True)
+    except Exception as exc:  # noqa: BLE001
+        _unreachable("MariaDB", exc)
+    with conn.cursor() as cur:
+        cur.execute(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4")
+    try:
+        yield u.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{name}`")
+        conn.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """A fresh SQLite warehouse file URL."""
+    return f"sqlite:///{tmp_path / 'warehouse.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def warehouse_url(request, tmp_path):
+    """Each warehouse dialect in turn: the embedded SQLite file and a throwaway PostgreSQL database."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'warehouse.db'}"
+    else:
+        url = new_pg_database()
+        try:
+            yield url
+        finally:
+            drop_pg_database(url)
