@@ -30,3 +30,10 @@ class ConcurrentRunError(AllianceFinanceError):
 
 class NotYetImplemented(AllianceFinanceError):
     """A subcommand that a later issue fills in."""
+
+
+class TransientError(AllianceFinanceError):
+    """A failure that another try may cure: the warehouse or a source database unreachable.
+
+    The Airflow tasks retry only these (and a held load lock); a rejected delivery is never retried.
+    """

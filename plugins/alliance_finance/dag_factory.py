@@ -1,0 +1,190 @@
+"""Airflow wiring: one nightly DAG per force, and the consolidation DAG their Assets trigger.
+
+Wiring only. Every task body is a call into :mod:`alliance_finance.orchestration`, imported inside
+the task, so parsing a DAG file imports Airflow's SDK and PyYAML and nothing heavier (no pandas,
+no Great Expectations, no database work).
+
+Why the DAGs look as they do:
+
+- ``CronDataIntervalTimetable``: explicit data intervals (Airflow 3 made a plain cron string a
+  trigger timetable without one). The interval is the night before; each run nevertheless processes
+  *everything pending* in order, so ``catchup=False`` is safe: a missed night is caught up by the
+  next run, and rerunning any past run finds nothing new and changes nothing.
+- ``max_active_runs=1`` keeps Airflow from starting two runs of one force; the warehouse's per-force
+  load lock still guards against a CLI run at the same time.
+- Retries: only transient errors (warehouse or source unreachable, load lock held) are retried; a
+  rejected delivery fails its task at once, since another try would not change the verdict.
+- Validated batches pass from the validate task to the load task through a staging folder under
+  the run's directory (``var/staging/<dag>/<run>``): a retried load does not re-validate, and
+  XCom carries only small summaries. In a multi-worker deployment ``var/`` is a shared volume.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pendulum
+from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
+from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryAction, RetryRule
+
+from .forces import ForceConfig, load_forces
+from .notify import failure_notifier
+
+START_DATE = pendulum.datetime(2024, 1, 1, tz="Europe/London")
+CONSOLIDATION_DAG_ID = "alliance_consolidation"
+
+RETRY_POLICY = ExceptionRetryPolicy(
+    rules=[
+        RetryRule(exception="alliance_finance.errors.TransientError", action=RetryAction.RETRY,
+                  reason="warehouse or source unreachable: another try may succeed"),
+        RetryRule(exception="alliance_finance.errors.ConcurrentRunError", action=RetryAction.RETRY,
+                  retry_delay=dt.timedelta(minutes=2), reason="another run holds this force's load lock"),
+    ],
+    default=RetryAction.FAIL,
+)
+
+
+def ledger_asset(force: ForceConfig) -> Asset:
+    return Asset(force.asset_uri, group="alliance-ledger", extra={"force_code": force.code})
+
+
+def _default_args(owner: str) -> dict:
+    return {
+        "owner": owner,
+        "retries": 3,
+        "retry_delay": dt.timedelta(minutes=5),
+        "retry_exponential_backoff": 2.0,
+        "retry_policy": RETRY_POLICY,
+        "on_failure_callback": [failure_notifier()],
+    }
+
+
+def make_force_dag(force: ForceConfig):
+    """The nightly DAG that loads one force's ledger: find pending → extract and validate → load → publish."""
+    asset = ledger_asset(force)
+
+    @dag(
+        dag_id=force.dag_id,
+        description=f"{force.name}: nightly ledger load into the alliance warehouse",
+        doc_md=(
+            f"### {force.name} ({force.code}) ledger\n\n"
+            f"Every night at `{force.schedule}` ({force.timezone}) this DAG loads everything new in the "
+            f"{force.code} ledger (source format `{force.source_format}`) into the alliance warehouse, "
+            "in order: find pending → extract and validate → load → publish. A rejected delivery fails "
+            "the `report_rejections` task (and notifies) after the good batches are loaded; it is not "
+            "retried. The `publish` task updates the Asset "
+            f"`{force.asset_uri}`, which triggers `{CONSOLIDATION_DAG_ID}`."
+        ),
+        schedule=CronDataIntervalTimetable(force.schedule, timezone=force.timezone),
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args(force.owner),
+        tags=list(force.tags),
+        params={"force_code": force.code},
+    )
+    def force_ledger():
+        @task
+        def find_pending(**context) -> dict:
+            """List what this run will process (deliveries not yet loaded, or new journals)."""
+            from alliance_finance import orchestration
+
+            return orchestration.find_pending(force.code, context)
+
+        @task
+        def extract_and_validate(pending: dict, **context) -> dict:
+            """Read every pending delivery, check it against its control totals and validate it."""
+            from alliance_finance import orchestration
+
+            return orchestration.extract_and_validate(force.code, pending, context)
+
+        @task
+        def load(staged: dict, **context) -> dict:
+            """Map and load each staged batch in its own transaction, in order."""
+            from alliance_finance import orchestration
+
+            return orchestration.load_staged(force.code, staged, context)
+
+        @task(outlets=[asset])
+        def publish(loaded: dict, **context) -> dict:
+            """Record the ledger's freshness and update its Asset for the consolidation DAG."""
+            from alliance_finance import orchestration
+
+            return orchestration.publish(force.code, loaded, context, asset=asset)
+
+        @task
+        def report_rejections(loaded: dict, **context) -> None:
+            """Fail (without retry) when any delivery of this run was rejected, naming each and why."""
+            from alliance_finance import orchestration
+
+            orchestration.report_rejections(force.code, loaded, context)
+
+        loaded = load(extract_and_validate(find_pending()))
+        publish(loaded)
+        report_rejections(loaded)
+
+    return force_ledger()
+
+
+def make_force_dags() -> dict:
+    """One DAG per force of dags/forces.yaml, keyed by dag_id."""
+    return {force.dag_id: make_force_dag(force) for force in load_forces()}
+
+
+def make_consolidation_dag():
+    """Triggered whenever any force's ledger Asset is updated: refresh marts, report, Data Docs, freshness."""
+    forces = load_forces()
+    assets = [ledger_asset(f) for f in forces]
+    schedule = assets[0]
+    for a in assets[1:]:
+        schedule = schedule | a
+
+    @dag(
+        dag_id=CONSOLIDATION_DAG_ID,
+        description="Refresh the alliance marts and the board report when a force's ledger changes",
+        doc_md=(
+            "### Alliance consolidation\n\n"
+            "Runs whenever any force's ledger Asset is updated ("
+            + ", ".join(f"`{f.asset_uri}`" for f in forces)
+            + "): brings the warehouse schema and views up to date, refreshes the marts, builds the "
+            "board report (HTML, PNG, XLSX) and the Great Expectations Data Docs, and records each "
+            "force's data freshness."
+        ),
+        schedule=schedule,
+        start_date=START_DATE,
+        catchup=False,
+        max_active_runs=1,
+        default_args=_default_args("alliance-finance"),
+        tags=["alliance-finance", "consolidation", "report"],
+    )
+    def alliance_consolidation():
+        @task
+        def refresh_marts(**context) -> dict:
+            from alliance_finance import orchestration
+
+            return orchestration.refresh_marts(context)
+
+        @task
+        def build_report(refreshed: dict, **context) -> dict:
+            from alliance_finance import orchestration
+
+            return orchestration.build_report(context)
+
+        @task
+        def build_data_docs(refreshed: dict, **context) -> dict:
+            from alliance_finance import orchestration
+
+            return orchestration.build_data_docs(context)
+
+        @task
+        def record_freshness(refreshed: dict, **context) -> dict:
+            from alliance_finance import orchestration
+
+            return orchestration.record_freshness(context)
+
+        refreshed = refresh_marts()
+        build_report(refreshed)
+        build_data_docs(refreshed)
+        record_freshness(refreshed)
+
+    return alliance_consolidation()

@@ -1,0 +1,100 @@
+"""DAG integrity: every DAG file imports without error, every force has its DAG, tags and owners are
+present, the consolidation DAG is Asset-scheduled, and parsing stays cheap."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+import yaml
+
+from alliance_finance.forces import FORCES_FILE, FORCES_SCHEMA_FILE, load_forces, validate_forces_file
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGS = ROOT / "dags"
+ALLOWED_TAGS = {"alliance-finance", "ledger", "consolidation", "report", "asc", "wp"}
+
+
+@pytest.fixture(scope="module")
+def dagbag():
+    from airflow.dag_processing.dagbag import DagBag
+
+    return DagBag(dag_folder=str(DAGS))
+
+
+def test_forces_file_follows_its_schema():
+    validate_forces_file()
+
+
+@pytest.mark.parametrize(
+    "breakage",
+    [
+        {"schedule": "every night"},
+        {"source_format": "carrier_pigeon"},
+        {"code": "asc"},
+        {"owner": ""},
+        {"unknown_key": 1},
+    ],
+    ids=["bad-cron", "unknown-format", "lower-case-code", "empty-owner", "unknown-key"],
+)
+def test_a_broken_force_entry_fails_validation(tmp_path, breakage):
+    doc = yaml.safe_load(FORCES_FILE.read_text())
+    doc["forces"][0].update(breakage)
+    bad = tmp_path / "forces.yaml"
+    bad.write_text(yaml.safe_dump(doc))
+    with pytest.raises(jsonschema.ValidationError):
+        validate_forces_file(bad)
+
+
+def test_dag_files_import_without_errors(dagbag):
+    assert dagbag.import_errors == {}
+
+
+def test_every_force_has_its_dag(dagbag):
+    for force in load_forces():
+        dag = dagbag.dags.get(force.dag_id)
+        assert dag is not None, f"no DAG for force {force.code}"
+        assert [t.task_id for t in dag.topological_sort()][:3] == ["find_pending", "extract_and_validate", "load"]
+        assert {"publish", "report_rejections"} <= set(dag.task_ids)
+        assert dag.catchup is False
+        assert dag.timetable.__class__.__name__ == "CronDataIntervalTimetable"
+        assert str(dag.timezone) in ("Europe/London", "Timezone('Europe/London')") or "London" in str(dag.timezone)
+        publish = dag.get_task("publish")
+        assert [o.uri for o in publish.outlets] == [force.asset_uri]
+
+
+def test_owners_and_tags(dagbag):
+    for dag_id, dag in dagbag.dags.items():
+        assert dag.tags, f"{dag_id} has no tags"
+        assert set(dag.tags) <= ALLOWED_TAGS, f"{dag_id} has tags outside {ALLOWED_TAGS}: {dag.tags}"
+        for t in dag.tasks:
+            assert t.owner and t.owner != "airflow", f"{dag_id}.{t.task_id} has no owner"
+        assert dag.doc_md
+
+
+def test_consolidation_dag_is_scheduled_on_the_force_assets(dagbag):
+    dag = dagbag.dags.get("alliance_consolidation")
+    assert dag is not None
+    condition = dag.timetable.asset_condition
+    assert type(condition).__name__ == "AssetAny", "any force's update should trigger it"
+    uris = {a.uri for a in condition.objects}
+    assert uris == {f.asset_uri for f in load_forces()}
+
+
+def test_dag_files_import_no_heavy_library():
+    """Parsing must stay cheap: no pandas, pyarrow, Great Expectations or SQLAlchemy engine work."""
+    code = (
+        "import sys, runpy\n"
+        f"sys.path.insert(0, {str(DAGS)!r})\n"
+        f"for f in ['alliance_force_ledgers.py', 'alliance_consolidation.py']:\n"
+        f"    runpy.run_path({str(DAGS)!r} + '/' + f)\n"
+        "heavy = [m for m in ('pandas', 'pyarrow', 'great_expectations', 'matplotlib', 'openpyxl', 'psycopg') if m in sys.modules]\n"
+        "print(','.join(heavy))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1:] in ([""], []), f"heavy modules imported at parse: {out.stdout}"
