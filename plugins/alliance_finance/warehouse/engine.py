@@ -36,7 +36,11 @@ def mask_url(url: str | URL) -> str:
 
 
 def make_engine(url: str | URL, **kwargs) -> sa.Engine:
-    """An engine for the warehouse URL; on SQLite the file's folder is created."""
+    """An engine for the warehouse URL; on SQLite the file's folder is created.
+
+    SQLite connections run real transactions (DDL included), begun by SQLAlchemy; pass the execution
+    option ``sqlite_begin="immediate"`` on a connection that will write, to take the write lock first.
+    """
     u = normalise_url(url)
     if u.get_backend_name() == "sqlite":
         if u.database and u.database != ":memory:":
@@ -45,11 +49,23 @@ def make_engine(url: str | URL, **kwargs) -> sa.Engine:
 
         @sa.event.listens_for(engine, "connect")
         def _sqlite_pragmas(dbapi_conn, _record):  # pragma: no cover - trivial
+            # Python's sqlite3 would open transactions only before DML and commit silently before
+            # DDL; SQLAlchemy's documented recipe hands transaction control back to SQLAlchemy so
+            # that a migration or a batch load is one real transaction (see _sqlite_begin).
+            dbapi_conn.isolation_level = None
             cur = dbapi_conn.cursor()
             cur.execute("PRAGMA foreign_keys=ON")
             cur.execute("PRAGMA journal_mode=WAL")
             cur.execute("PRAGMA busy_timeout=30000")
             cur.close()
+
+        @sa.event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):  # pragma: no cover - trivial
+            # A writer asks for BEGIN IMMEDIATE (execution option sqlite_begin="immediate"): it takes
+            # the write lock up front, waiting up to busy_timeout, instead of failing with
+            # SQLITE_BUSY when a read transaction later tries to become a write transaction.
+            mode = conn.get_execution_options().get("sqlite_begin", "deferred").upper()
+            conn.exec_driver_sql(f"BEGIN {mode}")
 
         return engine
     if u.get_backend_name() == "postgresql":

@@ -7,6 +7,8 @@ SQLite, and the files name them with a Jinja expression instead of repeating the
     an exact amount in pounds from integer pence. PostgreSQL: ``numeric(15,2)``. SQLite has no
     decimal type and would store a ``NUMERIC`` column as binary floating point, so there an amount
     is the exact decimal text (``'-1234.56'``); sums are always taken over the integer pence.
+``{{ money_type }}``
+    the column type holding such an amount: ``numeric(15,2)``, or ``text`` on SQLite.
 ``{{ dialect }}``
     ``postgresql`` or ``sqlite``, for the rare ``{% if dialect == 'postgresql' %}`` block
     (row-level security, roles, grants).
@@ -41,8 +43,16 @@ def money(dialect: str):
     return _money
 
 
-def render(sql_or_path: str | Path, dialect: str) -> str:
-    """Render a SQL file (a path relative to ``sql/`` or absolute) or SQL text for a dialect."""
+def money_type(dialect: str) -> str:
+    """The column type of an exact amount in pounds: ``numeric(15,2)``, or exact decimal ``text`` on SQLite."""
+    return "numeric(15,2)" if dialect == "postgresql" else "text"
+
+
+def render(sql_or_path: str | Path, dialect: str, **params) -> str:
+    """Render a SQL file (a path relative to ``sql/`` or absolute) or SQL text for a dialect.
+
+    ``params`` are further template variables (e.g. the relation a mapping query reads from).
+    """
     if isinstance(sql_or_path, Path) or (isinstance(sql_or_path, str) and sql_or_path.endswith(".sql")):
         path = Path(sql_or_path)
         if not path.is_absolute():
@@ -50,7 +60,8 @@ def render(sql_or_path: str | Path, dialect: str) -> str:
         text = path.read_text(encoding="utf-8")
     else:
         text = sql_or_path
-    return _env.from_string(text).render(dialect=dialect, money=money(dialect))
+    return _env.from_string(text).render(dialect=dialect, money=money(dialect), money_type=money_type(dialect),
+                                         **params)
 
 
 _SPLIT = re.compile(r";[ \t]*(?:--[^\n]*)?\n")

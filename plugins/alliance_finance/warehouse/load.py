@@ -1,0 +1,332 @@
+"""Loading batches: map set-wise and load each batch in one transaction, fast on both dialects.
+
+One transaction per batch holds everything the batch changes: its ``etl_batch`` row, its lines, its
+quarantined lines, the source documents (WP journal ids) it covered, and the removal of the
+delivery it supersedes (ASC: an earlier sequence for the same business date: its lines deleted by
+batch id, its row marked ``superseded``). They commit together or not at all. A rejected batch
+writes its ``etl_batch`` row and nothing else.
+
+How the lines get in, without a Python loop per line:
+
+- PostgreSQL: the conformed Arrow table is written as CSV by pyarrow into a buffer and streamed with
+  ``COPY`` (psycopg 3) into a temporary staging table, then one ``INSERT ... SELECT`` maps and adds
+  them (``sql/mapping/insert_fact_lines.sql``). ``COPY`` never targets the fact table itself, which
+  may carry row-level security.
+- SQLite: ``executemany`` into a temporary staging table straight from the Arrow columns, then the
+  same ``INSERT ... SELECT``.
+
+Work per batch is proportional to the batch: the staging table is private and small, superseded
+lines are found through the ``batch_id`` index, and no statement scans the fact table.
+
+A batch that cannot load because it conflicts with what is loaded (a line already loaded from
+another delivery, a journal already recorded) is rolled back whole and then recorded as rejected,
+with a reason naming the lines and where they were loaded from. Any other failure propagates after
+the rollback, leaving nothing of the batch behind.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import io
+import logging
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import sqlalchemy as sa
+
+from ..ledger import CONFORMED_COLUMNS, CONFORMED_SCHEMA, Batch
+from ..money import format_gbp
+from . import locks, sqlfiles
+from .mapping import mapped_lines_sql
+from .meta import utcnow
+
+log = logging.getLogger(__name__)
+
+#: staging table columns: the conformed columns, in CONFORMED_SCHEMA order (sql/mapping/stage_line.sql)
+STAGE_COLUMNS = CONFORMED_COLUMNS
+
+#: how many conflicting lines a rejection names before "and N more"
+_EXAMPLES = 3
+
+
+@dataclasses.dataclass
+class LoadOutcome:
+    """What happened to one batch."""
+
+    batch_id: int
+    force_code: str
+    source_ref: str
+    status: str  # 'loaded' or 'rejected'
+    rows_read: int
+    rows_loaded: int = 0
+    rows_quarantined: int = 0
+    #: debits and credits of the lines loaded, in pence (credits as a positive number)
+    debit_pence: int = 0
+    credit_pence: int = 0
+    #: source refs of the earlier deliveries this one superseded
+    superseded: list[str] = dataclasses.field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def loaded(self) -> bool:
+        return self.status == "loaded"
+
+    def describe(self) -> str:
+        """One line for the operator's log."""
+        if not self.loaded:
+            return f"{self.source_ref}: rejected ({self.error})"
+        text = (f"{self.source_ref}: loaded {self.rows_loaded:,} lines"
+                f"{f', quarantined {self.rows_quarantined:,}' if self.rows_quarantined else ''}"
+                f" (debit {format_gbp(self.debit_pence, pence_shown=True)},"
+                f" credit {format_gbp(self.credit_pence, pence_shown=True)}) as batch {self.batch_id}")
+        if self.superseded:
+            text += f"; superseded {', '.join(self.superseded)}"
+        return text
+
+
+class BatchLoader:
+    """Loads batches, each in its own transaction, over one warehouse connection.
+
+    Use as a context manager::
+
+        with BatchLoader(engine) as loader:
+            for batch in batches:
+                outcome = loader.load(batch)
+    """
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+        self.dialect = engine.dialect.name
+        self._conn: sa.Connection | None = None
+        self._insert_sql = sqlfiles.statements(sqlfiles.render(
+            "mapping/insert_fact_lines.sql", self.dialect,
+            mapped_lines=mapped_lines_sql(self.dialect, "stage_line",
+                                          ", ".join(f"line.{c}" for c in STAGE_COLUMNS))))[0]
+        self._stage_sql = sqlfiles.statements(sqlfiles.render("mapping/stage_line.sql", self.dialect))[0]
+
+    def __enter__(self) -> "BatchLoader":
+        self._conn = self.engine.connect().execution_options(sqlite_begin="immediate")
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # -- the one public operation ---------------------------------------------------------------
+
+    def load(self, batch: Batch) -> LoadOutcome:
+        """Load one batch (or record its rejection) in one transaction; returns what happened."""
+        assert self._conn is not None, "use BatchLoader as a context manager"
+        if not batch.rejected:
+            problem = _row_accounting_problem(batch)
+            if problem:
+                batch.reject(problem)
+        if batch.rejected:
+            with self._conn.begin():
+                return self._record_rejected(batch)
+        try:
+            with self._conn.begin():
+                return self._load(batch)
+        except sa.exc.IntegrityError as exc:
+            # rolled back; now find out, outside that transaction, which lines or journals clash
+            batch.reject(self._explain_conflict(batch, exc))
+        with self._conn.begin():
+            return self._record_rejected(batch)
+
+    # -- inside the batch's transaction ---------------------------------------------------------
+
+    def _load(self, batch: Batch) -> LoadOutcome:
+        conn = self._conn
+        # shared: many loads at once, but never while the maps are being replaced (locks.py)
+        locks.pg_xact_lock(conn, locks.REFERENCE_KEY, shared=True)
+        later = self._later_delivery(batch)
+        if later is not None:
+            batch.reject(
+                f"{batch.source_ref}: sequence {batch.sequence:03d} is lower than {later.source_ref} "
+                f"(sequence {later.sequence:03d}) already loaded for business date {batch.business_date}: "
+                "a re-delivery must carry a higher sequence; this file is not loaded")
+            return self._record_rejected(batch)
+
+        lines = batch.lines.select(list(CONFORMED_COLUMNS)).cast(CONFORMED_SCHEMA)
+        batch_id = self._insert_batch_row(batch, "loaded", lines)
+        superseded = self._supersede(batch, batch_id)
+        loaded = self._insert_lines(lines, batch_id)
+        if loaded != lines.num_rows:
+            raise RuntimeError(f"{batch.source_ref}: {lines.num_rows} lines staged but {loaded} inserted")
+        self._insert_quarantine(batch, batch_id)
+        self._record_source_documents(batch, batch_id)
+        conn.execute(sa.text("UPDATE etl_batch SET finished_at = :now WHERE batch_id = :id"),
+                     {"now": utcnow(), "id": batch_id})
+        debit, credit = _debit_credit(lines)
+        return LoadOutcome(batch_id, batch.force_code, batch.source_ref, "loaded", batch.rows_read,
+                           rows_loaded=loaded, rows_quarantined=len(batch.quarantine),
+                           debit_pence=debit, credit_pence=credit, superseded=superseded)
+
+    def _later_delivery(self, batch: Batch):
+        if batch.business_date is None or batch.sequence is None:
+            return None
+        return self._conn.execute(sa.text(
+            "SELECT source_ref, sequence FROM etl_batch WHERE force_code = :force AND business_date = :day "
+            "AND sequence > :sequence AND status <> 'rejected' ORDER BY sequence DESC"),
+            {"force": batch.force_code, "day": batch.business_date, "sequence": batch.sequence}).first()
+
+    def _insert_batch_row(self, batch: Batch, status: str, lines: pa.Table | None) -> int:
+        first_day = last_day = None
+        if lines is not None and lines.num_rows:
+            span = pc.min_max(lines.column("posting_date"))
+            first_day, last_day = span["min"].as_py(), span["max"].as_py()
+        posted_through = batch.meta.get("max_posted_at") if status == "loaded" else None
+        if isinstance(posted_through, str):
+            posted_through = dt.datetime.fromisoformat(posted_through)
+        now = utcnow()
+        return self._conn.execute(sa.text(
+            "INSERT INTO etl_batch (force_code, source_ref, digest, business_date, sequence, status, "
+            "rows_read, rows_loaded, rows_quarantined, total_debit_pence, total_credit_pence, "
+            "first_posting_date, last_posting_date, posted_through, error, started_at, finished_at) "
+            "VALUES (:force, :source_ref, :digest, :day, :sequence, :status, :rows_read, :rows_loaded, "
+            ":rows_quarantined, :debit, :credit, :first_day, :last_day, :posted_through, :error, :now, :now) "
+            "RETURNING batch_id"),
+            {"force": batch.force_code, "source_ref": batch.source_ref, "digest": batch.digest,
+             "day": batch.business_date, "sequence": batch.sequence, "status": status,
+             "rows_read": batch.rows_read,
+             "rows_loaded": lines.num_rows if status == "loaded" else 0,
+             "rows_quarantined": len(batch.quarantine) if status == "loaded" else 0,
+             "debit": batch.total_debit_pence, "credit": batch.total_credit_pence,
+             "first_day": first_day, "last_day": last_day, "posted_through": posted_through,
+             "error": batch.error, "now": now}).scalar_one()
+
+    def _record_rejected(self, batch: Batch) -> LoadOutcome:
+        batch_id = self._insert_batch_row(batch, "rejected", None)
+        return LoadOutcome(batch_id, batch.force_code, batch.source_ref, "rejected", batch.rows_read,
+                           error=batch.error)
+
+    def _supersede(self, batch: Batch, batch_id: int) -> list[str]:
+        """Remove the lines of every earlier delivery for the same business date (indexed by batch)."""
+        if batch.business_date is None or batch.sequence is None:
+            return []
+        earlier = self._conn.execute(sa.text(
+            "SELECT batch_id, source_ref FROM etl_batch WHERE force_code = :force AND business_date = :day "
+            "AND sequence < :sequence AND status = 'loaded' ORDER BY sequence"),
+            {"force": batch.force_code, "day": batch.business_date, "sequence": batch.sequence}).all()
+        for row in earlier:
+            self._conn.execute(sa.text("DELETE FROM fact_ledger_line WHERE batch_id = :id"), {"id": row.batch_id})
+            self._conn.execute(sa.text(
+                "UPDATE etl_batch SET status = 'superseded', superseded_by = :new WHERE batch_id = :id"),
+                {"new": batch_id, "id": row.batch_id})
+        return [row.source_ref for row in earlier]
+
+    def _insert_lines(self, lines: pa.Table, batch_id: int) -> int:
+        if lines.num_rows == 0:
+            return 0
+        conn = self._conn
+        conn.exec_driver_sql(self._stage_sql)
+        driver = conn.connection.driver_connection
+        if self.dialect == "postgresql":
+            buffer = io.BytesIO()
+            import pyarrow.csv as pacsv
+
+            pacsv.write_csv(lines, buffer, pacsv.WriteOptions(include_header=False))
+            with driver.cursor() as cursor:
+                with cursor.copy(f"COPY stage_line ({', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:
+                    copy.write(buffer.getbuffer())
+        else:
+            columns = [lines.column(name) for name in STAGE_COLUMNS]
+            columns[STAGE_COLUMNS.index("posting_date")] = pc.cast(lines.column("posting_date"), pa.string())
+            cursor = driver.cursor()
+            try:
+                cursor.executemany(
+                    f"INSERT INTO stage_line ({', '.join(STAGE_COLUMNS)}) VALUES ({', '.join('?' * len(STAGE_COLUMNS))})",
+                    zip(*(column.to_pylist() for column in columns)))
+            finally:
+                cursor.close()
+        inserted = conn.execute(sa.text(self._insert_sql), {"batch_id": batch_id}).rowcount
+        if self.dialect != "postgresql":  # PostgreSQL drops it at commit
+            conn.exec_driver_sql("DROP TABLE temp.stage_line")
+        return inserted
+
+    def _insert_quarantine(self, batch: Batch, batch_id: int) -> None:
+        if not batch.quarantine:
+            return
+        self._conn.execute(sa.text(
+            "INSERT INTO quarantine_line (batch_id, force_code, source_line_ref, document_ref, "
+            "source_line_number, reason, original) VALUES (:batch_id, :force, :source_line_ref, "
+            ":document_ref, :source_line_number, :reason, :original)"),
+            [{"batch_id": batch_id, "force": batch.force_code, "source_line_ref": q.source_line_ref,
+              "document_ref": q.document_ref, "source_line_number": q.source_line_number,
+              "reason": q.reason, "original": q.original} for q in batch.quarantine])
+
+    def _record_source_documents(self, batch: Batch, batch_id: int) -> None:
+        documents = batch.meta.get("journal_ids") or []
+        if not documents:
+            return
+        self._conn.execute(sa.text(
+            "INSERT INTO source_document_loaded (force_code, document_ref, batch_id) VALUES (:force, :doc, :batch_id)"),
+            [{"force": batch.force_code, "doc": str(doc), "batch_id": batch_id} for doc in documents])
+
+    # -- after a failed transaction -------------------------------------------------------------
+
+    def _explain_conflict(self, batch: Batch, exc: sa.exc.IntegrityError) -> str:
+        """Why the batch could not load, naming the lines or journals and where they already are."""
+        refs = batch.lines.column("source_line_ref")
+        counts = pc.value_counts(refs)
+        twice = [c["values"].as_py() for c in counts if c["counts"].as_py() > 1]
+        if twice:
+            return (f"{batch.source_ref}: {len(twice)} line reference{'s' if len(twice) > 1 else ''} "
+                    f"occur{'' if len(twice) > 1 else 's'} more than once in the batch "
+                    f"(e.g. {', '.join(twice[:_EXAMPLES])}): each line is loaded once; the batch is rejected whole")
+        with self._conn.begin():
+            clashes = self._already_loaded(batch.force_code, "fact_ledger_line", "source_line_ref",
+                                           refs.to_pylist())
+            if clashes:
+                numbers = dict(zip(refs.to_pylist(), batch.lines.column("source_line_number").to_pylist()))
+                examples = ", ".join(f"{ref} (line {numbers.get(ref)}) from {source} (batch {bid})"
+                                     for ref, source, bid in clashes[:_EXAMPLES])
+                return (f"{batch.source_ref}: {len(clashes)}{'+' if len(clashes) >= 1000 else ''} line"
+                        f"{'s are' if len(clashes) > 1 else ' is'} already loaded from another delivery, e.g. "
+                        f"{examples}: each line is loaded once, so the batch is rejected whole")
+            documents = [str(d) for d in batch.meta.get("journal_ids") or []]
+            clashes = self._already_loaded(batch.force_code, "source_document_loaded", "document_ref", documents)
+            if clashes:
+                examples = ", ".join(f"journal {ref} by {source} (batch {bid})" for ref, source, bid in clashes[:_EXAMPLES])
+                return (f"{batch.source_ref}: {len(clashes)} journal{'s were' if len(clashes) > 1 else ' was'} "
+                        f"already loaded, e.g. {examples}: a journal is loaded once, so the batch is rejected whole")
+        detail = str(exc.orig).strip().splitlines()[0] if exc.orig is not None else str(exc)
+        return f"{batch.source_ref}: the warehouse refused the batch ({detail}); the batch is rejected whole"
+
+    def _already_loaded(self, force_code: str, table: str, column: str, keys: list[str],
+                        limit: int = 1000) -> list[tuple[str, str, int]]:
+        found: list[tuple[str, str, int]] = []
+        statement = sa.text(
+            f"SELECT t.{column}, b.source_ref, b.batch_id FROM {table} AS t JOIN etl_batch AS b "
+            f"ON b.batch_id = t.batch_id WHERE t.force_code = :force AND t.{column} IN :keys"
+        ).bindparams(sa.bindparam("keys", expanding=True))
+        for start in range(0, len(keys), 900):
+            found += [tuple(r) for r in self._conn.execute(statement, {"force": force_code,
+                                                                       "keys": keys[start:start + 900]})]
+            if len(found) >= limit:
+                break
+        return found
+
+
+def load_batch(engine: sa.Engine, batch: Batch) -> LoadOutcome:
+    """Load one batch in its own transaction (see :class:`BatchLoader` for many)."""
+    with BatchLoader(engine) as loader:
+        return loader.load(batch)
+
+
+def _row_accounting_problem(batch: Batch) -> str | None:
+    if batch.rows_read != batch.lines.num_rows + len(batch.quarantine):
+        return (f"{batch.source_ref}: row accounting does not hold: {batch.rows_read:,} rows read, but "
+                f"{batch.lines.num_rows:,} to load + {len(batch.quarantine):,} quarantined; nothing is loaded "
+                "rather than lose a line")
+    return None
+
+
+def _debit_credit(lines: pa.Table) -> tuple[int, int]:
+    """Debits and credits of conformed lines (a line is one or the other), exact int64 sums."""
+    amounts = lines.column("amount_pence")
+    debit = pc.sum(pc.if_else(pc.greater(amounts, 0), amounts, 0)).as_py() or 0
+    credit = -(pc.sum(pc.if_else(pc.less(amounts, 0), amounts, 0)).as_py() or 0)
+    return int(debit), int(credit)

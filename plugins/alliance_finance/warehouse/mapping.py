@@ -1,0 +1,142 @@
+"""Mapping onto the common chart: seeding the maps from the reference data, and restating history.
+
+The rule itself is one SQL statement, ``sql/mapping/mapped_lines.sql``; the loader applies it to a
+batch's staged lines, and :func:`sync_reference` applies it to the whole fact table when the
+reference files changed, so a code that finance maps today takes its real objective or subjective
+on every line already loaded, without re-reading a source. Nothing here maps row by row in Python.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections import defaultdict
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from ..errors import AllianceFinanceError
+from ..reference import FILES, ReferenceData, load_reference
+from . import locks, meta, sqlfiles
+from .engine import make_engine
+
+log = logging.getLogger(__name__)
+
+#: the columns of a conformed line the mapping reads (and a restatement carries through)
+FACT_KEY_COLUMNS = "line.force_code, line.source_line_ref, line.objective_code, line.subjective_code"
+
+
+class ReferenceDataError(AllianceFinanceError):
+    """The reference files contradict themselves (e.g. two mappings for one cost centre in one year)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class ReferenceSync:
+    """What :func:`sync_reference` did."""
+
+    changed: bool
+    digest: str
+    lines_restated: int = 0
+
+
+def mapped_lines_sql(dialect: str, lines: str, columns: str) -> str:
+    """The mapping query over relation ``lines`` (aliased ``line``), carrying ``columns`` through."""
+    return sqlfiles.render("mapping/mapped_lines.sql", dialect, lines=lines, columns=columns)
+
+
+def check_reference(ref: ReferenceData, directory: Path | None = None) -> None:
+    """Refuse reference data the mapping cannot apply unambiguously; the message names file and code."""
+    where = f" in {directory}" if directory else ""
+    objectives = {o["objective_code"] for o in ref.objectives}
+    subjectives = {s["subjective_code"] for s in ref.subjectives}
+    problems: list[str] = []
+    by_cost_centre = defaultdict(list)
+    for m in ref.cost_centres:
+        by_cost_centre[(m.force_code, m.cost_centre)].append(m)
+        file = FILES["asc_cost_centres" if m.force_code == "ASC" else "wp_cost_centres"]
+        if m.objective_code not in objectives:
+            problems.append(f"{file}: cost centre {m.cost_centre} maps to objective {m.objective_code}, "
+                            f"which {FILES['common_objectives']} does not have")
+        if m.valid_from_fy is not None and m.valid_to_fy is not None and m.valid_from_fy > m.valid_to_fy:
+            problems.append(f"{file}: cost centre {m.cost_centre} is valid from FY {m.valid_from_fy} "
+                            f"to FY {m.valid_to_fy}, which is no year at all")
+    for (force, cost_centre), maps in by_cost_centre.items():
+        maps = sorted(maps, key=lambda m: -1 if m.valid_from_fy is None else m.valid_from_fy)
+        for earlier, later in zip(maps, maps[1:]):
+            if earlier.valid_to_fy is None or (later.valid_from_fy is None) or later.valid_from_fy <= earlier.valid_to_fy:
+                file = FILES["asc_cost_centres" if force == "ASC" else "wp_cost_centres"]
+                problems.append(
+                    f"{file}: cost centre {cost_centre} has overlapping mappings "
+                    f"({earlier.objective_code} FY {earlier.valid_from_fy or 'open'}-{earlier.valid_to_fy or 'open'} and "
+                    f"{later.objective_code} FY {later.valid_from_fy or 'open'}-{later.valid_to_fy or 'open'}): "
+                    "expected one objective code per fiscal year")
+    seen_accounts: dict[tuple[str, str], str] = {}
+    for a in ref.accounts:
+        file = FILES["asc_accounts" if a.force_code == "ASC" else "wp_accounts"]
+        if a.subjective_code not in subjectives:
+            problems.append(f"{file}: account {a.local_account} maps to subjective {a.subjective_code}, "
+                            f"which {FILES['common_subjectives']} does not have")
+        if (a.force_code, a.local_account) in seen_accounts:
+            problems.append(f"{file}: account {a.local_account} is listed twice "
+                            f"({seen_accounts[(a.force_code, a.local_account)]} and {a.subjective_code})")
+        seen_accounts[(a.force_code, a.local_account)] = a.subjective_code
+    if problems:
+        raise ReferenceDataError(f"reference data{where} cannot be applied: " + "; ".join(problems))
+
+
+def sync_reference(url_or_engine: str | sa.Engine, reference_dir: Path | None = None) -> ReferenceSync:
+    """Seed dimensions and maps from the reference files when their digest changed, and restate history.
+
+    One transaction: the dimensions are upserted (a code is never deleted: history may name it),
+    the maps replaced, every fact line whose mapped codes now differ updated, and the new digest
+    stored. Loads wait for it (and it for them): see :mod:`.locks`.
+    """
+    ref = load_reference(reference_dir)
+    check_reference(ref, reference_dir)
+    engine = make_engine(url_or_engine) if not isinstance(url_or_engine, sa.Engine) else url_or_engine
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="immediate")
+            with conn.begin():
+                locks.pg_xact_lock(conn, locks.REFERENCE_KEY)
+                if meta.get_meta(conn, meta.REFERENCE_DIGEST) == ref.digest:
+                    return ReferenceSync(changed=False, digest=ref.digest)
+                _seed(conn, ref)
+                restated = restate_history(conn)
+                meta.set_meta(conn, meta.REFERENCE_DIGEST, ref.digest)
+        log.info("reference data %s applied: %d ledger lines restated", ref.digest[:12], restated)
+        return ReferenceSync(changed=True, digest=ref.digest, lines_restated=restated)
+    finally:
+        if not isinstance(url_or_engine, sa.Engine):
+            engine.dispose()
+
+
+def _seed(conn: sa.Connection, ref: ReferenceData) -> None:
+    conn.execute(sa.text(
+        "INSERT INTO dim_objective (objective_code, objective_name, function_code, function_name, alliance_scope) "
+        "VALUES (:objective_code, :objective_name, :function_code, :function_name, :alliance_scope) "
+        "ON CONFLICT (objective_code) DO UPDATE SET objective_name = excluded.objective_name, "
+        "function_code = excluded.function_code, function_name = excluded.function_name, "
+        "alliance_scope = excluded.alliance_scope"), ref.objectives)
+    conn.execute(sa.text(
+        "INSERT INTO dim_subjective (subjective_code, subjective_name, sercop_group, kind) "
+        "VALUES (:subjective_code, :subjective_name, :sercop_group, :kind) "
+        "ON CONFLICT (subjective_code) DO UPDATE SET subjective_name = excluded.subjective_name, "
+        "sercop_group = excluded.sercop_group, kind = excluded.kind"), ref.subjectives)
+    conn.exec_driver_sql("DELETE FROM map_cost_centre")
+    conn.execute(sa.text(
+        "INSERT INTO map_cost_centre (force_code, cost_centre, cost_centre_name, objective_code, valid_from_fy, valid_to_fy) "
+        "VALUES (:force_code, :cost_centre, :cost_centre_name, :objective_code, :valid_from_fy, :valid_to_fy)"),
+        [dataclasses.asdict(m) for m in ref.cost_centres])
+    conn.exec_driver_sql("DELETE FROM map_local_account")
+    conn.execute(sa.text(
+        "INSERT INTO map_local_account (force_code, local_account, account_name, subjective_code) "
+        "VALUES (:force_code, :local_account, :account_name, :subjective_code)"),
+        [dataclasses.asdict(a) for a in ref.accounts])
+
+
+def restate_history(conn: sa.Connection) -> int:
+    """Give every fact line the codes today's maps compute for it; returns how many lines changed."""
+    sql = sqlfiles.render("mapping/restate_fact_lines.sql", conn.dialect.name,
+                          mapped_lines=mapped_lines_sql(conn.dialect.name, "fact_ledger_line", FACT_KEY_COLUMNS))
+    return conn.exec_driver_sql(sqlfiles.statements(sql)[0]).rowcount

@@ -1,0 +1,218 @@
+"""Bringing a warehouse to the current schema without losing data.
+
+Tables change through versioned Alembic revisions (``warehouse/migrations/versions``), each of which
+executes plain SQL from ``sql/migrations/`` rendered for the dialect. Views are derived objects: they
+live in ``sql/views/`` (one file per view, named after it) and after every upgrade to head they are
+all dropped and created again in dependency order, so a revision may change any table under them.
+Files in ``sql/grants/`` run after the views (grants on views are lost when a view is dropped).
+
+The whole upgrade (schema, views) is one transaction: on PostgreSQL transactional DDL makes a failed
+upgrade leave nothing behind; on SQLite the engine's ``BEGIN IMMEDIATE`` does the same. Concurrent
+upgrades queue on an advisory lock (PostgreSQL) or SQLite's write lock.
+
+See docs/warehouse.md for how to add a revision or a view.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import logging
+import re
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from ..paths import SQL_DIR
+from . import locks, meta, sqlfiles
+from .engine import PG_SCHEMA, make_engine
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+HEAD = "head"
+
+
+def execute_sql_file(conn: sa.Connection, relative_path: str, *, sql_dir: Path | None = None, **params) -> None:
+    """Render a file under ``sql/`` for the connection's dialect and execute its statements in order."""
+    path = Path(sql_dir or SQL_DIR) / relative_path
+    if not path.is_file():
+        raise FileNotFoundError(f"SQL file {path} not found (the warehouse's SQL lives under {sql_dir or SQL_DIR})")
+    execute_statements(conn, sqlfiles.render(path, conn.dialect.name, **params))
+
+
+def execute_statements(conn: sa.Connection, sql: str) -> None:
+    """Execute rendered SQL statement by statement, in the connection's transaction.
+
+    Through the driver's own cursor without parameters, so that ``%`` (PostgreSQL's modulo) is SQL,
+    not a placeholder.
+    """
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        for statement in sqlfiles.statements(sql):
+            cursor.execute(statement)
+    finally:
+        cursor.close()
+
+
+def _alembic_config(conn: sa.Connection | None, script_location: Path | None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(script_location or MIGRATIONS_DIR))
+    cfg.attributes["connection"] = conn
+    cfg.attributes["version_table_schema"] = PG_SCHEMA if conn is not None and conn.dialect.name == "postgresql" else None
+    return cfg
+
+
+def head_revision(script_location: Path | None = None) -> str:
+    """The newest revision this code knows."""
+    from alembic.script import ScriptDirectory
+
+    return ScriptDirectory.from_config(_alembic_config(None, script_location)).get_current_head()
+
+
+def current_revision(conn: sa.Connection) -> str | None:
+    """The revision a warehouse is at (None when it has no schema yet)."""
+    from alembic.runtime.migration import MigrationContext
+
+    schema = PG_SCHEMA if conn.dialect.name == "postgresql" else None
+    return MigrationContext.configure(conn, opts={"version_table_schema": schema}).get_current_revision()
+
+
+def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_location: Path | None = None,
+            sql_dir: Path | None = None) -> str:
+    """Bring the warehouse (empty or older) to ``revision`` keeping all data; returns the revision reached.
+
+    At head the views are (re)created when any revision ran, when the view files changed, or when
+    one is missing. At an older revision (tests, a DBA stepping through) views are dropped and not
+    recreated, since today's views may need tables that revision does not have yet.
+    """
+    from alembic import command
+
+    engine = make_engine(url_or_engine) if not isinstance(url_or_engine, sa.Engine) else url_or_engine
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="immediate")
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+                    conn.exec_driver_sql(f"SET LOCAL search_path = {PG_SCHEMA}, public")
+                    locks.pg_xact_lock(conn, locks.MIGRATION_KEY)
+                before = current_revision(conn)
+                target_is_head = revision == HEAD or revision == head_revision(script_location)
+                ran = before != (head_revision(script_location) if target_is_head else revision)
+                if ran:
+                    drop_views(conn)
+                    command.upgrade(_alembic_config(conn, script_location), revision)
+                reached = current_revision(conn)
+                if target_is_head:
+                    ensure_views(conn, force=ran, sql_dir=sql_dir, revision=reached)
+                if ran:
+                    log.info("warehouse upgraded from revision %s to %s", before or "(empty)", reached)
+        return reached
+    finally:
+        if not isinstance(url_or_engine, sa.Engine):
+            engine.dispose()
+
+
+# --- views --------------------------------------------------------------------------------------
+
+def view_files(sql_dir: Path | None = None) -> list[Path]:
+    """``sql/views/*.sql`` in dependency order (a view after every view its text names)."""
+    files = {p.stem: p for p in sorted((Path(sql_dir or SQL_DIR) / "views").glob("*.sql"))}
+    needs = {
+        name: {other for other in files if other != name
+               and re.search(rf"\b{re.escape(other)}\b", _strip_comments(path.read_text(encoding="utf-8")))}
+        for name, path in files.items()
+    }
+    ordered: list[str] = []
+    visiting: set[str] = set()
+
+    def visit(name: str, chain: tuple[str, ...]) -> None:
+        if name in ordered:
+            return
+        if name in visiting:
+            raise ValueError(f"views depend on each other in a cycle: {' -> '.join(chain + (name,))}")
+        visiting.add(name)
+        for other in sorted(needs[name]):
+            visit(other, chain + (name,))
+        visiting.discard(name)
+        ordered.append(name)
+
+    for name in files:
+        visit(name, ())
+    return [files[name] for name in ordered]
+
+
+def _strip_comments(sql: str) -> str:
+    return re.sub(r"--[^\n]*", "", sql)
+
+
+def _existing_views(conn: sa.Connection) -> list[tuple[str, str]]:
+    """(name, kind) of every view in the warehouse; kind is ``VIEW`` or ``MATERIALIZED VIEW``."""
+    if conn.dialect.name == "postgresql":
+        rows = conn.execute(sa.text(
+            "SELECT viewname, 'VIEW' FROM pg_views WHERE schemaname = :s "
+            "UNION ALL SELECT matviewname, 'MATERIALIZED VIEW' FROM pg_matviews WHERE schemaname = :s"),
+            {"s": PG_SCHEMA})
+    else:
+        rows = conn.exec_driver_sql("SELECT name, 'VIEW' FROM sqlite_master WHERE type = 'view'")
+    return [(r[0], r[1]) for r in rows]
+
+
+def drop_views(conn: sa.Connection) -> None:
+    """Drop every view of the warehouse (they are derived: ensure_views makes them again)."""
+    for name, kind in _existing_views(conn):
+        if conn.dialect.name == "postgresql":
+            conn.exec_driver_sql(f'DROP {kind} IF EXISTS {PG_SCHEMA}."{name}" CASCADE')
+        else:
+            conn.exec_driver_sql(f'DROP VIEW IF EXISTS "{name}"')
+
+
+def _views_digest(conn: sa.Connection, files: list[Path], grants: list[Path], revision: str | None) -> str:
+    digest = hashlib.sha256(f"revision={revision}\n".encode())
+    for path in files + grants:
+        digest.update(path.name.encode() + b"\0")
+        digest.update(sqlfiles.render(path, conn.dialect.name).encode() + b"\0")
+    return digest.hexdigest()
+
+
+def ensure_views(conn: sa.Connection, *, force: bool = False, sql_dir: Path | None = None,
+                 revision: str | None = None) -> bool:
+    """Drop and recreate all views (then grants) unless they are already exactly today's; True if recreated."""
+    files = view_files(sql_dir)
+    grants = sorted((Path(sql_dir or SQL_DIR) / "grants").glob("*.sql"))
+    digest = _views_digest(conn, files, grants, revision)
+    present = {name for name, _ in _existing_views(conn)}
+    if not force and meta.get_meta(conn, meta.VIEWS_DIGEST) == digest and {p.stem for p in files} <= present:
+        return False
+    drop_views(conn)
+    for path in files + grants:
+        try:
+            execute_statements(conn, sqlfiles.render(path, conn.dialect.name))
+        except Exception as exc:
+            raise RuntimeError(f"creating {path.name} failed: {exc}") from exc
+    meta.set_meta(conn, meta.VIEWS_DIGEST, digest)
+    log.info("warehouse views recreated: %s", ", ".join(p.stem for p in files))
+    return True
+
+
+# --- seeds a revision needs ---------------------------------------------------------------------
+
+def seed_fiscal_periods(conn: sa.Connection, first_fy: int = 2010, last_fy: int = 2035) -> None:
+    """Fill dim_fiscal_period: periods 1-12 are the months April to March; 13-16 the year-end
+    adjustment periods, which belong to March (their lines may be posted later)."""
+    from .. import fiscal
+
+    rows = []
+    for fy in range(first_fy, last_fy + 1):
+        for period in range(1, 17):
+            year, month = fiscal.period_month(fy, period)
+            start = fiscal.fy_start(fy).replace(year=year, month=month)
+            next_month = start.replace(year=year + 1, month=1) if month == 12 else start.replace(month=month + 1)
+            end = next_month - dt.timedelta(days=1)
+            label = f"{fiscal.fy_label(fy)} P{period:02d}" + (" (year-end adjustment)" if period >= 13 else "")
+            rows.append({"fy": fy, "period": period, "label": label, "start": start, "end": end})
+    conn.execute(sa.text("INSERT INTO dim_fiscal_period (fiscal_year, period, label, start_date, end_date) "
+                         "VALUES (:fy, :period, :label, :start, :end)"), rows)
