@@ -18,7 +18,7 @@ WITH batch AS (
         SUM(CASE WHEN status = 'loaded' THEN 1 ELSE 0 END)            AS batches_loaded,
         SUM(CASE WHEN status = 'rejected' THEN 1 ELSE 0 END)          AS batches_rejected,
         SUM(CASE WHEN status = 'superseded' THEN 1 ELSE 0 END)        AS batches_superseded,
-        SUM(CASE WHEN status = 'loaded' THEN rows_quarantined ELSE 0 END) AS lines_quarantined
+        CAST(SUM(CASE WHEN status = 'loaded' THEN rows_quarantined ELSE 0 END) AS bigint) AS lines_quarantined
     FROM etl_batch
     GROUP BY force_code
 ),

@@ -1,0 +1,459 @@
+"""The finance marts: finance's own data in, the board's figures out, money exact throughout.
+
+Two jobs that belong together because they are the same tables seen from both ends:
+
+* **finance's data** (``seeds/``): savings targets, sharing-key overrides, deflators and the
+  programme cost centres are CSV files finance edits. :func:`load_finance_seeds` validates them and
+  replaces the rows of the tables revision 0002 creates (``sql/migrations/0002_finance.sql``).
+* **the figures**: the views in ``sql/views/`` (``v_consolidated_spend``, ``v_savings_tracker``,
+  ``v_local_policing``, ``v_cost_share``, ``v_intra_alliance_reconciliation``,
+  ``v_ledger_freshness``) are the one statement of every rule; :func:`read_view` and
+  :func:`read_board_figures` only read them, turning each money column into an exact
+  :class:`~decimal.Decimal` from its integer twin (``amount`` from ``amount_pence``), so a figure
+  is the same to the penny on PostgreSQL and SQLite.
+
+docs/finance.md explains every figure, its SQL and its rounding.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import datetime as dt
+import os
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from .errors import AllianceFinanceError
+from .paths import PROJECT_ROOT
+
+#: Finance's editable data. ``ALLIANCE_SEEDS_DIR`` points elsewhere for a deployment that keeps it apart.
+SEEDS_DIR = Path(os.environ.get("ALLIANCE_SEEDS_DIR", PROJECT_ROOT / "seeds"))
+
+#: The savings baseline of CHART.md: FY 2014 (2014/15), the year before the alliance.
+BASELINE_FY = 2014
+
+#: The finance tables' DDL (relative to ``sql/``), run by Alembic revision 0002.
+FINANCE_TABLES_SQL = "migrations/0002_finance.sql"
+
+#: ``warehouse_meta`` key of the digest of the seed files last loaded (see :func:`sync_finance_seeds`).
+FINANCE_SEEDS_DIGEST = "finance_seeds_digest"
+
+#: The alliance scopes of CHART.md, and ``unmapped`` for lines in suspense.
+ALLIANCE_SCOPES = frozenset({"alliance", "local", "central", "governance", "none", "unmapped"})
+
+#: The finance tables, each with the seed file that fills it.
+SEED_FILES = {
+    "savings_target": "savings_targets.csv",
+    "sharing_key": "sharing_key.csv",
+    "deflator": "deflators.csv",
+    "programme_cost_centre": "programme_cost_centres.csv",
+}
+
+#: Force code of the rows that stand for both forces together.
+ALL_FORCES = "ALL"
+
+#: Integer columns that carry an exact decimal, by suffix, with the decimal places they hold. The
+#: view's decimal column of the same name without the suffix is rebuilt from them.
+_SCALED_SUFFIXES = {"_pence": 2, "_hundredths": 2, "_ten_thousandths": 4, "_ppm": 6}
+#: Decimal columns whose integer twin does not share their name's stem.
+_DECIMAL_TWINS = {"key_share": "key_ppm"}
+
+
+class FinanceSeedError(AllianceFinanceError):
+    """A seed file finance edits is not as docs/finance.md describes: names file, line, expected, found."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Finance's data: seeds/*.csv -> finance tables
+# ---------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class FinanceSeeds:
+    """The validated rows of the four seed files, ready to insert (money in pence, ratios as integers)."""
+
+    savings_target: list[dict[str, Any]]
+    sharing_key: list[dict[str, Any]]
+    deflator: list[dict[str, Any]]
+    programme_cost_centre: list[dict[str, Any]]
+
+
+class _SeedFile:
+    """Reads one seed CSV and names the file and line of anything wrong in it."""
+
+    def __init__(self, path: Path, columns: tuple[str, ...]):
+        self.path = path
+        self.columns = columns
+
+    def rows(self) -> list[tuple[int, dict[str, str]]]:
+        """(line number, row) for each data row; blank lines skipped. Excel's byte-order mark is accepted."""
+        if not self.path.exists():
+            raise FinanceSeedError(f"{self.path}: seed file missing (expected columns {', '.join(self.columns)})")
+        with self.path.open(newline="", encoding="utf-8-sig") as f:
+            reader = csv.DictReader(f)
+            header = tuple(reader.fieldnames or ())
+            missing = [c for c in self.columns if c not in header]
+            if missing:
+                raise FinanceSeedError(
+                    f"{self.path} line 1: expected the columns {', '.join(self.columns)}; "
+                    f"found {', '.join(header) or 'no header'} (missing {', '.join(missing)})"
+                )
+            out = []
+            for row in reader:
+                values = {k: (v or "").strip() for k, v in row.items() if k is not None}
+                if not any(values.values()):
+                    continue
+                out.append((reader.line_num, values))
+            return out
+
+    def fail(self, line: int, column: str, expected: str, found: str) -> FinanceSeedError:
+        return FinanceSeedError(f"{self.path} line {line}, column {column}: expected {expected}; found {found!r}")
+
+    def fiscal_year(self, line: int, row: dict[str, str], column: str) -> int:
+        text = row[column]
+        if not (len(text) == 4 and text.isdigit() and 2000 <= int(text) <= 2099):
+            raise self.fail(line, column, "a fiscal year, the 4-digit year it begins (e.g. 2016)", text)
+        return int(text)
+
+    def scaled(self, line: int, row: dict[str, str], column: str, places: int, *, positive: bool = False,
+               signed: bool = False) -> int:
+        """A decimal with at most ``places`` decimals (thousands commas allowed) as an integer of 10^-places."""
+        text = row[column]
+        kind = f"a number with at most {places} decimal places"
+        try:
+            value = Decimal(text.replace(",", "").replace("£", ""))
+        except InvalidOperation:
+            raise self.fail(line, column, kind, text) from None
+        if not value.is_finite():
+            raise self.fail(line, column, kind, text)
+        units = value.scaleb(places)
+        if units != units.to_integral_value():
+            raise self.fail(line, column, kind, text)
+        if positive and value <= 0:
+            raise self.fail(line, column, "a number greater than zero", text)
+        if not signed and value < 0:
+            raise self.fail(line, column, "a number not below zero", text)
+        return int(units)
+
+    def text(self, line: int, row: dict[str, str], column: str, allowed: set[str] | None = None) -> str:
+        value = row[column]
+        if not value:
+            raise self.fail(line, column, "a value", value)
+        if allowed is not None and value not in allowed:
+            raise self.fail(line, column, f"one of {', '.join(sorted(allowed))}", value)
+        return value
+
+
+def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] | None = None) -> FinanceSeeds:
+    """Read and validate the four seed files (see docs/finance.md for their columns).
+
+    ``force_codes`` are the forces the warehouse knows (``dim_force``); a seed naming another force
+    or an unknown alliance scope is refused, since its row would silently match nothing.
+    Raises :class:`FinanceSeedError` naming the file, line and column.
+    """
+    directory = Path(seeds_dir or SEEDS_DIR)
+    force_codes = set(force_codes or {"ASC", "WP"})
+
+    f = _SeedFile(directory / SEED_FILES["savings_target"],
+                  ("fiscal_year", "force_code", "alliance_scope", "cumulative_target", "note"))
+    targets, seen = [], {}
+    for line, row in f.rows():
+        record = {
+            "fiscal_year": f.fiscal_year(line, row, "fiscal_year"),
+            "force_code": f.text(line, row, "force_code", force_codes | {ALL_FORCES}),
+            "alliance_scope": f.text(line, row, "alliance_scope", set(ALLIANCE_SCOPES)),
+            "target_pence": f.scaled(line, row, "cumulative_target", 2, signed=True),
+            "note": row["note"] or None,
+        }
+        key = (record["fiscal_year"], record["force_code"], record["alliance_scope"])
+        if key in seen:
+            raise f.fail(line, "fiscal_year", f"one target per fiscal year, force and scope (line {seen[key]} "
+                         f"already sets {key[0]} {key[1]} {key[2]})", row["fiscal_year"])
+        seen[key] = line
+        targets.append(record)
+
+    f = _SeedFile(directory / SEED_FILES["sharing_key"], ("valid_from_fy", "force_code", "weight", "basis"))
+    keys, seen, lines_of = [], {}, {}
+    for line, row in f.rows():
+        record = {
+            "valid_from_fy": f.fiscal_year(line, row, "valid_from_fy"),
+            "force_code": f.text(line, row, "force_code", force_codes),
+            "weight_hundredths": f.scaled(line, row, "weight", 2),
+            "basis": f.text(line, row, "basis"),
+        }
+        key = (record["valid_from_fy"], record["force_code"])
+        if key in seen:
+            raise f.fail(line, "force_code", f"one weight per force and valid_from_fy (line {seen[key]} already "
+                         f"gives {key[1]} from {key[0]})", row["force_code"])
+        seen[key] = line
+        lines_of.setdefault(record["valid_from_fy"], []).append((line, record))
+        keys.append(record)
+    for year, records in sorted(lines_of.items()):
+        named = {r["force_code"] for _, r in records}
+        if named != force_codes:
+            raise f.fail(records[0][0], "force_code",
+                         f"a weight for every force ({', '.join(sorted(force_codes))}) from {year}",
+                         ", ".join(sorted(named)))
+        if sum(r["weight_hundredths"] for _, r in records) <= 0:
+            raise f.fail(records[0][0], "weight", f"weights from {year} that add up to more than zero", "0")
+
+    f = _SeedFile(directory / SEED_FILES["deflator"], ("fiscal_year", "index", "source"))
+    deflators, seen = [], {}
+    for line, row in f.rows():
+        record = {
+            "fiscal_year": f.fiscal_year(line, row, "fiscal_year"),
+            "index_ten_thousandths": f.scaled(line, row, "index", 4, positive=True),
+            "source": row["source"] or None,
+        }
+        if record["fiscal_year"] in seen:
+            raise f.fail(line, "fiscal_year", f"one index per fiscal year (line {seen[record['fiscal_year']]} "
+                         "already gives it)", row["fiscal_year"])
+        seen[record["fiscal_year"]] = line
+        deflators.append(record)
+    if deflators and BASELINE_FY not in seen:
+        raise FinanceSeedError(
+            f"{f.path}: expected an index for the base year FY {BASELINE_FY} (real terms are stated in its "
+            f"prices); found only {', '.join(str(y) for y in sorted(seen))}"
+        )
+
+    f = _SeedFile(directory / SEED_FILES["programme_cost_centre"],
+                  ("force_code", "cost_centre", "cost_centre_name", "programme"))
+    centres, seen = [], {}
+    for line, row in f.rows():
+        record = {
+            "force_code": f.text(line, row, "force_code", force_codes),
+            "cost_centre": f.text(line, row, "cost_centre"),
+            "cost_centre_name": f.text(line, row, "cost_centre_name"),
+            "programme": f.text(line, row, "programme"),
+        }
+        key = (record["force_code"], record["cost_centre"])
+        if key in seen:
+            raise f.fail(line, "cost_centre", f"each cost centre once (line {seen[key]} already lists it)",
+                         record["cost_centre"])
+        seen[key] = line
+        centres.append(record)
+
+    return FinanceSeeds(savings_target=targets, sharing_key=keys, deflator=deflators,
+                        programme_cost_centre=centres)
+
+
+def load_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> dict[str, int]:
+    """Replace the finance tables' rows with the seed files' contents, in the caller's transaction.
+
+    Validates every file first (against the forces in the warehouse), so a bad edit
+    changes nothing. Returns the number of rows per table. Running it twice gives the same tables.
+    """
+    force_codes = {r[0] for r in conn.execute(sa.text("SELECT force_code FROM dim_force"))}
+    seeds = read_finance_seeds(seeds_dir, force_codes=force_codes or None)
+    counts = {}
+    for table in SEED_FILES:
+        rows = getattr(seeds, table)
+        conn.execute(sa.text(f"DELETE FROM {table}"))
+        if rows:
+            columns = list(rows[0])
+            conn.execute(
+                sa.text(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join(':' + c for c in columns)})"),
+                rows,
+            )
+        counts[table] = len(rows)
+    return counts
+
+
+# ---------------------------------------------------------------------------------------------
+# The finance tables (revision 0002) and keeping them in step with seeds/
+# ---------------------------------------------------------------------------------------------
+
+
+def create_finance_tables(conn: sa.Connection) -> None:
+    """Create the four finance tables (``sql/migrations/0002_finance.sql``) in the caller's transaction."""
+    from .warehouse.migrate import execute_sql_file
+
+    execute_sql_file(conn, FINANCE_TABLES_SQL)
+
+
+def seeds_digest(seeds_dir: Path | None = None) -> str:
+    """SHA-256 over the four seed files: a change means the finance tables need reloading."""
+    import hashlib
+
+    directory = Path(seeds_dir or SEEDS_DIR)
+    digest = hashlib.sha256()
+    for name in sorted(SEED_FILES.values()):
+        path = directory / name
+        digest.update(name.encode() + b"\0")
+        digest.update(path.read_bytes() if path.exists() else b"(missing)")
+        digest.update(b"\0")
+    return digest.hexdigest()
+
+
+def sync_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> bool:
+    """Reload the finance tables when the seed files changed since the last load; True if reloaded.
+
+    Meant for the start of every pipeline run (in its transaction), so finance's edits reach the
+    views by the next night without anyone touching the database. The digest of the files loaded is
+    kept in ``warehouse_meta`` under ``finance_seeds_digest``.
+    """
+    from .warehouse import meta
+
+    digest = seeds_digest(seeds_dir)
+    if meta.get_meta(conn, FINANCE_SEEDS_DIGEST) == digest:
+        return False
+    load_finance_seeds(conn, seeds_dir)
+    meta.set_meta(conn, FINANCE_SEEDS_DIGEST, digest)
+    return True
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading the figures
+# ---------------------------------------------------------------------------------------------
+
+
+def _as_date(value: Any) -> Any:
+    """ISO text (SQLite) -> date/datetime, so both dialects give the same Python values."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
+        except ValueError:
+            return value
+    return value
+
+
+def exact_row(row: dict[str, Any]) -> dict[str, Any]:
+    """One view row with exact values: each integer twin as ``int``, each decimal column rebuilt from it.
+
+    ``amount`` comes from ``amount_pence``, ``key_weight`` from ``key_weight_hundredths``,
+    ``deflator_index`` from ``deflator_index_ten_thousandths``, ``key_share`` from ``key_ppm``: exact
+    :class:`Decimal` values, whatever the dialect returned (PostgreSQL numeric, SQLite text).
+    """
+    out = dict(row)
+    for column, value in row.items():
+        for suffix, places in _SCALED_SUFFIXES.items():
+            if column.endswith(suffix):
+                units = None if value is None else int(value)
+                out[column] = units
+                stem = column[: -len(suffix)]
+                twins = [stem] + [d for d, t in _DECIMAL_TWINS.items() if t == column]
+                for twin in twins:
+                    if twin in row:
+                        out[twin] = None if units is None else Decimal(units).scaleb(-places)
+                break
+    for column, value in out.items():
+        if column.endswith(("_date", "_at")):
+            out[column] = _as_date(value)
+    return out
+
+
+def read_view(conn: sa.Connection, relation: str, order_by: str) -> list[dict[str, Any]]:
+    """Every row of a view (or table), ordered, with exact money (see :func:`exact_row`)."""
+    result = conn.execute(sa.text(f"SELECT * FROM {relation} ORDER BY {order_by}"))
+    return [exact_row(dict(r._mapping)) for r in result]
+
+
+#: What the report and the workbook read, in the order they show it: view -> ORDER BY.
+REPORT_VIEWS = {
+    "v_savings_tracker": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code, alliance_scope",
+    "v_local_policing": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code",
+    "v_cost_share": "fiscal_year, force_code",
+    "v_intra_alliance_reconciliation": "fiscal_year, payer_force, payee_force",
+    "v_consolidated_spend": "fiscal_year, period, force_code, function_code, objective_code, subjective_code",
+    "v_ledger_freshness": "force_code",
+    "v_unmapped_codes": "force_code, code_type, local_code",
+}
+
+
+@dataclasses.dataclass
+class BoardFigures:
+    """Everything the board report shows, read in one snapshot of the warehouse."""
+
+    #: view name -> its rows (exact_row), as REPORT_VIEWS orders them
+    views: dict[str, list[dict[str, Any]]]
+    #: NRE by fiscal year, force and function: (fiscal_year, force_code, function_code) -> pence
+    nre_by_function: dict[tuple[int, str, str], int]
+    #: function_code -> function_name (UNMAPPED included)
+    function_names: dict[str, str]
+    #: rejected batches, newest first: force_code, source_ref, business_date, error
+    rejected_batches: list[dict[str, Any]]
+    #: force_code -> force_name
+    force_names: dict[str, str]
+
+    @property
+    def has_ledger(self) -> bool:
+        """Whether any ledger line is loaded yet."""
+        return any(r["lines_loaded"] for r in self.views.get("v_ledger_freshness", []))
+
+    def savings(self, force_code: str, alliance_scope: str = "alliance") -> list[dict[str, Any]]:
+        """v_savings_tracker rows of one force (or ALL) and scope, by fiscal year."""
+        return [r for r in self.views["v_savings_tracker"]
+                if r["force_code"] == force_code and r["alliance_scope"] == alliance_scope]
+
+    def fiscal_years(self) -> list[int]:
+        """The fiscal years with ledger in the warehouse."""
+        return sorted({r["fiscal_year"] for r in self.views["v_savings_tracker"]})
+
+    def year_complete(self, fiscal_year: int) -> bool:
+        """Whether every force's ledger runs to the end of the fiscal year (its last posting is 31 March or later).
+
+        A year still in progress has part of a year's spending, which would read as savings.
+        """
+        end = dt.date(fiscal_year + 1, 3, 31)
+        rows = self.views["v_ledger_freshness"]
+        return bool(rows) and all(
+            r["last_posting_date"] is not None and _day(r["last_posting_date"]) >= end for r in rows
+        )
+
+    def headline_year(self) -> int | None:
+        """The year the headline reports: the latest complete year with a target for ALL, else the latest year."""
+        years = [r["fiscal_year"] for r in self.savings(ALL_FORCES) if r["target_pence"] is not None]
+        complete = [y for y in years if self.year_complete(y)]
+        if complete:
+            return max(complete)
+        if years:
+            return max(years)
+        all_years = [r["fiscal_year"] for r in self.savings(ALL_FORCES)]
+        return max(all_years) if all_years else None
+
+
+def _day(value: Any) -> dt.date:
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _snapshot(conn: sa.Connection) -> sa.Connection:
+    # All figures from one snapshot, even while a nightly load commits: PostgreSQL's REPEATABLE READ;
+    # SQLite's WAL read transaction (the caller's BEGIN) already is one.
+    if conn.dialect.name == "postgresql":
+        return conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
+    return conn
+
+
+def read_board_figures(engine: sa.Engine) -> BoardFigures:
+    """Read every figure of the board report from the warehouse, in one consistent snapshot."""
+    with engine.connect() as raw:
+        conn = _snapshot(raw)
+        with conn.begin():
+            views = {name: read_view(conn, name, order) for name, order in REPORT_VIEWS.items()}
+            nre_by_function = {
+                (int(r.fiscal_year), r.force_code, r.function_code): int(r.nre_pence)
+                for r in conn.execute(sa.text(
+                    "SELECT fiscal_year, force_code, function_code, CAST(SUM(amount_pence) AS bigint) AS nre_pence "
+                    "FROM v_consolidated_spend GROUP BY fiscal_year, force_code, function_code"
+                ))
+            }
+            function_names = {
+                r.function_code: r.function_name
+                for r in conn.execute(sa.text(
+                    "SELECT DISTINCT function_code, function_name FROM dim_objective ORDER BY function_code"))
+            }
+            rejected = [
+                exact_row(dict(r._mapping))
+                for r in conn.execute(sa.text(
+                    "SELECT force_code, source_ref, business_date, finished_at, error FROM etl_batch "
+                    "WHERE status = 'rejected' ORDER BY batch_id DESC"
+                ))
+            ]
+            force_names = {r.force_code: r.force_name
+                           for r in conn.execute(sa.text("SELECT force_code, force_name FROM dim_force"))}
+    return BoardFigures(views=views, nre_by_function=nre_by_function, function_names=function_names,
+                        rejected_batches=rejected, force_names=force_names)
