@@ -139,6 +139,11 @@ class BatchLoader:
 
     def _load(self, batch: Batch) -> LoadOutcome:
         conn = self._conn
+        if self.dialect == "postgresql":
+            # Not waiting for the commit's WAL flush is safe here: a crash can lose only whole
+            # transactions, each of which holds a batch together with the record that it was
+            # loaded, so the next run offers exactly those batches again.
+            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
         # shared: many loads at once, but never while the maps are being replaced (locks.py)
         locks.pg_xact_lock(conn, locks.REFERENCE_KEY, shared=True)
         later = self._later_delivery(batch)
