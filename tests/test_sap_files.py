@@ -384,15 +384,19 @@ def test_columns_in_another_order(inbound):
     rejected(write_delivery(inbound, header=header), "line 1 (header)", "another order")
 
 
-def test_an_html_error_page_with_the_csv_trappings(inbound):
-    page = "\ufeff<!DOCTYPE html>\r\n<html><body><h1>502 Bad Gateway</h1></body></html>\r\n"
+@pytest.mark.parametrize("page", [
+    "\ufeff<!DOCTYPE html>\r\n<html><body><h1>502 Bad Gateway</h1></body></html>\r\n",
+    "<html>\n<head><title>502 Bad Gateway</title></head>\n</html>\n",
+    "  <!-- proxy -->\n<html></html>",
+], ids=["with-bom-and-crlf", "plain", "comment-first"])
+def test_an_html_error_page(inbound, page):
     rejected(write_delivery(inbound, data_bytes=page.encode()), "line 1 (header)", "an HTML page",
-             "not a CSV ledger file")
+             "not a CSV ledger file", "expected the header row 'Company Code,")
 
 
-def test_a_plain_html_error_page(inbound):
-    page = b"<html>\n<head><title>502 Bad Gateway</title></head>\n</html>\n"
-    rejected(write_delivery(inbound, data_bytes=page), "line 1", "an HTML page", "not a CSV ledger file")
+def test_text_that_mentions_html_is_not_mistaken_for_a_page(inbound):
+    batch = read(write_delivery(inbound, [asc_line(Text="<html> course, <b>bold</b>")]))
+    assert batch.error is None and batch.lines.column("line_text")[0].as_py() == "<html> course, <b>bold</b>"
 
 
 # --- stage 5 and 6: CSV structure and row count ---------------------------------------------------
@@ -479,6 +483,17 @@ def test_an_invalid_value_names_line_column_and_value(inbound, column, value, fo
     error = rejected(write_delivery(inbound, lines), f"line 5, {column}: expected", f"found {found}",
                      "1 invalid value(s) on 1 line(s)")
     assert "total" not in error
+
+
+def test_invalid_values_deep_in_a_large_file_name_their_lines(inbound):
+    # 20,000 lines: pyarrow reads them in several chunks; line numbers must still be physical lines
+    lines = [asc_line(Document_Number=f"{1000000000 + i // 2}", Line_Item=str(i % 2 + 1), DC="SH"[i % 2])
+             for i in range(20_000)]
+    lines[15_000] = dict(lines[15_000], **{"Posting Date": "30.02.2016"})
+    lines[19_998] = dict(lines[19_998], **{"Cost Centre": "XX"})
+    rejected(write_delivery(inbound, lines), "2 invalid value(s) on 2 line(s)",
+             "line 15002, Posting Date: expected a real date DD.MM.YYYY, found '30.02.2016'",
+             "line 20000, Cost Centre: expected AS and 6 digits, or a blank, found 'XX'")
 
 
 def test_several_invalid_values_show_five_in_line_order_and_the_count(inbound):
