@@ -378,6 +378,8 @@ class BoardFigures:
     rejected_batches: list[dict[str, Any]]
     #: force_code -> force_name
     force_names: dict[str, str]
+    #: savings_target rows (fiscal_year, force_code, alliance_scope, target_pence, note): the trajectory
+    targets: list[dict[str, Any]] = dataclasses.field(default_factory=list)
 
     @property
     def has_ledger(self) -> bool:
@@ -455,5 +457,6 @@ def read_board_figures(engine: sa.Engine) -> BoardFigures:
             ]
             force_names = {r.force_code: r.force_name
                            for r in conn.execute(sa.text("SELECT force_code, force_name FROM dim_force"))}
+            targets = read_view(conn, "savings_target", "force_code, alliance_scope, fiscal_year")
     return BoardFigures(views=views, nre_by_function=nre_by_function, function_names=function_names,
-                        rejected_batches=rejected, force_names=force_names)
+                        rejected_batches=rejected, force_names=force_names, targets=targets)

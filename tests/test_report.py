@@ -1,0 +1,213 @@
+"""The board report: files written, HTML self-contained and escaped, workbook exact and safe, page renders in Chromium."""
+
+from __future__ import annotations
+
+import html.parser
+import json
+import os
+import re
+import shutil
+import subprocess
+import zipfile
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from openpyxl import load_workbook
+
+from alliance_finance.finance import REPORT_VIEWS
+from alliance_finance.report import CHART_NAMES, HTML_NAME, WORKBOOK_NAME, build_report, report_cli
+from alliance_finance.warehouse.migrate import upgrade
+
+from conftest import IN_CI
+from test_finance_views import LEDGER, build_warehouse, write_seeds
+
+# Text from the sources and from finance's seed files reaches the page and the workbook: it must
+# stay text there, never markup or a formula.
+FORMULA_COST_CENTRE = "=cmd|' /C calc'!A0"
+MARKUP_COST_CENTRE = "<script>alert('x')</script>"
+FORMULA_KEY_BASIS = "+SUM(1,2) headcount"
+REPORT_LEDGER = LEDGER + [
+    ("ASC", 2016, 5, FORMULA_COST_CENTRE, "UNMAPPED", "SUPP", "10.00"),
+    ("WP", 2016, 5, MARKUP_COST_CENTRE, "UNMAPPED", "SUPP", "20.00"),
+]
+
+
+@pytest.fixture
+def report_dir(warehouse_url, tmp_path):
+    """A report written from the hand-built ledger (with hostile text in it), on each dialect."""
+    seeds = write_seeds(tmp_path / "seeds",
+                        keys=f'2016,ASC,60,"{FORMULA_KEY_BASIS}"\n2016,WP,40,"{FORMULA_KEY_BASIS}"\n')
+    engine = build_warehouse(warehouse_url, REPORT_LEDGER, seeds_dir=seeds)
+    engine.dispose()
+    out = tmp_path / "report"
+    assert report_cli(warehouse_url, out) == 0
+    return out
+
+
+class _Resources(html.parser.HTMLParser):
+    """Every tag and every attribute that could make a browser fetch something."""
+
+    def __init__(self):
+        super().__init__()
+        self.tags: list[str] = []
+        self.fetches: list[str] = []
+        self.images: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        for name, value in attrs:
+            if name in ("src", "href", "srcset", "poster", "data", "action", "background") and value:
+                self.fetches.append(value)
+            if tag == "img" and name == "src":
+                self.images.append(value)
+
+
+def test_report_writes_page_charts_and_workbook(report_dir):
+    assert (report_dir / HTML_NAME).is_file() and (report_dir / WORKBOOK_NAME).is_file()
+    for name in CHART_NAMES:
+        assert (report_dir / f"{name}.png").read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
+
+    page = (report_dir / HTML_NAME).read_text(encoding="utf-8")
+    parsed = _Resources()
+    parsed.feed(page)
+    # self-contained: nothing fetched from anywhere, no script, the three charts inline
+    assert not {"script", "link", "iframe", "object", "embed"} & set(parsed.tags)
+    assert all(src.startswith("data:image/png;base64,") for src in parsed.fetches), parsed.fetches
+    assert len(parsed.images) == 3
+    assert not re.search(r"url\(|@import|https?://", page)
+
+    # figures as finance reads them
+    assert "2016/17" in page and "£15,000,000" in page  # FY label, cumulative target
+    assert "£300,000" in page  # alliance savings 2016/17
+    assert "WP owes ASC £5,555.52." in page  # 2015/16 sharing statement, default key
+    assert "£5,000.00" in page and "mismatch" in page  # intra-alliance mismatch 2016/17
+    assert "ASC_GL_20170330_002.csv" in page  # rejected delivery listed
+    # hostile text is escaped, not markup
+    assert MARKUP_COST_CENTRE not in page and "&lt;script&gt;alert(" in page
+
+
+def _sheet_xml(path: Path, sheet_index: int) -> str:
+    with zipfile.ZipFile(path) as z:
+        return z.read(f"xl/worksheets/sheet{sheet_index}.xml").decode("utf-8")
+
+
+def test_workbook_is_exact_numeric_frozen_and_formula_safe(report_dir):
+    path = report_dir / WORKBOOK_NAME
+    wb = load_workbook(path)
+    assert wb.sheetnames == list(REPORT_VIEWS)
+    for ws in wb.worksheets:
+        assert ws.freeze_panes == "A2", ws.title
+
+    ws = wb["v_savings_tracker"]
+    header = [c.value for c in ws[1]]
+    assert "savings" in header and "savings_pence" not in header
+    col = {name: i for i, name in enumerate(header)}
+    rows = list(ws.iter_rows(min_row=2))
+    all_2016 = next(r for r in rows if r[col["fiscal_year"]].value == 2016 and r[col["force_code"]].value == "ALL"
+                    and r[col["alliance_scope"]].value == "alliance")
+    savings = all_2016[col["savings"]]
+    assert savings.data_type == "n" and savings.number_format == "£#,##0.00"
+    assert Decimal(str(savings.value)) == Decimal("300000.02")
+    assert ws.column_dimensions["A"].width and ws.column_dimensions["A"].width >= len("fiscal_year")
+
+    # exact to the penny in the file itself: the number is stored as its decimal text
+    xml = _sheet_xml(path, list(REPORT_VIEWS).index("v_savings_tracker") + 1)
+    assert "<v>300000.02</v>" in xml and "<v>1350000.01</v>" in xml
+
+    # text that starts like a formula is text, quote-prefixed, unchanged
+    unmapped = wb["v_unmapped_codes"]
+    codes = [c for row in unmapped.iter_rows(min_row=2) for c in row if c.value == FORMULA_COST_CENTRE]
+    assert len(codes) == 1 and codes[0].data_type == "s" and codes[0].quotePrefix
+    share = wb["v_cost_share"]
+    bases = [c for row in share.iter_rows(min_row=2) for c in row if c.value == FORMULA_KEY_BASIS]
+    assert bases and all(c.data_type == "s" and c.quotePrefix for c in bases)
+    with zipfile.ZipFile(path) as z:
+        for name in z.namelist():
+            if name.startswith("xl/worksheets/"):
+                assert "<f>" not in z.read(name).decode("utf-8"), name
+
+
+def test_report_on_an_empty_warehouse_says_there_is_no_data(warehouse_url, tmp_path):
+    upgrade(warehouse_url)
+    out = tmp_path / "report"
+    assert report_cli(warehouse_url, out) == 0
+    page = (out / HTML_NAME).read_text(encoding="utf-8")
+    assert "No data yet" in page
+    assert not any((out / f"{name}.png").exists() for name in CHART_NAMES)
+    assert load_workbook(out / WORKBOOK_NAME).sheetnames == list(REPORT_VIEWS)
+
+
+def test_report_never_creates_a_warehouse_that_is_not_there(tmp_path, capsys):
+    missing = tmp_path / "nowhere.db"
+    assert report_cli(f"sqlite:///{missing}", tmp_path / "report") == 0
+    assert not missing.exists()
+    assert "No ledger loaded" in capsys.readouterr().out
+
+
+def test_same_warehouse_same_page_and_charts(tmp_path):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    build_warehouse(url).dispose()
+    first, second = build_report(url, tmp_path / "a"), build_report(url, tmp_path / "b")
+    assert first.html.read_bytes() == second.html.read_bytes()
+    for name in CHART_NAMES:
+        assert first.charts[name].read_bytes() == second.charts[name].read_bytes()
+
+
+# --------------------------------------------------------------------------------------------
+# A real browser: the page renders offline, with no console error, and every chart decodes
+# --------------------------------------------------------------------------------------------
+
+CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+# Added to a copy of the page only: the report itself has no script.
+_PROBE = """<script>
+window.addEventListener('load', function () {
+  var result = Array.prototype.map.call(document.images, function (img) {
+    return {id: img.id, complete: img.complete, width: img.naturalWidth, height: img.naturalHeight};
+  });
+  var out = document.createElement('pre');
+  out.id = 'image-probe';
+  out.textContent = JSON.stringify(result);
+  document.body.appendChild(out);
+});
+</script>
+</body>"""
+
+
+def test_page_renders_in_headless_chromium(tmp_path):
+    if CHROMIUM is None:
+        if IN_CI:
+            pytest.fail("chromium is not installed (make setup installs Debian's chromium): CI must run this test")
+        pytest.skip("chromium not installed")
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    build_warehouse(url, REPORT_LEDGER).dispose()
+    files = build_report(url, tmp_path / "report")
+    probed = files.html.with_name("probe.html")
+    probed.write_text(files.html.read_text(encoding="utf-8").replace("</body>", _PROBE), encoding="utf-8")
+
+    common = [
+        CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+        "--disable-background-networking", "--disable-component-update", "--disable-sync",
+        f"--user-data-dir={tmp_path / 'profile'}", "--enable-logging=stderr", "--v=0",
+        # any attempt to reach the network fails loudly instead of quietly succeeding
+        "--host-resolver-rules=MAP * ~NOTFOUND", "--virtual-time-budget=5000", "--window-size=1280,4000",
+    ]
+    env = {**os.environ, "HOME": str(tmp_path)}
+    dom = subprocess.run(common + ["--dump-dom", probed.as_uri()], capture_output=True, text=True, timeout=120,
+                         env=env)
+    assert dom.returncode == 0, dom.stderr[-2000:]
+    console = [line for line in dom.stderr.splitlines() if "CONSOLE" in line]
+    assert console == [], console
+    found = re.search(r'<pre id="image-probe">(.*?)</pre>', dom.stdout, re.S)
+    assert found, dom.stdout[-2000:]
+    images = json.loads(html.unescape(found.group(1)))
+    assert {i["id"] for i in images} == {"chart-savings", "chart-local", "chart-functions"}
+    assert all(i["complete"] and i["width"] > 0 and i["height"] > 0 for i in images), images
+
+    shot = tmp_path / "page.png"
+    run = subprocess.run(common + [f"--screenshot={shot}", files.html.as_uri()], capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert shot.read_bytes().startswith(b"\x89PNG")
+    assert [line for line in run.stderr.splitlines() if "CONSOLE" in line] == []
