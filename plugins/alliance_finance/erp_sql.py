@@ -42,6 +42,11 @@ last batch of their own, "unknown period" (``meta`` fiscal_year and period ``Non
 A batch holds the journals' lines in memory, nothing more: line counts are read first (a GROUP BY)
 so that batches are planned before any line is fetched.
 
+``Batch.lines`` and ``Batch.raw`` hold the loadable journals' lines, row for row in the same order
+(a quarantined journal's columns are in its quarantine entries). ``Batch.digest`` is the SHA-256 of
+every line read, quarantined ones included, sorted by (journal_id, line_no) and rendered from the
+same exact text as ``raw``: the same journals give the same digest on SQLite and on MariaDB.
+
 Quarantine: a bad journal is kept out whole
 -------------------------------------------
 Every line of a bad journal goes to ``Batch.quarantine`` with ``original`` = the line's columns (the
@@ -74,8 +79,14 @@ by :func:`amount_to_pence` according to what the driver returned:
 ``rows_read`` is the lines read for the batch's journals; ``total_debit_pence``/``total_credit_pence``
 sum every amount read that is a valid amount, quarantined journals included.
 
-Measured (2 shared cores, SQLite file, 5 fiscal years × 30,000 lines = 150,000 lines in 19,960
-journals, whole history in one call): see :data:`MEASURED`.
+Measured
+--------
+Whole history in one call, SQLite file, 5 fiscal years x 30,000 lines = 150,014 lines in 29,999
+journals (``wp_fixtures.history``), 60 batches: about 4 s wall / 3.5-4 s CPU on this project's
+shared 2-core machine under a load of ~3, of which roughly a third is the SQL reads, a third the
+per-line conversion (``_read_journal``: amounts, account strings, quarantine checks) and the rest
+building the arrow tables and the digest. pyarrow's first array imports pandas (1-3 s, once per
+process, not counted above).
 """
 
 from __future__ import annotations
@@ -86,7 +97,8 @@ import hashlib
 import json
 import re
 from decimal import Decimal, InvalidOperation
-from typing import Any, Iterable, Iterator, NamedTuple
+from pathlib import Path
+from typing import Any, Iterator, NamedTuple
 
 import pyarrow as pa
 import sqlalchemy as sa
@@ -101,9 +113,6 @@ FORCE_CODE = "WP"
 
 #: most journal ids in one ``IN`` list (SQLite before 3.32 allowed 999 parameters per statement)
 ID_CHUNK = 900
-
-#: the measured cost of a whole-history extract (see the module docstring)
-MEASURED = "150,000 lines / 19,960 journals extracted from SQLite in about 2.5 s (conversion about 1 s)"
 
 JOURNAL_COLUMNS = ("journal_id", "source", "period_name", "accounting_date", "status", "posted_at",
                    "reverses_journal_id", "description")
@@ -206,9 +215,9 @@ def amount_to_pence(value: Any) -> int:
         raise ValueError(f"expected a number, found {value!r}")
     pence = exact.scaleb(2)
     if pence != pence.to_integral_value():
-        raise ValueError(f"expected at most two decimals, found {_shown(value)}")
+        raise ValueError(f"expected at most two decimals, found {exact.normalize():f}")
     if pence < 0:
-        raise ValueError(f"expected a non-negative amount, found {_shown(value)}")
+        raise ValueError(f"expected a non-negative amount, found {format_pence(int(pence))}")
     return int(pence)
 
 
@@ -281,8 +290,6 @@ def _source_engine(source_url: str, where: str) -> sa.Engine:
 
 
 def _sqlite_file_exists(database: str) -> bool:
-    from pathlib import Path
-
     if database.startswith("file:"):  # URI form: the path ends at the query string
         database = database[len("file:"):].split("?", 1)[0]
     return Path(database).is_file()
@@ -300,6 +307,8 @@ class _Journal:
     posted_at: dt.datetime | None = None
     problems: list[str] = dataclasses.field(default_factory=list)
     line_count: int = 0
+    #: the header's columns as text, in JOURNAL_COLUMNS order (dates ISO)
+    raw_header: tuple[str | None, ...] = ()
 
     @property
     def order(self) -> tuple:
@@ -318,8 +327,9 @@ def _extract(engine: sa.Engine, loaded: set[int], max_lines_per_batch: int) -> I
             if not new_ids:
                 return
             journals = _read_headers(connection, new_ids)
+            accounts: dict[Any, AccountString | str] = {}  # account strings repeat: parse each once
             for planned in _plan_batches(journals, max_lines_per_batch):
-                yield _build_batch(connection, *planned)
+                yield _build_batch(connection, *planned, accounts)
     finally:
         engine.dispose()
 
@@ -332,8 +342,10 @@ def _chunks(ids: list[int]) -> Iterator[list[int]]:
 def _read_headers(connection: sa.Connection, ids: list[int]) -> list[_Journal]:
     journals: dict[int, _Journal] = {}
     for chunk in _chunks(ids):
-        for row in connection.execute(sa.select(_JOURNAL).where(_JOURNAL.c.journal_id.in_(chunk))).mappings():
-            journal = _Journal(row=dict(row), journal_id=int(row["journal_id"]))
+        statement = sa.select(*(_JOURNAL.c[name] for name in JOURNAL_COLUMNS)).where(_JOURNAL.c.journal_id.in_(chunk))
+        for values in connection.execute(statement).all():
+            row = dict(zip(JOURNAL_COLUMNS, values))
+            journal = _Journal(row=row, journal_id=int(row["journal_id"]))
             _read_header(journal)
             journals[journal.journal_id] = journal
         counts = connection.execute(
@@ -367,6 +379,16 @@ def _read_header(journal: _Journal) -> None:
         journal.problems.append(f"posted_at: {exc}")
     if not isinstance(row["source"], str) or not row["source"].strip():
         journal.problems.append(f"expected a journal source (AP, AR, GL, PAY, FA), found {row['source']!r}")
+    journal.raw_header = (
+        str(journal.journal_id),
+        _text(row["source"]),
+        _text(row["period_name"]),
+        journal.accounting_date.isoformat() if journal.accounting_date else _text(row["accounting_date"]),
+        _text(row["status"]),
+        journal.posted_at.isoformat() if journal.posted_at else _text(row["posted_at"]),
+        _text(row["reverses_journal_id"]),
+        _text(row["description"]),
+    )
 
 
 def _period_dates(fiscal_year: int, period: int) -> str:
@@ -432,41 +454,45 @@ def _plan_batches(journals: list[_Journal], max_lines: int) -> Iterator[tuple[tu
 
 
 def _build_batch(connection: sa.Connection, key: tuple, journals: list[_Journal],
-                 part: int, parts: int) -> Batch:
+                 part: int, parts: int, accounts: dict[Any, AccountString | str]) -> Batch:
     fiscal_year, period = key
     ids = sorted(j.journal_id for j in journals)
-    lines_of: dict[int, list[dict]] = {journal_id: [] for journal_id in ids}
+    lines_of: dict[int, list[sa.Row]] = {journal_id: [] for journal_id in ids}
     for chunk in _chunks(ids):
-        statement = (sa.select(_LINE).where(_LINE.c.journal_id.in_(chunk))
-                     .order_by(_LINE.c.journal_id, _LINE.c.line_no))
-        for row in connection.execute(statement).mappings():
-            lines_of[int(row["journal_id"])].append(dict(row))
+        statement = sa.select(*(_LINE.c[name] for name in LINE_COLUMNS)).where(_LINE.c.journal_id.in_(chunk))
+        for row in connection.execute(statement).all():
+            lines_of[int(row[0])].append(row)
 
-    conformed = _Columns(CONFORMED_SCHEMA.names)
-    raw = _Columns(RAW_SCHEMA.names)
+    conformed_rows: list[tuple] = []
+    raw_rows: list[tuple] = []
     quarantine: list[QuarantinedLine] = []
-    canonical: list[tuple[tuple, str]] = []
+    canonical: dict[int, list[str]] = {}
     rows_read = total_debit = total_credit = 0
     for journal in journals:
-        result = _conform_journal(journal, lines_of[journal.journal_id])
-        rows_read += len(result.raw_rows) if result.raw_rows else 1
-        total_debit += result.debit_pence
-        total_credit += result.credit_pence
-        for raw_row, sort_key in zip(result.raw_rows, result.sort_keys):
-            canonical.append((sort_key, "\x1f".join("" if v is None else v for v in raw_row.values())))
-        if not result.raw_rows:
-            canonical.append(((journal.journal_id, -1), "\x1f".join(
-                "" if v is None else v for v in _raw_header(journal).values())))
-        if result.reason is None:
-            for conformed_row in result.conformed_rows:
-                conformed.append(conformed_row)
-            for raw_row, line_no in zip(result.raw_rows, result.line_numbers):
-                raw.append({**raw_row, "source_line_number": line_no})
-        else:
-            quarantine.extend(_quarantined(journal, result))
+        lines, problems, debit, credit = _read_journal(journal, lines_of[journal.journal_id], accounts)
+        rows_read += len(lines) or 1  # a journal without lines is one quarantine entry
+        total_debit += debit
+        total_credit += credit
+        canonical[journal.journal_id] = (
+            [_canonical(journal, line.raw) for line in lines] if lines else [_canonical(journal, None)])
+        if problems:
+            reason = f"journal {journal.journal_id} quarantined whole: " + "; ".join(problems)
+            quarantine.extend(_quarantined(journal, lines, reason))
+            continue
+        jid = journal.journal_id
+        document_ref = str(jid)
+        source, description = journal.row["source"], journal.row["description"]
+        for line in lines:
+            conformed_rows.append((
+                FORCE_CODE, f"{jid}/{line.line_no}", document_ref, line.line_no, journal.fiscal_year,
+                journal.period, journal.accounting_date, line.account.cost_centre,
+                line.account.natural_account, line.amount_pence, source, line.raw[11], line.raw[12],
+                description,
+            ))
+            raw_rows.append((*line.raw, line.line_no))
 
-    canonical.sort(key=lambda item: item[0])
-    digest = hashlib.sha256("\n".join(text for _, text in canonical).encode("utf-8")).hexdigest()
+    digest = hashlib.sha256("\n".join(
+        text for journal_id in ids for text in canonical[journal_id]).encode("utf-8")).hexdigest()
     label = "unknown period" if fiscal_year is None else f"FY{fiscal_year} P{period:02d}"
     if parts > 1:
         label += f" part {part} of {parts}"
@@ -476,12 +502,12 @@ def _build_batch(connection: sa.Connection, key: tuple, journals: list[_Journal]
         source_ref=(f"WP ERP gl_journal {label} ({len(journals)} journal{'s' if len(journals) != 1 else ''}, "
                     f"ids {ids[0]}-{ids[-1]})"),
         digest=digest,
-        lines=conformed.table(CONFORMED_SCHEMA),
+        lines=_table(conformed_rows, CONFORMED_SCHEMA),
         quarantine=quarantine,
         rows_read=rows_read,
         total_debit_pence=total_debit,
         total_credit_pence=total_credit,
-        raw=raw.table(RAW_SCHEMA),
+        raw=_table(raw_rows, RAW_SCHEMA),
         meta={
             "journal_ids": ids,
             "fiscal_year": fiscal_year,
@@ -491,158 +517,145 @@ def _build_batch(connection: sa.Connection, key: tuple, journals: list[_Journal]
     )
 
 
-class _Columns:
-    """Rows gathered column-wise, then made into one pyarrow table (no per-row arrow calls)."""
-
-    def __init__(self, names: Iterable[str]):
-        self.columns: dict[str, list] = {name: [] for name in names}
-
-    def append(self, row: dict[str, Any]) -> None:
-        for name, values in self.columns.items():
-            values.append(row[name])
-
-    def table(self, schema: pa.Schema) -> pa.Table:
-        return pa.Table.from_pydict(self.columns, schema=schema)
+def _table(rows: list[tuple], schema: pa.Schema) -> pa.Table:
+    """Row tuples (in the schema's column order) as one pyarrow table, built column-wise."""
+    columns = list(zip(*rows)) if rows else [()] * len(schema)
+    return pa.Table.from_arrays([pa.array(column, type=field.type) for column, field in zip(columns, schema)],
+                                schema=schema)
 
 
-@dataclasses.dataclass
-class _JournalResult:
-    raw_rows: list[dict[str, str | None]]
-    sort_keys: list[tuple]
-    line_numbers: list[int]
-    conformed_rows: list[dict[str, Any]]
-    debit_pence: int
-    credit_pence: int
-    reason: str | None
+class _Line(NamedTuple):
+    """One journal line as read: its number, its raw text (RAW_COLUMNS order) and what it means."""
+
+    line_no: int | None
+    raw: tuple[str | None, ...]
+    account: AccountString | None
+    amount_pence: int
 
 
-def _conform_journal(journal: _Journal, line_rows: list[dict]) -> _JournalResult:
-    """The journal's conformed lines, or the reason it must be quarantined whole."""
-    header = journal.row
+def _read_journal(journal: _Journal, rows: list[sa.Row], accounts: dict) -> tuple[list[_Line], list[str], int, int]:
+    """(the journal's lines in line order, every problem found, debit pence, credit pence).
+
+    The journal may load only when the problem list is empty; otherwise it is quarantined whole.
+    """
     problems = list(journal.problems)
-    raw_header = _raw_header(journal)
-    raw_rows: list[dict] = []
-    sort_keys: list[tuple] = []
-    line_numbers: list[int] = []
-    conformed_rows: list[dict] = []
+    header = journal.raw_header
     debit = credit = 0
     amounts_valid = True
-    seen_line_numbers: set[int] = set()
-    # stable order whatever the database did with NULLs and ties
-    line_rows = sorted(line_rows, key=lambda r: (r["line_no"] is None, r["line_no"] or 0))
-    for row in line_rows:
-        line_no = row["line_no"]
+    seen: set[int] = set()
+    lines: list[_Line] = []
+    for _, line_no, account_string, dr_value, cr_value, line_description, supplier_name in _in_line_order(rows):
         label = f"line {line_no}"
-        if not isinstance(line_no, int) or isinstance(line_no, bool):
+        if type(line_no) is not int:
             problems.append(f"a line has line_no {line_no!r}: expected an integer")
             line_no = None
-        elif line_no in seen_line_numbers:
+        elif line_no in seen:
             problems.append(f"line_no {line_no} is used twice: expected (journal_id, line_no) unique")
         else:
-            seen_line_numbers.add(line_no)
+            seen.add(line_no)
 
         dr_pence = cr_pence = None
-        dr_value, cr_value = row["entered_dr"], row["entered_cr"]
+        dr_text = cr_text = None
+        if dr_value is not None:
+            try:
+                dr_pence = _pence(dr_value)
+                debit += dr_pence
+                dr_text = format_pence(dr_pence)
+            except ValueError as exc:
+                problems.append(f"{label} entered_dr: {exc}")
+                amounts_valid = False
+                dr_text = _text(dr_value)
+        if cr_value is not None:
+            try:
+                cr_pence = _pence(cr_value)
+                credit += cr_pence
+                cr_text = format_pence(cr_pence)
+            except ValueError as exc:
+                problems.append(f"{label} entered_cr: {exc}")
+                amounts_valid = False
+                cr_text = _text(cr_value)
+
         if (dr_value is None) == (cr_value is None):
-            found = "neither" if dr_value is None else f"both ({_shown(dr_value)} and {_shown(cr_value)})"
+            found = "neither" if dr_value is None else f"both ({dr_text} and {cr_text})"
             problems.append(f"{label}: expected exactly one of entered_dr and entered_cr, found {found}")
             amounts_valid = False
-        for column, value in (("entered_dr", dr_value), ("entered_cr", cr_value)):
-            if value is None:
-                continue
+
+        account = accounts.get(account_string)
+        if account is None:
             try:
-                pence = amount_to_pence(value)
+                account = parse_account_string(account_string)
             except ValueError as exc:
-                problems.append(f"{label} {column}: {exc}")
-                amounts_valid = False
-                continue
-            if column == "entered_dr":
-                dr_pence = pence
-                debit += pence
-            else:
-                cr_pence = pence
-                credit += pence
+                account = str(exc)
+            if isinstance(account_string, str):
+                accounts[account_string] = account
+        if type(account) is str:
+            problems.append(f"{label}: {account}")
+            account = None
 
-        account = None
-        try:
-            account = parse_account_string(row["account_string"])
-        except ValueError as exc:
-            problems.append(f"{label}: {exc}")
+        raw = (header[0], str(line_no) if type(line_no) is int else _text(line_no), header[1], header[2],
+               header[3], header[4], header[5], header[6],
+               account_string if type(account_string) is str else _text(account_string), dr_text, cr_text,
+               line_description if type(line_description) is str else _text(line_description),
+               supplier_name if type(supplier_name) is str else _text(supplier_name))
+        lines.append(_Line(line_no, raw, account, (dr_pence or 0) - (cr_pence or 0)))
 
-        raw_row = {
-            **raw_header,
-            "line_no": _text(row["line_no"]),
-            "account_string": _text(row["account_string"]),
-            "entered_dr": format_pence(dr_pence) if dr_pence is not None else _text(dr_value),
-            "entered_cr": format_pence(cr_pence) if cr_pence is not None else _text(cr_value),
-            "line_description": _text(row["line_description"]),
-            "supplier_name": _text(row["supplier_name"]),
-        }
-        raw_rows.append({name: raw_row[name] for name in RAW_COLUMNS})
-        sort_keys.append((journal.journal_id, -1 if line_no is None else line_no,
-                          tuple("" if v is None else v for v in raw_row.values())))
-        line_numbers.append(line_no if line_no is not None else 0)
-        if not problems:
-            conformed_rows.append({
-                "force_code": FORCE_CODE,
-                "source_line_ref": f"{journal.journal_id}/{line_no}",
-                "document_ref": str(journal.journal_id),
-                "source_line_number": line_no,
-                "fiscal_year": journal.fiscal_year,
-                "period": journal.period,
-                "posting_date": journal.accounting_date,
-                "cost_centre": account.cost_centre,
-                "local_account": account.natural_account,
-                "amount_pence": (dr_pence or 0) - (cr_pence or 0),
-                "document_type": header["source"],
-                "line_text": row["line_description"],
-                "vendor": row["supplier_name"],
-                "reference": header["description"],
-            })
-
-    if not line_rows:
+    if not lines:
         problems.append("the journal has no lines: expected at least two balancing lines")
     elif amounts_valid and debit != credit:
         problems.append(f"debits {format_pence(debit)} and credits {format_pence(credit)} differ by "
-                        f"{format_pence(debit - credit)}: expected every posted journal to balance")
-    reason = None
-    if problems:
-        reason = f"journal {journal.journal_id} quarantined whole: " + "; ".join(problems)
-        conformed_rows = []
-    return _JournalResult(raw_rows, sort_keys, line_numbers, conformed_rows, debit, credit, reason)
+                        f"{format_pence(abs(debit - credit))}: expected every posted journal to balance")
+    return lines, problems, debit, credit
 
 
-def _raw_header(journal: _Journal) -> dict[str, str | None]:
-    row = journal.row
-    return {
-        "journal_id": str(journal.journal_id),
-        "source": _text(row["source"]),
-        "period_name": _text(row["period_name"]),
-        "accounting_date": (journal.accounting_date.isoformat() if journal.accounting_date
-                            else _text(row["accounting_date"])),
-        "status": _text(row["status"]),
-        "posted_at": journal.posted_at.isoformat() if journal.posted_at else _text(row["posted_at"]),
-        "reverses_journal_id": _text(row["reverses_journal_id"]),
-        "description": _text(row["description"]),
-    }
+def _line_order(row: sa.Row) -> tuple:
+    line_no = row[1]
+    return (line_no is None, line_no if type(line_no) is int else 0)
 
 
-def _quarantined(journal: _Journal, result: _JournalResult) -> list[QuarantinedLine]:
-    if not result.raw_rows:
+def _in_line_order(rows: list[sa.Row]) -> list[sa.Row]:
+    """By line_no; where line numbers repeat or are missing (a defect), ties are broken by content,
+    so that the quarantine and the digest do not depend on the order the database returned rows."""
+    if len({row[1] for row in rows}) == len(rows) and all(type(row[1]) is int for row in rows):
+        return sorted(rows, key=_line_order)
+    return sorted(rows, key=lambda row: (_line_order(row), tuple(_text(v) or "" for v in row)))
+
+
+def _pence(value: Any) -> int:
+    """amount_to_pence, with a fast path for the float SQLite gives back for a two-decimal amount."""
+    if type(value) is float:
+        text = repr(value)
+        whole, dot, fraction = text.partition(".")
+        # plain "1234.5" form only: a sign, an exponent, inf or nan take the careful path
+        if dot and len(fraction) <= 2 and whole.isdigit() and fraction.isdigit():
+            return int(whole) * 100 + int(fraction.ljust(2, "0"))
+    elif type(value) is int and value >= 0:
+        return value * 100
+    return amount_to_pence(value)
+
+
+def _canonical(journal: _Journal, raw: tuple | None) -> str:
+    """One line's canonical text for the batch digest: every column as text (the journal's
+    description too), rendered by repr, which tells None from "" and escapes any separator."""
+    return repr((*raw, journal.raw_header[7]) if raw is not None else journal.raw_header)
+
+
+def _quarantined(journal: _Journal, lines: list[_Line], reason: str) -> list[QuarantinedLine]:
+    names = (*RAW_COLUMNS, "description")
+    if not lines:
         return [QuarantinedLine(
             source_line_ref=f"{journal.journal_id}/-", document_ref=str(journal.journal_id),
-            source_line_number=0, reason=result.reason,
-            original=json.dumps(_raw_header(journal), ensure_ascii=False),
+            source_line_number=0, reason=reason,
+            original=json.dumps(dict(zip(JOURNAL_COLUMNS, journal.raw_header)), ensure_ascii=False),
         )]
     return [
         QuarantinedLine(
-            source_line_ref=f"{journal.journal_id}/{raw_row['line_no'] if raw_row['line_no'] is not None else '-'}",
+            source_line_ref=f"{journal.journal_id}/{'-' if line.line_no is None else line.line_no}",
             document_ref=str(journal.journal_id),
-            source_line_number=line_no,
-            reason=result.reason,
-            original=json.dumps(raw_row, ensure_ascii=False),
+            source_line_number=line.line_no or 0,
+            reason=reason,
+            original=json.dumps(dict(zip(names, (*line.raw, journal.raw_header[7]))), ensure_ascii=False),
         )
-        for raw_row, line_no in zip(result.raw_rows, result.line_numbers)
+        for line in lines
     ]
 
 
@@ -659,7 +672,3 @@ def _text(value: Any) -> str | None:
     if isinstance(value, (bytes, bytearray)):
         return value.decode("utf-8", errors="replace")
     return str(value)
-
-
-def _shown(value: Any) -> str:
-    return _text(value) if not isinstance(value, str) else repr(value)
