@@ -452,6 +452,29 @@ def test_sqlite_numeric_affinity_floats_are_read_exactly(tmp_path):
     assert "found the binary floating-point value 2.675" in batch.quarantine[0].reason
 
 
+def test_sqlite_dates_and_timestamps_as_text(tmp_path):
+    def dated(journal_id, accounting_date, posted_at):
+        return Journal(journal_id, "APR-16", accounting_date, posted_at,
+                       [Line(EXPENSE_ACCOUNT, entered_dr="1.00"), Line(CREDITOR_ACCOUNT, entered_cr="1.00")])
+
+    url = erp(f"sqlite:///{tmp_path / 'erp.db'}", [
+        dated(1, "2016-04-01", "2016-04-01T10:00:00"),
+        dated(2, "2016-04-02 00:00:00", "2016-04-01 09:00:00.000000"),
+        dated(3, "2016-04-03", "2016-04-01T08:00:00+01:00"),  # 07:00 UTC
+        dated(4, "2016-02-30", "2016-04-01 11:00"),
+        dated(5, "01/04/2016", "2016-04-01 12:00"),
+        dated(6, "2016-04-06", "yesterday"),
+    ])
+    [batch] = extract(url)
+    assert batch.lines.column("document_ref").to_pylist() == ["3", "3", "2", "2", "1", "1"]
+    assert batch.lines.column("posting_date").to_pylist()[::2] == [D(2016, 4, 3), D(2016, 4, 2), D(2016, 4, 1)]
+    reasons = {q.document_ref: q.reason for q in batch.quarantine}
+    assert "accounting_date: expected a date (YYYY-MM-DD), found '2016-02-30'" in reasons["4"]
+    assert "accounting_date: expected a date (YYYY-MM-DD), found '01/04/2016'" in reasons["5"]
+    assert "posted_at: expected the timestamp it was posted at, found 'yesterday'" in reasons["6"]
+    assert batch.meta["max_posted_at"] == "2016-04-01T12:00:00"
+
+
 @pytest.mark.parametrize("value,pence", [
     (Decimal("12.34"), 1234), (Decimal("12.3400"), 1234), (Decimal("0"), 0), (12, 1200), ("12.34", 1234),
     (12.34, 1234), (0.1, 10), (12.0, 1200), (999999999999.99, 99999999999999),

@@ -412,15 +412,16 @@ def _as_date(value: Any) -> dt.date:
 
 
 def _as_datetime(value: Any) -> dt.datetime:
-    if isinstance(value, dt.datetime):
-        return value
-    if isinstance(value, dt.date):
-        return dt.datetime.combine(value, dt.time())
     if isinstance(value, str):
         try:
-            return dt.datetime.fromisoformat(value)
+            value = dt.datetime.fromisoformat(value)
         except ValueError:
             pass
+    if isinstance(value, dt.datetime):
+        # the ERP's timestamps are naive; one with an offset is put in UTC so that all compare
+        return value.astimezone(dt.timezone.utc).replace(tzinfo=None) if value.tzinfo else value
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
     raise ValueError(f"expected the timestamp it was posted at, found {value!r}")
 
 
