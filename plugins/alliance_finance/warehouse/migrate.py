@@ -91,6 +91,10 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
     from alembic import command
 
     engine = make_engine(url_or_engine) if not isinstance(url_or_engine, sa.Engine) else url_or_engine
+    # Alembic narrates every context it opens at INFO; this module logs what matters instead
+    alembic_log = logging.getLogger("alembic")
+    alembic_level = alembic_log.level
+    alembic_log.setLevel(max(logging.WARNING, alembic_level))
     try:
         with engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="immediate")
@@ -112,6 +116,7 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
                     log.info("warehouse upgraded from revision %s to %s", before or "(empty)", reached)
         return reached
     finally:
+        alembic_log.setLevel(alembic_level)
         if not isinstance(url_or_engine, sa.Engine):
             engine.dispose()
 
