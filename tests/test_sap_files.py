@@ -318,6 +318,18 @@ def test_control_value_malformed(inbound, key, value, found):
     rejected(write_delivery(inbound, control={key: value}), "control file ASC_GL_20160405_001.ctl line", found)
 
 
+@pytest.mark.parametrize("text,fragments", [
+    (b"file=ASC_GL_20160405_001.csv\nrows=6\nnote=caf\xe9\n", ["line 3", "not valid UTF-8", "0xE9"]),
+    (b"file=ASC_GL_20160405_001.csv\nrows 6\n", ["line 2", "expected key=value", "'rows 6'"]),
+    (b"rows=6\nfile=ASC_GL_20160405_001.csv\nrows=7\n", ["line 3", "rows given twice", "'6' on line 1"]),
+    (b"", ["missing file, rows, total_debit, total_credit, sha256", "found none"]),
+], ids=["latin1", "no-equals", "key-twice", "empty"])
+def test_control_file_unreadable(inbound, text, fragments):
+    path = write_delivery(inbound)
+    path.with_suffix(".ctl").write_bytes(text)
+    rejected(path, "control file ASC_GL_20160405_001.ctl", *fragments)
+
+
 def test_control_keys_in_any_order_with_blank_lines(inbound):
     path = write_delivery(inbound)
     control = path.with_suffix(".ctl")
