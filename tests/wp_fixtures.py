@@ -123,7 +123,7 @@ def create_erp_database(url: str, **schema) -> str:
     return url
 
 
-def _stored_amount(value: Amount, dialect: str):
+def _stored_amount(value: Amount):
     # Decimal or decimal text goes in as Decimal (the driver stores it exactly where the column is
     # DECIMAL); floats and odd text go in untouched, to build the broken sources the reader must catch.
     if isinstance(value, str):
@@ -134,7 +134,7 @@ def _stored_amount(value: Amount, dialect: str):
     return value
 
 
-def journal_rows(journals: Iterable[Journal], dialect: str = "sqlite") -> tuple[list[dict], list[dict]]:
+def journal_rows(journals: Iterable[Journal]) -> tuple[list[dict], list[dict]]:
     """The ``gl_journal`` and ``gl_journal_line`` rows of some journals."""
     headers: list[dict] = []
     lines: list[dict] = []
@@ -149,8 +149,8 @@ def journal_rows(journals: Iterable[Journal], dialect: str = "sqlite") -> tuple[
                 "journal_id": j.journal_id,
                 "line_no": position if line.line_no is None else line.line_no,
                 "account_string": line.account_string,
-                "entered_dr": _stored_amount(line.entered_dr, dialect),
-                "entered_cr": _stored_amount(line.entered_cr, dialect),
+                "entered_dr": _stored_amount(line.entered_dr),
+                "entered_cr": _stored_amount(line.entered_cr),
                 "line_description": line.line_description, "supplier_name": line.supplier_name,
             })
     return headers, lines
@@ -171,7 +171,7 @@ def _raw_tables() -> tuple[sa.TableClause, sa.TableClause]:
 def insert_journals_on(connection: sa.Connection, journals: Iterable[Journal]) -> None:
     """Insert journals and their lines on an open connection (the caller owns the transaction)."""
     dialect = connection.dialect.name
-    headers, lines = journal_rows(journals, dialect)
+    headers, lines = journal_rows(journals)
     journal_table, line_table = _raw_tables()
 
     def driver_value(value):
