@@ -1,0 +1,40 @@
+"""Sample sources for both forces, written exactly as SOURCES.md describes the real feeds.
+
+``alliance-finance generate`` calls :func:`generate_sources`. It writes Avon and Somerset's daily SAP
+deliveries into ``OUT/avon_somerset/inbound/`` and Wiltshire's ERP reporting database as
+``OUT/wiltshire/erp.db``, for a range of fiscal years, telling the alliance's story (see
+``docs/sample-data.md`` and :mod:`.story`). The same seed gives the same bytes; ``scale`` multiplies
+the number of lines, never the money.
+
+Modules: :mod:`.story` (the money, per cost centre and account and year), :mod:`.documents` (a month's
+balanced documents, vectorised), :mod:`.asc_files` and :mod:`.wp_database` (the two formats),
+:mod:`.vocabulary` (texts and suppliers), :mod:`.calendar`, :mod:`.summary` (what was written).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+from .summary import ForceYear, GenerationSummary
+
+__all__ = ["generate_sources", "GenerationSummary", "ForceYear"]
+
+
+def generate_sources(out: Path, from_fy: int = 2014, to_fy: int = 2018, scale: Decimal = Decimal(1),
+                     seed: int = 2015) -> GenerationSummary:
+    """Write both forces' sample sources for fiscal years ``from_fy`` to ``to_fy`` into ``out``.
+
+    ``scale`` multiplies the number of lines (1 is about 100,000 lines a fiscal year for both forces
+    together); money totals stay the same at every scale. Earlier sample files in ``out`` (ASC delivery
+    files and the WP database) are replaced, so a rerun with the same arguments gives identical bytes.
+    Memory stays flat as the scale grows: the ledgers are built and written one posting month at a time.
+    """
+    scale = Decimal(scale)
+    if scale <= 0:
+        raise ValueError(f"scale must be positive, got {scale}")
+    if from_fy > to_fy:
+        raise ValueError(f"from_fy {from_fy} is after to_fy {to_fy}")
+    from .runner import run
+
+    return run(Path(out), from_fy, to_fy, scale, seed)
