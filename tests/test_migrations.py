@@ -1,0 +1,119 @@
+"""Schema migrations keep the data: an older warehouse upgrades in place, views follow the tables.
+
+Each test runs on SQLite and PostgreSQL. Revisions beyond today's head are written into a copy of
+the migrations folder, as a colleague would add one (docs/warehouse.md).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import textwrap
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from alliance_finance.warehouse import mapping, migrate
+from alliance_finance.warehouse.engine import make_engine
+from alliance_finance.warehouse.load import BatchLoader
+from test_warehouse import asc_batch, balanced_document, batches, fact_checksum, query, wp_batch, line
+
+
+def _views(engine) -> set[str]:
+    with engine.connect() as conn:
+        return {name for name, _ in migrate._existing_views(conn)}
+
+
+def _load_some_history(engine) -> None:
+    mapping.sync_reference(engine)
+    with BatchLoader(engine) as loader:
+        assert loader.load(asc_batch(balanced_document("ASC1/2016/1", 123_45))).loaded
+        assert loader.load(asc_batch(balanced_document("ASC1/2016/1", 123_46), sequence=2)).loaded
+        assert loader.load(asc_batch(balanced_document("ASC1/2016/2", 5, account="999999",
+                                                       posting_date=dt.date(2016, 4, 6)),
+                                     day=dt.date(2016, 4, 6))).loaded
+        assert loader.load(wp_batch([line("7/1", "42000", "2200", 1_00, force="WP", number=1),
+                                     line("7/2", "21000", "0000", -1_00, force="WP", number=2)], [7])).loaded
+
+
+def _revision_dir(tmp_path: Path, body: str, revision: str = "9001") -> Path:
+    """A copy of the project's revisions plus one more on top of today's head."""
+    location = tmp_path / "migrations"
+    shutil.copytree(migrate.MIGRATIONS_DIR, location, ignore=shutil.ignore_patterns("__pycache__"))
+    (location / "versions" / f"{revision}_test_change.py").write_text(textwrap.dedent(f'''
+        """A test revision.
+
+        Revision ID: {revision}
+        Revises: {migrate.head_revision()}
+        """
+        from alembic import op
+
+        revision = "{revision}"
+        down_revision = "{migrate.head_revision()}"
+        branch_labels = None
+        depends_on = None
+
+
+        def upgrade():
+            conn = op.get_bind()
+        ''') + textwrap.indent(textwrap.dedent(body), "    "), encoding="utf-8")
+    return location
+
+
+def test_a_warehouse_at_revision_0001_with_data_upgrades_to_head_keeping_it(warehouse_url):
+    assert migrate.upgrade(warehouse_url, revision="0001") == "0001"
+    engine = make_engine(warehouse_url)
+    _load_some_history(engine)
+    kept = (fact_checksum(engine), batches(engine),
+            query(engine, "SELECT document_ref, batch_id FROM source_document_loaded"))
+    assert kept[0][0] == 6
+
+    assert migrate.upgrade(warehouse_url) == migrate.head_revision()
+
+    assert (fact_checksum(engine), batches(engine),
+            query(engine, "SELECT document_ref, batch_id FROM source_document_loaded")) == kept
+    assert {p.stem for p in migrate.view_files()} <= _views(engine)
+    assert query(engine, "SELECT force_code, code_type, local_code, line_count FROM v_unmapped_codes") == \
+        [("ASC", "account", "999999", 1)]
+    engine.dispose()
+
+
+def test_a_new_revision_may_change_a_table_under_the_views(warehouse_url, tmp_path):
+    migrate.upgrade(warehouse_url)
+    engine = make_engine(warehouse_url)
+    _load_some_history(engine)
+    before = fact_checksum(engine)
+    # PostgreSQL refuses to change the type of a column a view reads: the views must be dropped first
+    location = _revision_dir(tmp_path, '''
+        if conn.dialect.name == "postgresql":
+            op.execute("ALTER TABLE fact_ledger_line ALTER COLUMN local_account TYPE varchar(32)")
+        op.execute("ALTER TABLE fact_ledger_line ADD COLUMN reviewed_by text")
+        ''')
+    assert migrate.upgrade(warehouse_url, script_location=location) == "9001"
+    assert fact_checksum(engine) == before
+    assert {p.stem for p in migrate.view_files()} <= _views(engine)
+    assert query(engine, "SELECT COUNT(reviewed_by), COUNT(*) FROM fact_ledger_line") == [(0, 6)]
+    assert query(engine, "SELECT local_code FROM v_unmapped_codes") == [("999999",)]
+    engine.dispose()
+
+
+def test_a_failing_revision_leaves_the_warehouse_as_it_was(warehouse_url, tmp_path):
+    migrate.upgrade(warehouse_url)
+    engine = make_engine(warehouse_url)
+    _load_some_history(engine)
+    before = (fact_checksum(engine), _views(engine))
+    location = _revision_dir(tmp_path, '''
+        op.execute("ALTER TABLE fact_ledger_line ADD COLUMN reviewed_by text")
+        op.execute("ALTER TABLE no_such_table ADD COLUMN x text")
+        ''')
+    with pytest.raises(sa.exc.SQLAlchemyError, match="no_such_table"):
+        migrate.upgrade(warehouse_url, script_location=location)
+    with engine.connect() as conn:
+        assert migrate.current_revision(conn) == migrate.head_revision()
+    assert (fact_checksum(engine), _views(engine)) == before
+    columns = {c["name"] for c in sa.inspect(engine).get_columns(
+        "fact_ledger_line", schema="alliance" if engine.dialect.name == "postgresql" else None)}
+    assert "reviewed_by" not in columns
+    engine.dispose()
+
