@@ -1,0 +1,547 @@
+"""Validation: the Great Expectations suites and the checks beside them, on batches built in code.
+
+Batches are made here from the contract (docs/contracts.md): conformed lines of CONFORMED_SCHEMA
+and the ``raw`` table of strings the readers keep. Each defect test breaks one thing and asserts
+the failure names the right expectation, the count and the line. One Validator serves the whole
+module: importing Great Expectations and building its context costs seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import subprocess
+import sys
+
+import pyarrow as pa
+import pytest
+
+from alliance_finance import fiscal
+from alliance_finance.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
+from alliance_finance.money import format_pence
+from alliance_finance.paths import PROJECT_ROOT
+from alliance_finance.validation import (
+    ASC_RAW,
+    CONFORMED,
+    CONTROLS,
+    SUITES,
+    WP_RAW,
+    BatchValidation,
+    Validator,
+    document_net_pence,
+    posting_date_agrees,
+    revenue_line_has_cost_centre,
+)
+
+ASC_HEADER = ("Company Code", "Fiscal Year", "Posting Period", "Document Number", "Line Item",
+              "Document Type", "Posting Date", "Document Date", "Cost Centre", "GL Account", "Amount",
+              "D/C", "Text", "Vendor", "Reference")
+WP_RAW_COLUMNS = ("journal_id", "line_no", "source", "period_name", "accounting_date", "status",
+                  "posted_at", "reverses_journal_id", "account_string", "entered_dr", "entered_cr",
+                  "line_description", "supplier_name")
+
+
+# --- batches built from the contract -----------------------------------------------------------
+
+
+@dataclasses.dataclass
+class AscLine:
+    """One SAP line item; ``pence`` is signed (debit positive). ``raw`` overrides text as read."""
+
+    document: str
+    item: int
+    pence: int
+    gl_account: str = "510000"
+    cost_centre: str | None = "AS100200"
+    fiscal_year: int = 2016
+    period: int = 1
+    posting_date: dt.date = dt.date(2016, 4, 5)
+    document_type: str = "SA"
+    text: str = "Stationery"
+    raw: dict = dataclasses.field(default_factory=dict)
+
+
+def balanced_document(document: str, pence: int, cost_centre: str | None = "AS100200", **common) -> list[AscLine]:
+    """A spending line and its creditor (balance sheet, no cost centre)."""
+    return [AscLine(document, 1, pence, cost_centre=cost_centre, **common),
+            AscLine(document, 2, -pence, gl_account="210000", cost_centre=None, **common)]
+
+
+def asc_batch(lines: list[AscLine], name: str = "ASC_GL_20160405_001.csv", *, control: bool = True) -> Batch:
+    raw_rows, conformed = [], []
+    for number, line in enumerate(lines, start=2):
+        document_ref = f"ASC1/{line.fiscal_year}/{line.document}"
+        raw = {
+            "Company Code": "ASC1", "Fiscal Year": str(line.fiscal_year), "Posting Period": str(line.period),
+            "Document Number": line.document, "Line Item": str(line.item),
+            "Document Type": line.document_type, "Posting Date": f"{line.posting_date:%d.%m.%Y}",
+            "Document Date": None, "Cost Centre": line.cost_centre, "GL Account": line.gl_account,
+            "Amount": format_pence(abs(line.pence)), "D/C": "S" if line.pence >= 0 else "H",
+            "Text": line.text, "Vendor": None, "Reference": None,
+        }
+        raw.update(line.raw)
+        raw_rows.append({**raw, "source_line_number": number})
+        conformed.append({
+            "force_code": "ASC", "source_line_ref": f"{document_ref}/{line.item}", "document_ref": document_ref,
+            "source_line_number": number, "fiscal_year": line.fiscal_year, "period": line.period,
+            "posting_date": line.posting_date, "cost_centre": line.cost_centre,
+            "local_account": line.gl_account, "amount_pence": line.pence,
+            "document_type": line.document_type, "line_text": line.text, "vendor": None, "reference": None,
+        })
+    debit = sum(line.pence for line in lines if line.pence > 0)
+    credit = -sum(line.pence for line in lines if line.pence < 0)
+    raw_schema = pa.schema([pa.field(n, pa.string()) for n in ASC_HEADER] + [pa.field("source_line_number", pa.int64())])
+    meta = {"control": {"file": name, "rows": len(lines), "total_debit": format_pence(debit),
+                        "total_credit": format_pence(credit), "total_debit_pence": debit,
+                        "total_credit_pence": credit}} if control else {}
+    return Batch(
+        force_code="ASC", source_ref=name, digest="0" * 64,
+        lines=pa.Table.from_pylist(conformed, schema=CONFORMED_SCHEMA),
+        raw=pa.Table.from_pylist(raw_rows, schema=raw_schema),
+        rows_read=len(lines), total_debit_pence=debit, total_credit_pence=credit,
+        business_date=dt.date(2016, 4, 5), sequence=1, meta=meta,
+    )
+
+
+@dataclasses.dataclass
+class WpLine:
+    account_string: str
+    pence: int
+    raw: dict = dataclasses.field(default_factory=dict)
+
+
+@dataclasses.dataclass
+class WpJournal:
+    journal_id: int
+    lines: list[WpLine]
+    period_name: str = "APR-16"
+    fiscal_year: int = 2016
+    period: int = 1
+    accounting_date: dt.date = dt.date(2016, 4, 12)
+    source: str = "AP"
+
+
+def invoice(journal_id: int, pence: int, account: str = "WP.2200.42000.0000", **common) -> WpJournal:
+    return WpJournal(journal_id, [WpLine(account, pence), WpLine("WP.0000.21000.0000", -pence)], **common)
+
+
+def wp_batch(journals: list[WpJournal], ref: str = "WP ERP gl_journal FY2016 P01") -> Batch:
+    raw_rows, conformed = [], []
+    for journal in journals:
+        for line_no, line in enumerate(journal.lines, start=1):
+            _, cost_centre, account, _ = line.account_string.split(".") + [""] * (4 - len(line.account_string.split(".")))
+            raw = {
+                "journal_id": str(journal.journal_id), "line_no": str(line_no), "source": journal.source,
+                "period_name": journal.period_name, "accounting_date": journal.accounting_date.isoformat(),
+                "status": "P", "posted_at": f"{journal.accounting_date.isoformat()}T18:00:00",
+                "reverses_journal_id": None, "account_string": line.account_string,
+                "entered_dr": format_pence(line.pence) if line.pence >= 0 else None,
+                "entered_cr": format_pence(-line.pence) if line.pence < 0 else None,
+                "line_description": "goods", "supplier_name": None,
+            }
+            raw.update(line.raw)
+            raw_rows.append({**raw, "source_line_number": line_no})
+            conformed.append({
+                "force_code": "WP", "source_line_ref": f"{journal.journal_id}/{line_no}",
+                "document_ref": str(journal.journal_id), "source_line_number": line_no,
+                "fiscal_year": journal.fiscal_year, "period": journal.period,
+                "posting_date": journal.accounting_date, "cost_centre": cost_centre,
+                "local_account": account, "amount_pence": line.pence, "document_type": journal.source,
+                "line_text": "goods", "vendor": None, "reference": f"invoice {journal.journal_id}",
+            })
+    raw_schema = pa.schema([pa.field(n, pa.string()) for n in WP_RAW_COLUMNS] + [pa.field("source_line_number", pa.int64())])
+    amounts = [line.pence for journal in journals for line in journal.lines]
+    return Batch(
+        force_code="WP", source_ref=ref, digest="1" * 64,
+        lines=pa.Table.from_pylist(conformed, schema=CONFORMED_SCHEMA),
+        raw=pa.Table.from_pylist(raw_rows, schema=raw_schema),
+        rows_read=len(raw_rows), total_debit_pence=sum(p for p in amounts if p > 0),
+        total_credit_pence=-sum(p for p in amounts if p < 0),
+        meta={"journal_ids": [j.journal_id for j in journals], "fiscal_year": 2016, "period": 1},
+    )
+
+
+def happy_asc(name: str = "ASC_GL_20160405_001.csv", documents: int = 3) -> Batch:
+    lines = [line for d in range(documents) for line in balanced_document(f"{1000000001 + d}", 1234567 + d)]
+    return asc_batch(lines, name)
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def validator():
+    with Validator() as shared:
+        yield shared
+
+
+def failure(result: BatchValidation, suite: str, check: str, column: str | None = None):
+    """The one failure of ``check`` (on ``column``) in ``suite``; fails the test listing what there is."""
+    found = [f for f in result.failures if f.suite == suite and f.check == check
+             and (column is None or f.column == column)]
+    assert len(found) == 1, f"expected one {suite} {check} on {column}, found: " + "; ".join(
+        f.describe() for f in result.failures)
+    return found[0]
+
+
+def assert_asc_rejected(batch: Batch, result: BatchValidation) -> None:
+    assert not result.success and result.rejected
+    assert batch.rejected and batch.error == result.summary()
+    assert batch.error.startswith(f"{batch.source_ref}: rejected whole by validation")
+
+
+# --- the happy path --------------------------------------------------------------------------------
+
+
+def test_a_valid_asc_batch_passes_untouched(validator):
+    batch = happy_asc()
+    lines_before = batch.lines
+    [result] = validator.validate([batch])
+
+    assert result.success, result.summary()
+    assert result.failures == [] and not result.rejected and not batch.rejected
+    assert result.suites == [ASC_RAW, CONFORMED, CONTROLS]
+    assert result.rows_checked == 6
+    assert batch.lines.equals(lines_before)
+    assert batch.raw is None  # dropped once validated (ledger.Batch)
+    assert result.summary() == (f"{batch.source_ref}: passed validation (6 lines; "
+                                f"asc_sap_raw, conformed_ledger_line, batch_controls)")
+    json.dumps(result.to_dict())
+
+
+def test_a_valid_wp_batch_passes_untouched(validator):
+    batch = wp_batch([invoice(101, 1234567), invoice(102, 5),
+                      invoice(103, 100, "WP.0000.11000.0000")])  # balance sheet both sides: 0000 is fine
+    [result] = validator.validate([batch])
+
+    assert result.success, result.summary()
+    assert result.suites == [WP_RAW, CONFORMED, CONTROLS]
+    assert batch.lines.num_rows == 6 and batch.quarantine == []
+
+
+def test_year_end_adjustment_periods_accept_march_or_later(validator):
+    lines = (balanced_document("1000000001", 500, period=13, posting_date=dt.date(2017, 3, 31))
+             + balanced_document("1000000002", 700, period=16, posting_date=dt.date(2017, 5, 2))
+             + balanced_document("1000000003", 900, period=12, posting_date=dt.date(2017, 3, 1)))
+    [result] = validator.validate([asc_batch(lines)])
+    assert result.success, result.summary()
+
+
+# --- each defect: the right expectation, the count, the line ---------------------------------------
+
+
+def test_a_posting_date_outside_its_period_rejects_the_asc_batch(validator):
+    lines = balanced_document("1000000001", 1000) + balanced_document(
+        "1000000002", 2000, period=2, posting_date=dt.date(2016, 4, 30))  # period 2 is May
+    batch = asc_batch(lines)
+    [result] = validator.validate([batch])
+
+    assert_asc_rejected(batch, result)
+    found = failure(result, CONFORMED, "expect_column_values_to_be_in_set", "posting_date_agrees")
+    assert found.unexpected_count == 2
+    assert [s["source_line_number"] for s in found.samples] == [4, 5]
+    assert found.samples[0]["values"] == {"fiscal_year": 2016, "period": 2, "posting_date": "2016-04-30"}
+    assert "line 4 (ASC1/2016/1000000002/1): fiscal_year=2016, period=2, posting_date='2016-04-30'" in batch.error
+    assert "expected a posting date inside its fiscal period" in batch.error
+    assert batch.lines.num_rows == 4  # rejected whole: the loader loads none of them
+
+
+def test_period_17_fails_the_conformed_suite(validator):
+    lines = balanced_document("1000000001", 1000, period=17, posting_date=dt.date(2017, 4, 3))
+    batch = asc_batch(lines)
+    [result] = validator.validate([batch])
+
+    assert_asc_rejected(batch, result)
+    period = failure(result, CONFORMED, "expect_column_values_to_be_between", "period")
+    assert period.unexpected_count == 2
+    assert [(s["source_line_number"], s["values"]) for s in period.samples] == [(2, {"period": 17}), (3, {"period": 17})]
+    assert "expected a period 1 to 16" in batch.error and "period=17" in batch.error
+
+
+def test_a_duplicate_line_fails_uniqueness(validator):
+    lines = balanced_document("1000000001", 1000) + balanced_document("1000000002", 50)
+    lines[3] = dataclasses.replace(lines[3], item=1)  # 1000000002 line 2 now claims to be line 1 too
+    batch = asc_batch(lines)
+    [result] = validator.validate([batch])
+
+    assert_asc_rejected(batch, result)
+    duplicate = failure(result, CONFORMED, "expect_compound_columns_to_be_unique")
+    assert duplicate.unexpected_count == 2
+    assert [s["source_line_number"] for s in duplicate.samples] == [4, 5]
+    assert {s["values"]["source_line_ref"] for s in duplicate.samples} == {"ASC1/2016/1000000002/1"}
+
+
+def test_an_unbalanced_document_fails_with_its_difference(validator):
+    lines = balanced_document("1000000001", 1000) + balanced_document("1000000002", 2500)
+    lines[3] = dataclasses.replace(lines[3], pence=-2400)
+    batch = asc_batch(lines)
+    batch.total_credit_pence = 1000 + 2400  # the reader's own totals agree with the lines
+    batch.meta["control"]["total_credit_pence"] = 1000 + 2400
+    [result] = validator.validate([batch])
+
+    assert_asc_rejected(batch, result)
+    unbalanced = failure(result, CONFORMED, "expect_column_values_to_be_in_set", "document_net_pence")
+    assert unbalanced.unexpected_count == 2  # both lines of the one document
+    assert unbalanced.documents == ["ASC1/2016/1000000002"]
+    assert unbalanced.samples[0]["values"]["document_net_pence"] == 100
+    assert "every document balances" in batch.error and "document_net_pence=1.00" in batch.error
+    assert [f.check for f in result.failures] == ["expect_column_values_to_be_in_set"]
+
+
+def test_a_revenue_line_without_a_cost_centre_fails(validator):
+    lines = balanced_document("1000000001", 1000) + balanced_document("1000000002", 2000, cost_centre=None)
+    batch = asc_batch(lines)
+    [result] = validator.validate([batch])
+
+    assert_asc_rejected(batch, result)
+    missing = failure(result, CONFORMED, "expect_column_values_to_be_in_set", "revenue_line_has_cost_centre")
+    assert missing.unexpected_count == 1  # the creditor line is balance sheet: blank is right there
+    assert missing.samples == [{
+        "source_line_number": 4, "document_ref": "ASC1/2016/1000000002", "force_code": "ASC",
+        "source_line_ref": "ASC1/2016/1000000002/1",
+        "values": {"local_account": "510000", "cost_centre": None}}]
+    assert "line 4 (ASC1/2016/1000000002/1): local_account='510000', cost_centre=blank" in batch.error
+
+
+@pytest.mark.parametrize("column, bad, check", [
+    ("Posting Date", "2016-04-05", "expect_column_values_to_match_regex"),
+    ("D/C", "X", "expect_column_values_to_be_in_set"),
+    ("Amount", "12.3", "expect_column_values_to_match_regex"),
+    ("Cost Centre", "AS12", "expect_column_values_to_match_regex"),
+    ("Text", "x" * 51, "expect_column_value_lengths_to_be_between"),
+    ("Company Code", "ASC2", "expect_column_values_to_be_in_set"),
+    ("GL Account", None, "expect_column_values_to_not_be_null"),
+])
+def test_a_raw_format_violation_names_column_and_line(validator, column, bad, check):
+    lines = balanced_document("1000000001", 1000) + balanced_document("1000000002", 2000)
+    lines[2] = dataclasses.replace(lines[2], raw={column: bad})
+    batch = asc_batch(lines)
+    [result] = validator.validate([batch])
+
+    assert_asc_rejected(batch, result)
+    raw = failure(result, ASC_RAW, check, column)
+    assert raw.unexpected_count == 1
+    assert raw.samples == [{"source_line_number": 4, "values": {column: bad}}]
+    shown = "blank" if bad is None else repr(bad)
+    assert f"line 4: {column}={shown}" in batch.error
+    assert [f.suite for f in result.failures] == [ASC_RAW]
+
+
+def test_wp_raw_formats_are_checked(validator):
+    bad = invoice(202, 700)
+    bad.lines[0].raw.update({"account_string": "WP.22.42000.0000", "period_name": "April-16"})
+    bad.lines[1].raw.update({"entered_dr": "7.00"})  # both debit and credit set
+    batch = wp_batch([invoice(201, 500), bad])
+    [result] = validator.validate([batch])
+
+    assert not result.success and not result.rejected
+    account = failure(result, WP_RAW, "expect_column_values_to_match_regex", "account_string")
+    assert account.samples == [{"source_line_number": 1, "document_ref": "202",
+                                "values": {"account_string": "WP.22.42000.0000"}}]
+    assert failure(result, WP_RAW, "expect_column_values_to_match_regex", "period_name").unexpected_count == 1
+    sides = failure(result, WP_RAW, "expect_column_values_to_be_in_set", "entered_sides")
+    assert sides.samples[0]["values"] == {"entered_dr": "7.00", "entered_cr": "7.00", "entered_sides": 2}
+    assert result.quarantined_documents == ["202"]
+
+
+# --- outcomes ---------------------------------------------------------------------------------------
+
+
+def test_a_failing_wp_journal_is_quarantined_whole_and_the_rest_loads(validator):
+    batch = wp_batch([invoice(301, 1000), invoice(302, 2000, "WP.0000.42000.0000"), invoice(303, 3000)])
+    [result] = validator.validate([batch])
+
+    assert not result.success and not result.rejected and not batch.rejected
+    assert result.quarantined_documents == ["302"] and result.lines_quarantined == 2
+    assert batch.lines.column("document_ref").to_pylist() == ["301", "301", "303", "303"]
+    assert [q.source_line_ref for q in batch.quarantine] == ["302/1", "302/2"]
+    assert batch.rows_read == batch.lines.num_rows + len(batch.quarantine)
+    first = batch.quarantine[0]
+    assert isinstance(first, QuarantinedLine) and first.document_ref == "302" and first.source_line_number == 1
+    assert first.reason.startswith("journal 302 quarantined whole by validation: conformed_ledger_line "
+                                   "expect_column_values_to_be_in_set on revenue_line_has_cost_centre")
+    assert "local_account='42000', cost_centre='0000'" in first.reason
+    assert batch.quarantine[1].reason == first.reason  # the balancing line goes with its journal
+    assert json.loads(first.original)["account_string"] == "WP.0000.42000.0000"
+    assert json.loads(batch.quarantine[1].original)["entered_cr"] == "20.00"
+    assert result.summary().startswith(f"{batch.source_ref}: 1 journal (2 lines) quarantined whole by validation")
+    assert "journal 302 line 1" in result.summary()
+
+
+def test_an_unbalanced_wp_journal_is_quarantined(validator):
+    broken = invoice(402, 2000)
+    broken.lines[1] = WpLine("WP.0000.21000.0000", -1999)
+    batch = wp_batch([invoice(401, 1000), broken])
+    [result] = validator.validate([batch])
+
+    assert result.quarantined_documents == ["402"]
+    assert failure(result, CONFORMED, "expect_column_values_to_be_in_set", "document_net_pence").documents == ["402"]
+    assert batch.lines.num_rows == 2 and len(batch.quarantine) == 2
+
+
+def test_a_wp_failure_that_names_no_journal_rejects_the_batch(validator):
+    batch = wp_batch([invoice(501, 1000)])
+    batch.rows_read = 3  # a line read but neither loaded nor quarantined
+    [result] = validator.validate([batch])
+
+    assert result.rejected and batch.rejected and batch.quarantine == []
+    accounting = failure(result, CONTROLS, "expect_column_pair_values_to_be_equal", "rows_read, lines_and_quarantine")
+    assert accounting.batch_level and accounting.found == "rows_read=3, lines_and_quarantine=2"
+    assert "row accounting: rows read = lines + quarantined lines" in batch.error
+
+
+def test_control_totals_are_checked_against_the_lines_and_the_control_file(validator):
+    batch = happy_asc()
+    batch.total_debit_pence += 1
+    batch.meta["control"]["rows"] = 7
+    [result] = validator.validate([batch])
+
+    assert_asc_rejected(batch, result)
+    debit = failure(result, CONTROLS, "expect_column_pair_values_to_be_equal", "total_debit_pence, lines_debit_pence")
+    assert debit.found == f"total_debit_pence={format_pence(3 * 1234567 + 3 + 1)}, lines_debit_pence={format_pence(3 * 1234567 + 3)}"
+    failure(result, CONTROLS, "expect_column_pair_values_to_be_equal", "total_debit_pence, control_total_debit_pence")
+    failure(result, CONTROLS, "expect_column_pair_values_to_be_equal", "rows_read, control_rows")
+    assert len(result.failures) == 3
+
+
+def test_a_batch_already_rejected_is_not_validated_again(validator):
+    batch = happy_asc()
+    batch.reject("ASC_GL_20160405_001.csv: line 7: expected CRLF line ends, found a bare LF")
+    [result] = validator.validate([batch])
+
+    assert not result.success and result.rejected and result.failures == []
+    assert result.summary() == batch.error == "ASC_GL_20160405_001.csv: line 7: expected CRLF line ends, found a bare LF"
+
+
+def test_columns_that_break_the_contract_reject_the_batch_before_the_suites(validator):
+    batch = happy_asc()
+    batch.raw = batch.raw.rename_columns(["Company"] + batch.raw.column_names[1:])
+    [result] = validator.validate([batch])
+
+    assert_asc_rejected(batch, result)
+    columns = failure(result, ASC_RAW, "expect_table_columns_to_match_ordered_list")
+    assert columns.found.startswith("columns Company, Fiscal Year")
+
+
+# --- many batches in one call -------------------------------------------------------------------------
+
+
+def test_each_batch_of_a_call_gets_its_own_verdict(validator):
+    batches = [happy_asc(f"ASC_GL_2016040{day}_001.csv") for day in range(1, 5)]
+    bad_lines = balanced_document("1000000001", 1000) + balanced_document("1000000002", 2000)
+    bad_lines[2] = dataclasses.replace(bad_lines[2], raw={"D/C": "X"})
+    batches[2] = asc_batch(bad_lines, "ASC_GL_20160403_001.csv")
+    batches.insert(1, wp_batch([invoice(601, 10), invoice(602, 20, "WP.0000.51000.0000")]))
+    results = validator.validate(batches)
+
+    assert [r.source_ref for r in results] == [b.source_ref for b in batches]
+    assert [r.success for r in results] == [True, False, True, False, True]
+    assert [b.rejected for b in batches] == [False, False, False, True, False]
+    assert results[1].quarantined_documents == ["602"]
+    [dc] = results[3].failures
+    assert (dc.check, dc.column, dc.samples[0]["source_line_number"]) == ("expect_column_values_to_be_in_set", "D/C", 4)
+    assert len({r.run_name for r in results}) == 1  # one GX run for all of them
+
+
+def test_failures_beyond_the_samples_are_attributed_row_by_row(validator):
+    """More failing rows than GX's 20 samples, spread over batches and over several runs."""
+    batches = []
+    for day in range(1, 4):
+        lines = [line for d in range(15) for line in balanced_document(f"{1000000001 + d}", 100 + d)]
+        for line in lines[day * 3:]:
+            line.raw = {"D/C": "?"}
+        batches.append(asc_batch(lines, f"ASC_GL_2016040{day}_001.csv"))
+    batches.append(happy_asc("ASC_GL_20160404_001.csv"))
+    previous, validator.row_budget = validator.row_budget, 70  # two batches a run: two runs
+    try:
+        results = validator.validate(batches)
+    finally:
+        validator.row_budget = previous
+
+    counts = [failure(r, ASC_RAW, "expect_column_values_to_be_in_set", "D/C").unexpected_count
+              for r in results[:3]]
+    assert counts == [27, 24, 21]
+    assert [s["source_line_number"] for s in results[1].failures[0].samples] == [8, 9, 10, 11, 12]
+    assert results[3].success
+    assert len({r.run_name for r in results}) == 2
+
+
+# --- the derived columns agree with the rules they stand for ------------------------------------------
+
+
+def test_posting_date_agrees_matches_the_fiscal_rule_everywhere():
+    days = [dt.date(2016, 1, 1) + dt.timedelta(days=n) for n in range(0, 900, 3)]
+    cases = [(fy, period, day) for fy in (2015, 2016) for period in range(0, 18) for day in days]
+    vectorised = posting_date_agrees(pa.array([c[0] for c in cases], pa.int16()),
+                                     pa.array([c[1] for c in cases], pa.int16()),
+                                     pa.array([c[2] for c in cases], pa.date32())).to_pylist()
+    assert vectorised == [fiscal.posting_date_agrees(*case) for case in cases]
+    assert sum(vectorised) > 500
+
+
+def test_revenue_and_balance_sheet_lines():
+    accounts = ["510000", "210000", "42000", "21000", "42000", "42000", "310000", "400000"]
+    centres = [None, None, "0000", "0000", "2200", " ", None, "AS100200"]
+    assert revenue_line_has_cost_centre(pa.array(accounts), pa.array(centres)).to_pylist() == [
+        False, True, False, True, True, False, True, True]
+
+
+def test_document_totals_are_exact_and_kept_within_each_batch():
+    big = 2**62  # far beyond what a float holds exactly
+    nets = document_net_pence(pa.array([0, 0, 1, 1, 1], pa.int32()), pa.array(["A", "A", "A", "B", "B"]),
+                              pa.array([big, 1, -7, big, -big], pa.int64())).to_pylist()
+    assert nets == [big + 1, big + 1, -7, 0, 0]
+
+
+# --- Data Docs and result files --------------------------------------------------------------------
+
+
+def test_data_docs_and_results_are_written(tmp_path):
+    docs = tmp_path / "data_docs"
+    batch = asc_batch(balanced_document("1000000001", 1000, period=17))
+    with Validator(docs) as validator:
+        validator.validate([happy_asc("ASC_GL_20160404_001.csv"), batch])
+
+    assert (docs / "index.html").is_file()
+    [verdicts] = (docs / "results" / "batches").glob("*.json")
+    document = json.loads(verdicts.read_text(encoding="utf-8"))
+    assert [b["success"] for b in document["batches"]] == [True, False]
+    assert document["batches"][1]["failures"][0]["samples"][0]["source_line_number"] == 2
+    stored = {path.parts[-4]: json.loads(path.read_text()) for path in (docs / "results" / "gx").rglob("*.json")
+              if not path.name.startswith(".")}
+    assert set(stored) == {ASC_RAW, CONFORMED, CONTROLS}
+    conformed = stored[CONFORMED]
+    assert [b["source_ref"] for b in conformed["meta"]["alliance_batches"]] == [
+        "ASC_GL_20160404_001.csv", "ASC_GL_20160405_001.csv"]
+    [period] = [r for r in conformed["results"] if r["expectation_config"]["kwargs"].get("column") == "period"
+                and r["expectation_config"]["type"] == "expect_column_values_to_be_between"]
+    assert not period["success"]
+    assert period["result"]["partial_unexpected_index_list"][0] == {
+        "batch": "ASC_GL_20160405_001.csv", "source_line_number": 2, "period": 17}
+    pages = list((docs / "validations").rglob("*.html"))
+    assert len(pages) == 3
+    assert "ASC_GL_20160405_001.csv" in next(p for p in pages if CONFORMED in str(p)).read_text(encoding="utf-8")
+
+
+# --- the suites themselves ------------------------------------------------------------------------------
+
+
+def test_the_project_holds_every_suite_with_an_operator_text():
+    root = PROJECT_ROOT / "expectations" / "gx"
+    for suite in SUITES:
+        document = json.loads((root / "expectations" / f"{suite}.json").read_text(encoding="utf-8"))
+        assert document["name"] == suite
+        for expectation in document["expectations"]:
+            assert expectation["meta"].get("expected"), expectation
+        checkpoint = json.loads((root / "checkpoints" / f"{suite}.json").read_text(encoding="utf-8"))
+        assert checkpoint["result_format"]["result_format"] == "SUMMARY"
+        assert [v["name"] for v in checkpoint["validation_definitions"]] == [suite]
+
+
+def test_importing_validation_does_not_import_great_expectations():
+    code = ("import sys, alliance_finance.validation\n"
+            "heavy = [m for m in ('great_expectations', 'pandas') if m in sys.modules]\n"
+            "print(','.join(heavy))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
+    assert out.stdout.strip() == ""
