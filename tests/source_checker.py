@@ -285,6 +285,9 @@ def _check_asc_file(path: Path, ref: Reference, report: SourceReport, final: boo
             report.error(f"{where}: Posting Date {posting} is not the delivery's business date {file_date}")
         elif not _period_agrees(fiscal_year, period, day):
             report.error(f"{where}: Posting Date {posting} does not lie in FY {fiscal_year} period {period}")
+        elif day.weekday() >= 5 and period <= 12:
+            report.error(f"{where}: period {period} posted on a {day:%A}: expected business days only, "
+                         "weekends being for year-end adjustments")
         if document_date == "":
             report.asc_blank_document_dates += 1
         elif not SAP_DATE.fullmatch(document_date):
@@ -348,7 +351,7 @@ def _check_asc_file(path: Path, ref: Reference, report: SourceReport, final: boo
                     "total_credit": f"{credit // 100}.{credit % 100:02d}", "sha256": hashlib.sha256(data).hexdigest()}
         for key, value in expected.items():
             if control[key] != value:
-                report.error(f"{name}.ctl: {key} expected {value}, found {control[key]}")
+                report.error(f"{path.with_suffix('.ctl').name}: {key} expected {value}, found {control[key]}")
 
 
 def check_asc(inbound: Path, ref: Reference, report: SourceReport) -> None:

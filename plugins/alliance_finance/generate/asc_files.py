@@ -48,10 +48,15 @@ def amount_text(pence: int, separators: bool) -> str:
     return f"{whole}.{frac:02d}"
 
 
+_DATES: dict[int, str] = {}
+
+
 def date_text(ordinal: int) -> str:
-    if ordinal <= 0:
-        return ""
-    return dt.date.fromordinal(int(ordinal)).strftime("%d.%m.%Y")
+    """``DD.MM.YYYY`` of a date ordinal; blank for 0."""
+    text = _DATES.get(ordinal)
+    if text is None:
+        text = _DATES[ordinal] = dt.date.fromordinal(int(ordinal)).strftime("%d.%m.%Y") if ordinal > 0 else ""
+    return text
 
 
 class AscWriter:
@@ -86,14 +91,19 @@ class AscWriter:
             self.counters[key] = self.counters.get(key, 0) + 1
             numbers[i] = NUMBER_RANGES[types[i]] + self.counters[key]
         prefix, middle, tail = [], [], []
-        for i in range(d.document_count):
-            reference = d.reference[i]
-            if d.kind[i] == "reversal" and d.reverses[i] >= 0:
-                reference = str(numbers[d.reverses[i]])
-            vendor = d.vendor[i] if types[i] in ("KR", "KG") else ""
-            prefix.append(f"{COMPANY_CODES[d.company[i]]},{d.fiscal_year[i]},{d.period[i]},{numbers[i]}")
-            middle.append(f"{types[i]},{date_text(d.day[i])},{date_text(d.document_date[i])}")
-            tail.append(f"{self._esc(vendor)},{self._esc(reference)}")
+        esc = self._esc
+        for i, (company, fiscal_year, period, number, doc_type, day, document_date, kind, vendor, reference,
+                reverses) in enumerate(zip(d.company.tolist(), d.fiscal_year.tolist(), d.period.tolist(),
+                                           numbers.tolist(), types, d.day.tolist(), d.document_date.tolist(),
+                                           d.kind.tolist(), d.vendor.tolist(), d.reference.tolist(),
+                                           d.reverses.tolist())):
+            if kind == "reversal" and reverses >= 0:
+                reference = str(numbers[reverses])
+            if doc_type not in ("KR", "KG"):
+                vendor = ""
+            prefix.append(f"{COMPANY_CODES[company]},{fiscal_year},{period},{number}")
+            middle.append(f"{doc_type},{date_text(day)},{date_text(document_date)}")
+            tail.append(f"{esc(vendor)},{esc(reference)}")
 
         # lines of each day in (company code, fiscal year, document number) order
         doc_order = np.lexsort((numbers, d.fiscal_year, d.company, d.day))
@@ -115,8 +125,11 @@ class AscWriter:
         doc_list, item_list = doc.tolist(), item.tolist()
         cc_list = self._cc_text[d.cost_centre[line_order]].tolist()
         account_list = self._account_text[d.account[line_order]].tolist()
-        text_list = [self._esc(t) for t in d.text[line_order].tolist()]
-        amounts = [amount_text(abs(p), s) for p, s in zip(pence.tolist(), separators.tolist())]
+        text_list = [esc(t) for t in d.text[line_order].tolist()]
+        magnitude = np.abs(pence)
+        amounts = [f"{w}.{f:02d}" for w, f in zip((magnitude // 100).tolist(), (magnitude % 100).tolist())]
+        for k in np.flatnonzero(separators).tolist():
+            amounts[k] = amount_text(int(magnitude[k]), True)
         dc = np.where(pence > 0, "S", "H").tolist()
         rows = [f"{prefix[k]},{i},{middle[k]},{c},{a},{m},{s},{t},{tail[k]}"
                 for k, i, c, a, m, s, t in zip(doc_list, item_list, cc_list, account_list, amounts, dc, text_list)]

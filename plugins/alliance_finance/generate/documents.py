@@ -326,7 +326,10 @@ class MonthBuilder:
         self.chart = chart
         self.seed = seed
         self.force = chart.force
-        self.vendor_numbers = supplier_numbers()
+        numbers = supplier_numbers()
+        #: per supplier category, the vendor as the force's ledger shows it (ASC with its number)
+        self._suppliers = [[numbers[(category, i)] if self.force == "ASC" else name
+                            for i, name in enumerate(SUPPLIERS[category])] for category in CATEGORIES]
         self._role_texts = [ROLE_TEXTS.get(r, (r.replace("_", " "),)) for r in chart.roles]
         self._bwv_role = chart.role_index.get("bwv_storage", -1)
 
@@ -349,12 +352,6 @@ class MonthBuilder:
             rendered.append(fit(template.format(month=label, centre=self.chart.cost_centre_names[cc])))
         return np.array(rendered, dtype=object)[inverse]
 
-    def _supplier(self, category: int, rng) -> str:
-        name_list = SUPPLIERS[CATEGORIES[category]]
-        i = int(rng.integers(len(name_list)))
-        if self.force == "ASC":
-            return self.vendor_numbers[(CATEGORIES[category], i)]
-        return name_list[i]
 
     @staticmethod
     def _pick_days(days: np.ndarray, count: int, rng) -> np.ndarray:
@@ -459,14 +456,16 @@ class MonthBuilder:
         doc_credit = credit[first]
         doc_day = self._pick_days(days, count, rng)
         vendors, references, descriptions = [], [], []
-        numbers = rng.integers(10_000, 999_999, count)
-        styles = rng.random(count)
+        numbers = rng.integers(10_000, 999_999, count).tolist()
+        styles = rng.random(count).tolist()
+        picks = rng.integers(0, 1 << 30, count).tolist()
+        categories = (key[first] // 2 % 64).tolist()
+        credits = doc_credit.tolist()
         yy = (plan.fiscal_year + (period >= 10)) % 100
         for k in range(count):
-            category = int(key[first[k]] // 2 % 64)
-            vendor = self._supplier(category, rng)
-            number = int(numbers[k])
-            if doc_credit[k]:
+            vendor = self._suppliers[categories[k]][picks[k] % len(self._suppliers[categories[k]])]
+            number = numbers[k]
+            if credits[k]:
                 reference = f"CN{number:06d}"
             elif styles[k] < 0.5:
                 reference = f"INV{number:06d}"
@@ -479,7 +478,7 @@ class MonthBuilder:
             vendors.append(vendor)
             references.append(reference)
             supplier = vendor.split(" ", 1)[1] if self.force == "ASC" else vendor
-            what = "credit note" if doc_credit[k] else "invoice"
+            what = "credit note" if credits[k] else "invoice"
             descriptions.append(fit(f"{supplier} {what} {reference}".strip()))
         parts.add(count, {
             "fiscal_year": plan.fiscal_year, "period": period, "day": doc_day,
@@ -685,15 +684,17 @@ class MonthBuilder:
             return d
         count = max(1, int(rng.binomial(len(candidates), DUPLICATE_RATE)))
         originals = np.sort(rng.choice(candidates, size=min(count, len(candidates)), replace=False))
-        last_day = int(days[-1])
+        position = {int(day): n for n, day in enumerate(days)}
         new_docs = {f: [] for f in DOC_FIELDS}
         new_lines = {f: [] for f in LINE_FIELDS}
         base = d.document_count
         line_starts = np.searchsorted(d.doc, np.arange(d.document_count + 1))
         for k, original in enumerate(originals):
             lines = slice(line_starts[original], line_starts[original + 1])
-            duplicate_day = min(last_day, int(d.day[original]) + int(rng.integers(1, 4)))
-            reversal_day = min(last_day, duplicate_day + int(rng.integers(0, 6)))
+            # paid again one to three working days later, reversed within a week (same month)
+            duplicate_at = min(len(days) - 1, position[int(d.day[original])] + int(rng.integers(1, 4)))
+            reversal_at = min(len(days) - 1, duplicate_at + int(rng.integers(0, 6)))
+            duplicate_day, reversal_day = int(days[duplicate_at]), int(days[reversal_at])
             for j, (kind, day, sign) in enumerate((("duplicate", duplicate_day, 1), ("reversal", reversal_day, -1))):
                 index = base + 2 * k + j
                 for field in DOC_FIELDS:

@@ -68,12 +68,13 @@ ANALYSIS_CODES = ("2001", "0450")
 PARTNER_SUPPLIER = "PCC for Avon and Somerset"
 
 
-def _timestamp(seconds: int) -> str:
-    return (dt.datetime(1, 1, 1) + dt.timedelta(seconds=int(seconds) - 86400)).strftime("%Y-%m-%d %H:%M:%S")
+_UNIX_EPOCH_ORDINAL = dt.date(1970, 1, 1).toordinal()
 
 
-def _money(pence: int) -> str:
-    return f"{pence // 100}.{pence % 100:02d}"
+def _timestamps(seconds: np.ndarray) -> list[str]:
+    """``YYYY-MM-DD HH:MM:SS`` of seconds counted from the start of day ordinal 0."""
+    unix = (seconds - _UNIX_EPOCH_ORDINAL * 86400).astype("datetime64[s]")
+    return [t.replace("T", " ") for t in np.datetime_as_string(unix, unit="s").tolist()]
 
 
 class WpWriter:
@@ -128,6 +129,7 @@ class WpWriter:
             ids[key] = self.next_id
             self.next_id += 1
 
+        posted_text = _timestamps(posted)
         journal_rows, line_rows = [], []
         cc_of, account_of, pence_of = d.cost_centre.tolist(), d.account.tolist(), d.pence.tolist()
         cc = self._cc
@@ -162,7 +164,7 @@ class WpWriter:
                 supplier = d.vendor[i] or PARTNER_SUPPLIER
             journal_rows.append((journal_id, sources[i], wp_period_name(fiscal_year, period),
                                  accounting_date.isoformat(), status,
-                                 _timestamp(posted[i]) if status == "P" else None, reverses, description))
+                                 posted_text[i] if status == "P" else None, reverses, description))
             for line_no, (c, a, p, text) in enumerate(lines, start=1):
                 analysis = "0000"
                 if c and cc[c] == "7650":
@@ -170,9 +172,9 @@ class WpWriter:
                 elif c and (c * 31 + a * 17) % 100 < 4:
                     # a few cost centre and account pairs are tracked by project
                     analysis = ANALYSIS_CODES[(c + a) % 2]
+                money = f"{abs(p) // 100}.{abs(p) % 100:02d}"
                 line_rows.append((journal_id, line_no, f"WP.{cc[c]}.{accounts[a]}.{analysis}",
-                                  _money(p) if p > 0 else None, _money(-p) if p < 0 else None,
-                                  text or None, supplier))
+                                  money if p > 0 else None, money if p < 0 else None, text or None, supplier))
             if status == "P":
                 self.journals_by_fiscal_year[fiscal_year] = self.journals_by_fiscal_year.get(fiscal_year, 0) + 1
         journal_rows.sort()
