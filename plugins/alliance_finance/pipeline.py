@@ -48,8 +48,9 @@ FORCES = ("ASC", "WP")
 ASC_INBOUND = Path("avon_somerset") / "inbound"
 WP_DATABASE = Path("wiltshire") / "erp.db"
 
-#: a group of deliveries read, validated together and then loaded batch by batch: what bounds memory
-GROUP_FILES = 50
+#: a group of deliveries read, validated together (one Great Expectations run, which costs seconds
+#: whatever its size) and then loaded batch by batch: what bounds memory
+GROUP_FILES = 250
 GROUP_LINES = 1_000_000
 #: ASC data files are about 200 bytes a line: a group stops growing past this many bytes
 GROUP_BYTES = GROUP_LINES * 200
@@ -238,12 +239,13 @@ def pending_deliveries(force_code: str, sources: Path | None, warehouse_url: str
     _check_force(force_code)
     engine = make_engine(warehouse_url)
     try:
-        return _pending_asc(engine, asc_inbound(sources))
+        return pending_asc(engine, asc_inbound(sources))
     finally:
         engine.dispose()
 
 
-def _pending_asc(engine: "sa.Engine", inbound: Path) -> PendingWork:
+def pending_asc(engine: "sa.Engine", inbound: Path) -> PendingWork:
+    """The ASC deliveries in ``inbound`` not processed yet, and processed ones refused because they changed."""
     from . import sap_files
 
     processed = _processed_deliveries(engine, "ASC")
@@ -264,7 +266,8 @@ def _pending_asc(engine: "sa.Engine", inbound: Path) -> PendingWork:
     return work
 
 
-def _groups(deliveries: list, max_files: int = GROUP_FILES, max_bytes: int = GROUP_BYTES) -> Iterator[list]:
+def delivery_groups(deliveries: list, max_files: int = GROUP_FILES, max_bytes: int = GROUP_BYTES) -> Iterator[list]:
+    """Deliveries in load order, in groups of at most ``max_files`` files and about ``max_bytes`` bytes."""
     group: list = []
     size = 0
     for delivery in deliveries:
@@ -278,8 +281,9 @@ def _groups(deliveries: list, max_files: int = GROUP_FILES, max_bytes: int = GRO
         yield group
 
 
-def _batch_groups(batches: Iterable["Batch"], max_batches: int = GROUP_FILES,
-                  max_lines: int = GROUP_LINES) -> Iterator[list["Batch"]]:
+def batch_groups(batches: Iterable["Batch"], max_batches: int = GROUP_FILES,
+                 max_lines: int = GROUP_LINES) -> Iterator[list["Batch"]]:
+    """Batches (e.g. WP extracts, read lazily) in groups of at most ``max_batches`` and about ``max_lines`` lines."""
     group: list = []
     lines = 0
     for batch in batches:
@@ -316,6 +320,10 @@ def default_validator(warehouse_url: str):
     from .validation import Validator
 
     return Validator(data_docs_dir=data_docs_dir(warehouse_url))
+
+
+# the names orchestration.py first used
+_pending_asc, _groups, _batch_groups = pending_asc, delivery_groups, batch_groups
 
 
 class _ReadersOnly:
@@ -362,7 +370,7 @@ def run_force(force_code: str, *, sources: Path | None, warehouse_url: str, wilt
 def _run_asc(engine, sources, warehouse_url, validator, logger, result: ForceRunResult) -> None:
     from . import sap_files
 
-    pending = _pending_asc(engine, asc_inbound(sources))
+    pending = pending_asc(engine, asc_inbound(sources))
     result.refused += pending.refused
     for reason in pending.refused:
         logger.error("refused %s", reason)
@@ -371,7 +379,7 @@ def _run_asc(engine, sources, warehouse_url, validator, logger, result: ForceRun
         return
     logger.info("ASC: %d new deliveries in %s", len(pending.deliveries), pending.source)
     validator = validator or default_validator(warehouse_url)
-    for group in _groups(pending.deliveries):
+    for group in delivery_groups(pending.deliveries):
         batches = [sap_files.read_delivery(delivery) for delivery in group]
         result.outcomes += load_validated(engine, batches, validator, logger)
 
@@ -385,7 +393,7 @@ def _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, re
     logger.info("WP: extracting posted journals from %s (%d already loaded)", mask_url(source_url), len(loaded))
     batches = erp_sql.extract_new_journals(source_url, loaded)
     validator_made = None
-    for group in _batch_groups(batches):
+    for group in batch_groups(batches):
         validator_made = validator_made or validator or default_validator(warehouse_url)
         result.outcomes += load_validated(engine, group, validator_made, logger)
     if validator_made is None:
