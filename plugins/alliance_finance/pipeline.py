@@ -138,7 +138,7 @@ class ForceRunResult:
             f"debit {format_gbp(self.debit_pence, pence_shown=True)}, "
             f"credit {format_gbp(self.credit_pence, pence_shown=True)}"
         ]
-        text += [f"  rejected {o.source_ref}: {o.error}" for o in self.rejected]
+        text += [f"  rejected {_named(o.source_ref, o.error)}" for o in self.rejected]
         text += [f"  refused {reason}" for reason in self.refused]
         return "\n".join(text)
 
@@ -486,6 +486,12 @@ def _reachable(engine, url: str) -> None:
             pass
     except sa.exc.OperationalError as exc:
         raise TransientError(f"warehouse {mask_url(url)} unreachable: {_first_line(exc)}") from exc
+
+
+def _named(source_ref: str, reason: str | None) -> str:
+    """``"<file>: <reason>"``, without naming the file twice when the reason already starts with it."""
+    reason = reason or "no reason recorded"
+    return reason if reason.startswith(source_ref) else f"{source_ref}: {reason}"
 
 
 def _first_line(exc: BaseException) -> str:

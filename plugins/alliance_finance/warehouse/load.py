@@ -75,7 +75,10 @@ class LoadOutcome:
     def describe(self) -> str:
         """One line for the operator's log."""
         if not self.loaded:
-            return f"{self.source_ref}: rejected ({self.error})"
+            reason = self.error or "no reason recorded"
+            if reason.startswith(f"{self.source_ref}: "):
+                reason = reason[len(self.source_ref) + 2:]
+            return f"{self.source_ref}: rejected: {reason}"
         text = (f"{self.source_ref}: loaded {self.rows_loaded:,} lines"
                 f"{f', quarantined {self.rows_quarantined:,}' if self.rows_quarantined else ''}"
                 f" (debit {format_gbp(self.debit_pence, pence_shown=True)},"
