@@ -190,18 +190,18 @@ def test_same_seed_same_bytes_other_seed_other_bytes(two_years, tmp_path):
     out, _, _ = two_years
     generate_sources(tmp_path / "again", from_fy=2016, to_fy=2017, scale=Decimal("0.2"), seed=2015)
     assert _digests(tmp_path / "again") == _digests(out)
-    generate_sources(tmp_path / "other", from_fy=2016, to_fy=2016, scale=Decimal("0.1"), seed=7)
-    generate_sources(tmp_path / "other2", from_fy=2016, to_fy=2016, scale=Decimal("0.1"), seed=8)
+    generate_sources(tmp_path / "other", from_fy=2016, to_fy=2016, scale=Decimal("0.05"), seed=7)
+    generate_sources(tmp_path / "other2", from_fy=2016, to_fy=2016, scale=Decimal("0.05"), seed=8)
     first, second = _digests(tmp_path / "other"), _digests(tmp_path / "other2")
     common = first.keys() & second.keys()
     assert len(common) > 500 and sum(first[k] != second[k] for k in common) > 0.9 * len(common)
 
 
 def test_rerun_into_the_same_folder_replaces_the_earlier_output(tmp_path):
-    generate_sources(tmp_path, from_fy=2016, to_fy=2016, scale=Decimal("0.1"), seed=1)
+    generate_sources(tmp_path, from_fy=2016, to_fy=2016, scale=Decimal("0.05"), seed=1)
     first = _digests(tmp_path)
-    generate_sources(tmp_path, from_fy=2017, to_fy=2017, scale=Decimal("0.1"), seed=1)
-    generate_sources(tmp_path, from_fy=2016, to_fy=2016, scale=Decimal("0.1"), seed=1)
+    generate_sources(tmp_path, from_fy=2017, to_fy=2017, scale=Decimal("0.05"), seed=1)
+    generate_sources(tmp_path, from_fy=2016, to_fy=2016, scale=Decimal("0.05"), seed=1)
     assert _digests(tmp_path) == first
 
 

@@ -83,6 +83,8 @@ class AscWriter:
     def write_month(self, d: Documents, deliver_days: list[dt.date], month: tuple[int, int],
                     rng: np.random.Generator) -> None:
         """Number the month's documents and write one delivery per day (an empty file on a quiet day)."""
+        if len(self._escaped) > 100_000:
+            self._escaped.clear()
         types = [DOCUMENT_TYPES[k] for k in d.kind]
         order = np.lexsort((rng.random(d.document_count), d.day))
         numbers = np.zeros(d.document_count, dtype=np.int64)
@@ -103,7 +105,7 @@ class AscWriter:
                 vendor = ""
             prefix.append(f"{COMPANY_CODES[company]},{fiscal_year},{period},{number}")
             middle.append(f"{doc_type},{date_text(day)},{date_text(document_date)}")
-            tail.append(f"{esc(vendor)},{esc(reference)}")
+            tail.append(f"{esc(vendor)},{escape(reference)}")
 
         # lines of each day in (company code, fiscal year, document number) order
         doc_order = np.lexsort((numbers, d.fiscal_year, d.company, d.day))
@@ -122,17 +124,22 @@ class AscWriter:
         if month == self.redelivery_month:
             redelivery = self._choose_redelivery(d, types, doc, pence, rng)
 
-        doc_list, item_list = doc.tolist(), item.tolist()
-        cc_list = self._cc_text[d.cost_centre[line_order]].tolist()
-        account_list = self._account_text[d.account[line_order]].tolist()
-        text_list = [esc(t) for t in d.text[line_order].tolist()]
+        cc_codes, account_codes = d.cost_centre[line_order], d.account[line_order]
+        texts = d.text[line_order]
         magnitude = np.abs(pence)
-        amounts = [f"{w}.{f:02d}" for w, f in zip((magnitude // 100).tolist(), (magnitude % 100).tolist())]
-        for k in np.flatnonzero(separators).tolist():
-            amounts[k] = amount_text(int(magnitude[k]), True)
-        dc = np.where(pence > 0, "S", "H").tolist()
-        rows = [f"{prefix[k]},{i},{middle[k]},{c},{a},{m},{s},{t},{tail[k]}"
-                for k, i, c, a, m, s, t in zip(doc_list, item_list, cc_list, account_list, amounts, dc, text_list)]
+        dc = np.where(pence > 0, "S", "H")
+
+        def rows_between(lo: int, hi: int) -> list[str]:
+            """One day's CSV records (rendered a day at a time so memory follows the day, not the month)."""
+            amounts = [f"{w}.{f:02d}" for w, f in zip((magnitude[lo:hi] // 100).tolist(),
+                                                       (magnitude[lo:hi] % 100).tolist())]
+            for k in np.flatnonzero(separators[lo:hi]).tolist():
+                amounts[k] = amount_text(int(magnitude[lo + k]), True)
+            return [f"{prefix[k]},{i},{middle[k]},{c},{a},{m},{s},{esc(t)},{tail[k]}"
+                    for k, i, c, a, m, s, t in zip(doc[lo:hi].tolist(), item[lo:hi].tolist(),
+                                                   self._cc_text[cc_codes[lo:hi]].tolist(),
+                                                   self._account_text[account_codes[lo:hi]].tolist(),
+                                                   amounts, dc[lo:hi].tolist(), texts[lo:hi].tolist())]
 
         days = sorted(set(deliver_days) | {dt.date.fromordinal(int(x)) for x in np.unique(d.day)})
         bounds = np.searchsorted(line_day, [x.toordinal() for x in days] + [days[-1].toordinal() + 1]) if days else []
@@ -140,13 +147,14 @@ class AscWriter:
             lo, hi = int(bounds[n]), int(bounds[n + 1])
             debit = int(pence[lo:hi][pence[lo:hi] > 0].sum())
             credit = int(-pence[lo:hi][pence[lo:hi] < 0].sum())
+            rows = rows_between(lo, hi)
             if redelivery is not None and redelivery["day"] == day.toordinal():
-                first = self._first_delivery(rows[lo:hi], redelivery, lo, prefix, middle, tail, numbers, d, types)
+                first = self._first_delivery(rows, redelivery, lo, prefix, middle, tail, numbers, d, types)
                 self._write(day, 1, *first)
-                self._write(day, 2, rows[lo:hi], debit, credit)
+                self._write(day, 2, rows, debit, credit)
                 self.redelivered_day = day
             else:
-                self._write(day, 1, rows[lo:hi], debit, credit)
+                self._write(day, 1, rows, debit, credit)
 
     # ------------------------------------------------------------------------------ re-delivery
 

@@ -30,7 +30,7 @@ from .calendar import (
     pay_day,
     year_end_close_saturday,
 )
-from .vocabulary import CATEGORIES, PERSON, ROLE_CATEGORY, ROLE_TEXTS, SUPPLIERS, fit, supplier_numbers
+from .vocabulary import CATEGORIES, ROLE_CATEGORY, ROLE_TEXTS, SUPPLIERS, fit, supplier_numbers
 
 #: the most line items a SAP document may hold (one is kept for the balancing line)
 MAX_LINES_PER_DOCUMENT = 999
@@ -170,7 +170,7 @@ def volume_plan(chart: Chart, plan: story.YearPlan, scale: float, seed: int, ref
     for cc_code, i in chart.cc_index.items():
         if not cc_code or cc_code in story.PROGRAMME[plan.force] or cc_code in story.NEW_COST_CENTRE_NAMES:
             continue
-        key = (story._scope(ref, plan.force, cc_code, plan.fiscal_year), int(chart.company[i]))
+        key = (story.scope_of(ref, plan.force, cc_code, plan.fiscal_year), int(chart.company[i]))
         if key[0] == "unmapped":
             continue
         cc_scope_group[i] = scope_groups.setdefault(key, len(scope_groups))

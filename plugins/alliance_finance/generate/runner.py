@@ -51,7 +51,7 @@ class LedgerCounter:
             mapped = np.zeros(len(self.chart.cost_centres), bool)
             mapped[0] = True
             for i, cc in enumerate(self.chart.cost_centres[1:], start=1):
-                s = story._scope(self.ref, self.chart.force, cc, fiscal_year)
+                s = story.scope_of(self.ref, self.chart.force, cc, fiscal_year)
                 scope[i] = {"alliance": 0, "local": 1}.get(s, 2)
                 mapped[i] = s != "unmapped"
             self._scopes[fiscal_year] = scope, mapped

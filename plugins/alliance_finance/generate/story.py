@@ -389,7 +389,8 @@ def rng_for(seed: int, force: str, fiscal_year: int, *purpose: int) -> np.random
 
 # ------------------------------------------------------------------------------------ the plan
 
-def _scope(ref: ReferenceData, force: str, cost_centre: str, fiscal_year: int) -> str:
+def scope_of(ref: ReferenceData, force: str, cost_centre: str, fiscal_year: int) -> str:
+    """The alliance_scope of the objective a cost centre maps to in a fiscal year (``unmapped`` if none)."""
     objective = ref.objective_for(force, cost_centre, fiscal_year)
     for row in ref.objectives:
         if row["objective_code"] == objective:
@@ -485,7 +486,7 @@ def _income_pence(force: str, ref: ReferenceData, fiscal_year: int, scope: str) 
     """Income (as a positive amount) booked on cost centres of one scope in a fiscal year."""
     total = 0
     for cost_centre, role, amount, _ in INCOME[force]:
-        if _scope(ref, force, cost_centre, fiscal_year) == scope:
+        if scope_of(ref, force, cost_centre, fiscal_year) == scope:
             total += grown(amount, fiscal_year, 10 if role.startswith("inc_grant") else 20)
     return total
 
@@ -499,15 +500,15 @@ def year_cells(force: str, fiscal_year: int, seed: int, ref: ReferenceData) -> t
 def _build_year_cells(force: str, fiscal_year: int, seed: int, ref: ReferenceData):
     baseline = _cached("baseline", force, BASELINE_FY, seed, ref, lambda: _baseline(force, seed, ref))
     rng = rng_for(seed, force, fiscal_year, 2)
-    scope_of = {cc: _scope(ref, force, cc, fiscal_year) for cc, _, _ in baseline}
-    base_scope_of = {cc: _scope(ref, force, cc, BASELINE_FY) for cc, _, _ in baseline}
+    scope_now = {cc: scope_of(ref, force, cc, fiscal_year) for cc, _, _ in baseline}
+    scope_base = {cc: scope_of(ref, force, cc, BASELINE_FY) for cc, _, _ in baseline}
     groups: dict[str, list] = {}
     for key in sorted(baseline):
-        groups.setdefault(scope_of[key[0]], []).append(key)
+        groups.setdefault(scope_now[key[0]], []).append(key)
 
     # Alliance scope: baseline net spending less the savings, with the programme's costs inside it.
     programme = sum(pounds(by_year.get(fiscal_year, 0)) for by_year, _ in PROGRAMME[force].values())
-    alliance_base_gross = sum(v for k, v in baseline.items() if base_scope_of[k[0]] == "alliance")
+    alliance_base_gross = sum(v for k, v in baseline.items() if scope_base[k[0]] == "alliance")
     alliance_base_net = alliance_base_gross - _income_pence(force, ref, BASELINE_FY, "alliance")
     saving = savings_pence(force, fiscal_year)
     if saving:

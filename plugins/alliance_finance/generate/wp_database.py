@@ -28,7 +28,6 @@ import numpy as np
 
 from .calendar import wp_period_name
 from .documents import Chart, Documents
-from .vocabulary import PERSON
 
 SCHEMA = """
 CREATE TABLE gl_journal (
