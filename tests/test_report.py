@@ -211,3 +211,27 @@ def test_page_renders_in_headless_chromium(tmp_path):
     assert run.returncode == 0, run.stderr[-2000:]
     assert shot.read_bytes().startswith(b"\x89PNG")
     assert [line for line in run.stderr.splitlines() if "CONSOLE" in line] == []
+
+
+def test_workbook_keeps_any_source_text_as_inert_text(tmp_path):
+    from alliance_finance.finance import BoardFigures
+    from alliance_finance.report import write_workbook
+
+    codes = ["-2+3", "@SUM(A1)", "\tTAB", "\rCR", "+1", "=1+1", "plain", "BEL\x07"]
+    figures = BoardFigures(
+        views={"v_unmapped_codes": [{"force_code": "WP", "code_type": "cost_centre", "local_code": c,
+                                     "line_count": 1, "amount_pence": -5, "amount": Decimal("-0.05")}
+                                    for c in codes]},
+        nre_by_function={}, function_names={}, rejected_batches=[], force_names={})
+    path = tmp_path / "w.xlsx"
+    write_workbook(figures, path)
+    ws = load_workbook(path)["v_unmapped_codes"]
+    assert [c.value for c in ws[1]] == ["force_code", "code_type", "local_code", "line_count", "amount"]
+    cells = {row[2].value: row[2] for row in ws.iter_rows(min_row=2)}
+    for code in codes[:6]:
+        cell = cells[code.replace("\r", "\n")]  # XML reads a bare carriage return back as a line feed
+        assert cell.data_type == "s" and cell.quotePrefix, code
+    assert not cells["plain"].quotePrefix
+    assert "BEL\ufffd" in cells  # a control character XML cannot hold does not sink the workbook
+    amount = next(ws.iter_rows(min_row=2))[4]
+    assert amount.number_format == "£#,##0.00" and Decimal(str(amount.value)) == Decimal("-0.05")

@@ -5,7 +5,7 @@ Two jobs that belong together because they are the same tables seen from both en
 * **finance's data** (``seeds/``): savings targets, sharing-key overrides, deflators and the
   programme cost centres are CSV files finance edits. :func:`load_finance_seeds` validates them and
   replaces the rows of the tables revision 0002 creates (``sql/migrations/0002_finance.sql``).
-* **the figures**: the views in ``sql/views/`` (``v_consolidated_spend``, ``v_savings_tracker``,
+* **the figures**: the views in ``sql/views/`` (``v_nre_line``, ``v_consolidated_spend``, ``v_savings_tracker``,
   ``v_local_policing``, ``v_cost_share``, ``v_intra_alliance_reconciliation``,
   ``v_ledger_freshness``) are the one statement of every rule; :func:`read_view` and
   :func:`read_board_figures` only read them, turning each money column into an exact
@@ -440,7 +440,7 @@ def read_board_figures(engine: sa.Engine) -> BoardFigures:
                 (int(r.fiscal_year), r.force_code, r.function_code): int(r.nre_pence)
                 for r in conn.execute(sa.text(
                     "SELECT fiscal_year, force_code, function_code, CAST(SUM(amount_pence) AS bigint) AS nre_pence "
-                    "FROM v_consolidated_spend GROUP BY fiscal_year, force_code, function_code"
+                    "FROM v_nre_line GROUP BY fiscal_year, force_code, function_code"
                 ))
             }
             function_names = {

@@ -512,6 +512,16 @@ def safe_text_cell(ws, value: str):
     return cell
 
 
+def _text(ws, value: str):
+    """A text value for a row: as it is, or as a safe cell when it starts like a formula. Characters
+    XML cannot hold (control characters from a source) are shown as U+FFFD rather than failing the report."""
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    if ILLEGAL_CHARACTERS_RE.search(value):
+        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
+    return safe_text_cell(ws, value) if value.startswith(_FORMULA_STARTS) else value
+
+
 def _sheet_columns(rows: list[dict], fallback: list[str]) -> list[tuple[str, str | None]]:
     """(column, Excel number format or None) for the columns a sheet shows: integer twins left out."""
     columns = list(rows[0]) if rows else fallback
@@ -556,7 +566,7 @@ def write_workbook(figures: BoardFigures | None, path: Path) -> None:
             ws.column_dimensions[get_column_letter(index)].width = width
         header = []
         for column, _ in columns:
-            cell = safe_text_cell(ws, column)
+            cell = safe_text_cell(ws, column)  # a header is a name: never a formula either
             cell.font = bold
             header.append(cell)
         ws.append(header)
@@ -565,12 +575,15 @@ def write_workbook(figures: BoardFigures | None, path: Path) -> None:
             for column, fmt in columns:
                 value = r.get(column)
                 if isinstance(value, str):
-                    out.append(safe_text_cell(ws, value))
-                else:
+                    # plain text is written as a string cell as it is; only text that starts like a
+                    # formula needs the explicit cell (a few in a million, and cells are slow)
+                    out.append(_text(ws, value))
+                elif fmt is not None and value is not None:
                     cell = WriteOnlyCell(ws, value=value)
-                    if fmt is not None:
-                        cell.number_format = fmt
+                    cell.number_format = fmt
                     out.append(cell)
+                else:
+                    out.append(value)
             ws.append(out)
     wb.save(path)
 

@@ -40,7 +40,7 @@ WITH ledger_year AS (
 ),
 baseline_alliance_nre AS (
     SELECT force_code, CAST(SUM(amount_pence) AS bigint) AS nre_pence
-    FROM v_consolidated_spend
+    FROM v_nre_line
     WHERE fiscal_year = {{ baseline_fy }} AND alliance_scope = 'alliance'
     GROUP BY force_code
 ),
@@ -95,12 +95,11 @@ sharing_key_in_force AS (
     FROM key_ranked
 ),
 incurred AS (
-    SELECT f.fiscal_year, f.force_code, CAST(SUM(f.amount_pence) AS bigint) AS incurred_pence
-    FROM fact_ledger_line AS f
-    JOIN programme_cost_centre AS p ON p.force_code = f.force_code AND p.cost_centre = f.cost_centre
-    LEFT JOIN dim_subjective AS s ON s.subjective_code = f.subjective_code
-    WHERE COALESCE(s.kind, 'suspense') NOT IN ('balance_sheet', 'partner')
-    GROUP BY f.fiscal_year, f.force_code
+    -- revenue lines on the programme cost centres, partner flows excluded (v_nre_line's rule)
+    SELECT n.fiscal_year, n.force_code, CAST(SUM(n.amount_pence) AS bigint) AS incurred_pence
+    FROM v_nre_line AS n
+    JOIN programme_cost_centre AS p ON p.force_code = n.force_code AND p.cost_centre = n.cost_centre
+    GROUP BY n.fiscal_year, n.force_code
 ),
 programme_total AS (
     SELECT fiscal_year, CAST(SUM(incurred_pence) AS bigint) AS total_pence

@@ -11,8 +11,8 @@
 -- v_savings_tracker: savings against the FY {{ baseline_fy }} baseline and the cumulative target, by
 -- fiscal year, force (ASC, WP, and ALL for both together) and alliance scope.
 --
--- nre           net revenue expenditure of the year: v_consolidated_spend summed, so revenue lines
---               only, partner flows (PART_PAY, INC_PART) excluded, suspense (UNMAPPED) included
+-- nre           net revenue expenditure of the year: the lines of v_nre_line summed, so revenue
+--               lines only, partner flows (PART_PAY, INC_PART) excluded, suspense (UNMAPPED) included
 -- baseline_nre  the same for FY {{ baseline_fy }}; NULL when the force has no FY {{ baseline_fy }} ledger
 -- savings       baseline_nre - nre, in cash terms
 -- target        the cumulative target from savings_target for this force and scope: the row of this
@@ -28,7 +28,7 @@
 CREATE VIEW v_savings_tracker AS
 WITH nre AS (
     SELECT fiscal_year, force_code, alliance_scope, CAST(SUM(amount_pence) AS bigint) AS nre_pence
-    FROM v_consolidated_spend
+    FROM v_nre_line
     GROUP BY fiscal_year, force_code, alliance_scope
 ),
 force_year AS (

@@ -1,0 +1,28 @@
+-- v_nre_line: the ledger lines that count in net revenue expenditure (NRE), one row per line, with
+-- the common chart's function and alliance scope beside them. The one statement of the rule the
+-- finance views share (v_consolidated_spend, v_savings_tracker, v_cost_share):
+--
+-- * revenue only: every subjective kind but balance_sheet (CHART.md, "Sign and measure");
+-- * partner flows eliminated: kind partner (PART_PAY in the payer's ledger, INC_PART in the
+--   payee's) is money between the two alliance forces and would otherwise count twice; the two
+--   sides are compared in v_intra_alliance_reconciliation;
+-- * suspense kept: a line whose objective or subjective is UNMAPPED (or a code missing from the
+--   dimensions) stays in, under function UNMAPPED / scope unmapped, so totals are complete while
+--   the reference data catches up.
+--
+-- A plain join, so the database folds it into each query that aggregates it (no materialisation).
+CREATE VIEW v_nre_line AS
+SELECT
+    f.fiscal_year,
+    f.period,
+    f.force_code,
+    f.cost_centre,
+    COALESCE(o.function_code, 'UNMAPPED')    AS function_code,
+    f.objective_code,
+    f.subjective_code,
+    COALESCE(o.alliance_scope, 'unmapped')   AS alliance_scope,
+    f.amount_pence
+FROM fact_ledger_line AS f
+LEFT JOIN dim_objective  AS o ON o.objective_code  = f.objective_code
+LEFT JOIN dim_subjective AS s ON s.subjective_code = f.subjective_code
+WHERE COALESCE(s.kind, 'suspense') NOT IN ('balance_sheet', 'partner');
