@@ -11,7 +11,11 @@
 --   the reference data catches up.
 --
 -- A plain join, so the database folds it into each query that aggregates it (no materialisation).
-CREATE VIEW v_nre_line AS
+-- Line-level, so on PostgreSQL it runs with the reader's rights (security_invoker): a force's
+-- finance role reading it directly sees only its own lines under fact_ledger_line's row-level
+-- security, while the consolidated views built on it (run as their owner) see both forces.
+CREATE VIEW v_nre_line
+{%- if dialect == 'postgresql' %} WITH (security_invoker = true){% endif %} AS
 SELECT
     f.fiscal_year,
     f.period,
