@@ -1,0 +1,175 @@
+"""``make demo``: the whole pipeline, through Airflow itself, on sample data, in a few minutes.
+
+1. generate the sample sources for FY 2014 to FY 2018 (default scale) into ``var/sources``
+   (kept when already there with the same parameters: generation is byte-for-byte reproducible);
+2. migrate Airflow's own metadata database (SQLite, ``var/airflow``);
+3. run each force's DAG with ``airflow dags test`` into the embedded SQLite warehouse
+   ``var/warehouse.db``, printing progress from the warehouse while it runs (Airflow's own output
+   goes to ``var/demo-logs/``);
+4. run the consolidation DAG the same way (report, Data Docs, freshness);
+5. print where everything is and a short table of savings against target by fiscal year.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from decimal import Decimal
+from pathlib import Path
+
+from .paths import PROJECT_ROOT, VAR_DIR
+
+FROM_FY, TO_FY, SCALE, SEED = 2014, 2018, Decimal(1), 2015
+SOURCES = VAR_DIR / "sources"
+WAREHOUSE = VAR_DIR / "warehouse.db"
+LOGS = VAR_DIR / "demo-logs"
+REPORT = VAR_DIR / "report"
+
+
+def say(text: str) -> None:
+    print(text, flush=True)
+
+
+def _airflow_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(VAR_DIR / "airflow"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(PROJECT_ROOT / "dags"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
+        "AIRFLOW__LOGGING__LOGGING_LEVEL": "INFO",
+        "ALLIANCE_WAREHOUSE_URL": f"sqlite:///{WAREHOUSE}",
+        "AIRFLOW_VAR_ALLIANCE_SOURCES_DIR": str(SOURCES),
+        "ALLIANCE_REPORT_DIR": str(REPORT),
+        "PYTHONUNBUFFERED": "1",
+    })
+    # the demo uses the embedded defaults: drop any connection that would point it elsewhere
+    for key in ("AIRFLOW_CONN_ALLIANCE_WAREHOUSE", "AIRFLOW_CONN_WILTSHIRE_ERP"):
+        env.pop(key, None)
+    return env
+
+
+def generate() -> None:
+    marker = SOURCES / ".generated.json"
+    params = {"from_fy": FROM_FY, "to_fy": TO_FY, "scale": str(SCALE), "seed": SEED}
+    if marker.exists() and json.loads(marker.read_text()) == params:
+        say(f"[1/5] sample sources already in {SOURCES} (FY {FROM_FY}-{TO_FY}, scale {SCALE}, seed {SEED})")
+        return
+    from .generate import generate_sources
+
+    say(f"[1/5] generating sample sources for FY {FROM_FY} to FY {TO_FY} into {SOURCES} ...")
+    started = time.monotonic()
+    summary = generate_sources(SOURCES, from_fy=FROM_FY, to_fy=TO_FY, scale=SCALE, seed=SEED)
+    marker.write_text(json.dumps(params))
+    say(summary.describe())
+    say(f"      generated in {time.monotonic() - started:.0f} s")
+
+
+def _progress(stop: threading.Event, force_code: str, total: int | None) -> None:
+    """Print how far the force's load has got, read from the warehouse, every few seconds."""
+    import sqlite3
+
+    last = None
+    while not stop.wait(3):
+        try:
+            with sqlite3.connect(f"file:{WAREHOUSE}?mode=ro", uri=True, timeout=1) as conn:
+                batches, lines = conn.execute(
+                    "SELECT COUNT(*), COALESCE(SUM(rows_loaded), 0) FROM etl_batch WHERE force_code = ?",
+                    (force_code,)).fetchone()
+        except sqlite3.Error:
+            continue  # not created yet, or busy
+        line = f"      {force_code}: {batches:,}{f' of {total:,}' if total else ''} batches recorded, {lines:,} lines loaded"
+        if line != last:
+            say(line)
+            last = line
+
+
+def run_dag(dag_id: str, step: str, force_code: str | None = None, total: int | None = None) -> None:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    log_path = LOGS / f"{dag_id}.log"
+    say(f"{step} airflow dags test {dag_id}   (Airflow's log: {log_path.relative_to(PROJECT_ROOT)})")
+    stop = threading.Event()
+    watcher = None
+    if force_code:
+        watcher = threading.Thread(target=_progress, args=(stop, force_code, total), daemon=True)
+        watcher.start()
+    started = time.monotonic()
+    with log_path.open("w") as log:
+        proc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", dag_id],
+                              env=_airflow_env(), stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+    stop.set()
+    if watcher:
+        watcher.join()
+    failed = proc.returncode != 0 or "state=failed" in log_path.read_text(errors="replace").split("DagRun Finished")[-1]
+    say(f"      {dag_id}: {'FAILED' if failed else 'success'} in {time.monotonic() - started:.0f} s")
+    if failed:
+        tail = log_path.read_text(errors="replace").splitlines()[-40:]
+        say("\n".join("      | " + line for line in tail))
+        raise SystemExit(f"make demo: {dag_id} failed; see {log_path}")
+
+
+def airflow_db() -> None:
+    LOGS.mkdir(parents=True, exist_ok=True)
+    say("[2/5] preparing Airflow's metadata database (SQLite under var/airflow) ...")
+    with (LOGS / "airflow-db-migrate.log").open("w") as log:
+        proc = subprocess.run([sys.executable, "-m", "airflow", "db", "migrate"], env=_airflow_env(),
+                              stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+    if proc.returncode != 0:
+        raise SystemExit(f"make demo: airflow db migrate failed; see {LOGS / 'airflow-db-migrate.log'}")
+
+
+def savings_table() -> str:
+    import sqlalchemy as sa
+
+    from .fiscal import fy_label
+    from .money import format_gbp
+    from .warehouse.engine import make_engine
+
+    engine = make_engine(f"sqlite:///{WAREHOUSE}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT fiscal_year, force_code, baseline_nre_pence, nre_pence, savings_pence, target_pence "
+                "FROM v_savings_tracker WHERE alliance_scope = 'alliance' AND force_code IN ('ALL', 'WP') "
+                "ORDER BY force_code, fiscal_year")).all()
+    finally:
+        engine.dispose()
+    out = ["", "Savings against target on alliance-scope functions (cash, vs FY 2014/15 baseline):", "",
+           f"  {'force':<5} {'year':<8} {'NRE':>14} {'savings':>13} {'target':>13}  on track?"]
+    for fy, force, _baseline, nre, savings, target in rows:
+        if fy < 2015 and force == "ALL" or (force == "WP" and fy < 2015):
+            continue
+        on_track = "" if target is None else ("yes" if savings >= target else "no")
+        out.append(f"  {force:<5} {fy_label(fy):<8} {format_gbp(nre):>14} {format_gbp(savings):>13} "
+                   f"{format_gbp(target) if target is not None else '-':>13}  {on_track}")
+    return "\n".join(out)
+
+
+def main() -> int:
+    started = time.monotonic()
+    say("alliance-finance demo: both forces' ledgers through Airflow into the embedded SQLite warehouse")
+    generate()
+    airflow_db()
+    pending_asc = len(list((SOURCES / "avon_somerset" / "inbound").glob("*.ctl")))
+    run_dag("alliance_ledger_asc", "[3/5]", "ASC", pending_asc)
+    run_dag("alliance_ledger_wp", "[3/5]", "WP")
+    run_dag("alliance_consolidation", "[4/5]")
+    say(f"[5/5] done in {time.monotonic() - started:.0f} s")
+    say("")
+    say(f"  warehouse    {WAREHOUSE}   (alliance-finance status --warehouse sqlite:///{WAREHOUSE})")
+    say(f"  report       {REPORT / 'index.html'}   (+ PNG charts and alliance-report.xlsx beside it)")
+    from .pipeline import data_docs_dir
+
+    say(f"  Data Docs    {data_docs_dir(f'sqlite:///{WAREHOUSE}')}")
+    say(f"  sources      {SOURCES}")
+    say(f"  Airflow logs {LOGS}")
+    say(savings_table())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
