@@ -253,7 +253,7 @@ def test_period_17_fails_the_conformed_suite(validator):
     [result] = validator.validate([batch])
 
     assert_asc_rejected(batch, result)
-    period = failure(result, CONFORMED, "expect_column_values_to_be_between", "period")
+    period = failure(result, CONFORMED, "expect_column_values_to_be_in_set", "period")
     assert period.unexpected_count == 2
     assert [(s["source_line_number"], s["values"]) for s in period.samples] == [(2, {"period": 17}), (3, {"period": 17})]
     assert "expected a period 1 to 16" in batch.error and "period=17" in batch.error
@@ -467,6 +467,50 @@ def test_failures_beyond_the_samples_are_attributed_row_by_row(validator):
     assert len({r.run_name for r in results}) == 2
 
 
+# --- batches as the real readers make them -------------------------------------------------------------
+
+
+def test_an_asc_delivery_read_by_sap_files_passes_or_fails_as_its_content_says(validator, tmp_path):
+    """The reader's Batch (raw and lines) is what the suites expect: a clean file passes, and a line
+    the reader conforms faithfully but that breaks a rule is caught here, by line number."""
+    from alliance_finance.sap_files import discover_deliveries, read_delivery
+    from asc_fixtures import asc_line, happy_lines, write_delivery
+
+    inbound = tmp_path / "inbound"
+    inbound.mkdir()
+    write_delivery(inbound)
+    wrong_period = happy_lines() + [
+        asc_line(Document_Number="1000000009", Line_Item="1", Posting_Period="2", Amount="1.00", DC="S"),
+        asc_line(Document_Number="1000000009", Line_Item="2", Posting_Period="2", Amount="1.00", DC="H",
+                 GL_Account="210000", Cost_Centre=""),
+    ]
+    write_delivery(inbound, wrong_period, sequence=2)
+    batches = [read_delivery(delivery) for delivery in discover_deliveries(inbound)]
+    assert not any(b.rejected for b in batches), [b.error for b in batches]
+
+    clean, broken = validator.validate(batches)
+
+    assert clean.success, clean.summary()
+    assert broken.rejected
+    posting = failure(broken, CONFORMED, "expect_column_values_to_be_in_set", "posting_date_agrees")
+    assert [s["source_line_number"] for s in posting.samples] == [len(wrong_period), len(wrong_period) + 1]
+
+
+def test_wp_batches_extracted_by_erp_sql_pass(validator, tmp_path):
+    from alliance_finance.erp_sql import extract_new_journals
+    from wp_fixtures import create_erp_database, history, insert_journals
+
+    url = create_erp_database(f"sqlite:///{tmp_path / 'erp.db'}")
+    insert_journals(url, history(2016, 2016, 300))
+    batches = list(extract_new_journals(url, set()))
+    assert batches and all(b.raw is not None for b in batches)
+
+    results = validator.validate(batches)
+
+    assert all(r.success for r in results), [r.summary() for r in results if not r.success]
+    assert sum(r.rows_checked for r in results) == sum(b.rows_read for b in batches) >= 300
+
+
 # --- the derived columns agree with the rules they stand for ------------------------------------------
 
 
@@ -515,7 +559,7 @@ def test_data_docs_and_results_are_written(tmp_path):
     assert [b["source_ref"] for b in conformed["meta"]["alliance_batches"]] == [
         "ASC_GL_20160404_001.csv", "ASC_GL_20160405_001.csv"]
     [period] = [r for r in conformed["results"] if r["expectation_config"]["kwargs"].get("column") == "period"
-                and r["expectation_config"]["type"] == "expect_column_values_to_be_between"]
+                and r["expectation_config"]["type"] == "expect_column_values_to_be_in_set"]
     assert not period["success"]
     assert period["result"]["partial_unexpected_index_list"][0] == {
         "batch": "ASC_GL_20160405_001.csv", "source_line_number": 2, "period": 17}
