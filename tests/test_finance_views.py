@@ -48,7 +48,8 @@ LEDGER = [
     ("WP", 2014, 4, "7100", "SF02", "STF_PAY", "400000.00"),
     ("WP", 2014, 8, "1102", "LP02", "OFF_PAY", "300000.00"),
     ("WP", 2014, 13, "1102", "LP02", "OFF_OT", "0.01"),
-    # FY 2015: WP pays ASC 30,000.00 and ASC books the same income
+    # FY 2015: WP pays ASC 30,000.00 for a shared service (not on a programme cost centre: not a
+    # programme settlement) and ASC books the same income
     ("ASC", 2015, 2, "AS200010", "OS04", "OFF_PAY", "500000.00"),
     ("ASC", 2015, 3, "AS310100", "SF09", "STF_PAY", "120000.00"),
     ("ASC", 2015, 9, "AS310100", "SF09", "INC_PART", "-30000.00"),
@@ -58,7 +59,8 @@ LEDGER = [
     ("WP", 2015, 9, "7100", "SF02", "PART_PAY", "30000.00"),
     ("WP", 2015, 5, "1102", "LP02", "OFF_PAY", "290000.00"),
     ("WP", 2015, 7, "9999", "UNMAPPED", "SUPP", "1234.56"),
-    # FY 2016: WP pays 50,000.00 but ASC books only 45,000.00; ASC pays WP 10,000.00, agreed
+    # FY 2016: WP pays 50,000.00 towards the programme (on its programme cost centre 7650) but ASC
+    # books only 45,000.00; ASC pays WP 10,000.00 for a service, agreed
     ("ASC", 2016, 1, "AS310200", "SF06", "SUPP", "200000.00"),
     ("ASC", 2016, 2, "AS200010", "OS04", "OFF_PAY", "450000.00"),
     ("ASC", 2016, 3, "AS100010", "LP01", "OFF_PAY", "480000.00"),
@@ -354,15 +356,18 @@ def test_cost_share_default_key_from_baseline_alliance_nre(ledger_warehouse):
         D("299999.99"), D("200000.00"), D("99999.99"))
     # 29,999,999p x 0.703704 = 21,111,119.296p and x 0.296296 = 8,888,879.704p: the spare penny goes to WP
     assert (asc["fair_share"], wp["fair_share"]) == (D("211111.19"), D("88888.80"))
+    # only WP's payment on its programme cost centre settles programme costs; ASC's 10,000.00 for a
+    # service does not
     assert (asc["paid_to_partner"], asc["paid_by_partner"], asc["net_cost"]) == (
-        D("10000.00"), D("50000.00"), D("160000.00"))
+        D("0.00"), D("50000.00"), D("150000.00"))
     assert (wp["paid_to_partner"], wp["paid_by_partner"], wp["net_cost"]) == (
-        D("50000.00"), D("10000.00"), D("139999.99"))
-    assert (asc["balance"], wp["balance"]) == (D("51111.19"), D("-51111.19"))  # ASC owes WP
+        D("50000.00"), D("0.00"), D("149999.99"))
+    assert (asc["balance"], wp["balance"]) == (D("61111.19"), D("-61111.19"))  # ASC owes WP
 
     asc15, wp15 = share[(2015, "ASC")], share[(2015, "WP")]
     assert (asc15["fair_share"], wp15["fair_share"]) == (D("84444.48"), D("35555.52"))
-    assert (asc15["balance"], wp15["balance"]) == (D("-5555.52"), D("5555.52"))  # WP owes ASC
+    assert (asc15["paid_by_partner"], wp15["paid_to_partner"]) == (D("0.00"), D("0.00"))
+    assert (asc15["balance"], wp15["balance"]) == (D("-35555.52"), D("35555.52"))  # WP owes ASC
 
     for year in (2014, 2015, 2016):
         pair = [share[(year, f)] for f in ("ASC", "WP")]

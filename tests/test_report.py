@@ -80,7 +80,7 @@ def test_report_writes_page_charts_and_workbook(report_dir):
     # figures as finance reads them
     assert "2016/17" in page and "£15,000,000" in page  # FY label, cumulative target
     assert "£300,000" in page  # alliance savings 2016/17
-    assert "WP owes ASC £5,555.52." in page  # 2015/16 sharing statement, default key
+    assert "WP owes ASC £35,555.52." in page  # 2015/16 sharing statement, default key
     assert "£5,000.00" in page and "mismatch" in page  # intra-alliance mismatch 2016/17
     assert "ASC_GL_20170330_002.csv" in page  # rejected delivery listed
     # hostile text is escaped, not markup

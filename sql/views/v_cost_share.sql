@@ -25,10 +25,13 @@
 -- fair_share             key x programme_cost_total, to the penny by the same largest-remainder
 --                        rule (applied to the absolute total, then signed), so the fair shares
 --                        add up to exactly programme_cost_total
--- paid_to_partner        this force's PART_PAY lines: what it already paid the other force
--- paid_by_partner        the other force's PART_PAY lines: what the other already paid it (the
---                        payer's books are the measure; v_intra_alliance_reconciliation shows
---                        whether the payee's INC_PART agrees)
+-- paid_to_partner        this force's PART_PAY lines on its programme cost centres: what it already
+--                        paid the other towards the programme. Payments between the forces for
+--                        other shared services (a hosted team, a recharge) are coded elsewhere and
+--                        are not settlements of programme costs; all of them are in
+--                        v_intra_alliance_reconciliation.
+-- paid_by_partner        the same from the other force's ledger: what the other already paid it
+--                        (the payer's books are the measure)
 -- net_cost               incurred + paid_to_partner - paid_by_partner: what the force has borne
 -- balance                fair_share - net_cost: positive, the force owes the other this much;
 --                        negative, the other owes it. The forces' balances sum to zero.
@@ -107,10 +110,12 @@ programme_total AS (
     GROUP BY fiscal_year
 ),
 paid AS (
-    SELECT fiscal_year, force_code, CAST(SUM(amount_pence) AS bigint) AS paid_pence
-    FROM fact_ledger_line
-    WHERE subjective_code = 'PART_PAY'
-    GROUP BY fiscal_year, force_code
+    -- PART_PAY on the payer's programme cost centres: what it paid the other towards the programme
+    SELECT f.fiscal_year, f.force_code, CAST(SUM(f.amount_pence) AS bigint) AS paid_pence
+    FROM fact_ledger_line AS f
+    JOIN programme_cost_centre AS p ON p.force_code = f.force_code AND p.cost_centre = f.cost_centre
+    WHERE f.subjective_code = 'PART_PAY'
+    GROUP BY f.fiscal_year, f.force_code
 ),
 statement AS (
     SELECT
