@@ -138,6 +138,14 @@ def test_report_on_an_empty_warehouse_says_there_is_no_data(warehouse_url, tmp_p
     assert load_workbook(out / WORKBOOK_NAME).sheetnames == list(REPORT_VIEWS)
 
 
+def test_report_on_a_warehouse_without_finance_views_fails_clearly(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    upgrade(url, revision="0001")  # the core schema only, as before issue #6
+    assert report_cli(url, tmp_path / "report") == 1
+    err = capsys.readouterr().err
+    assert "v_savings_tracker" in err and "alliance-finance run" in err
+
+
 def test_report_never_creates_a_warehouse_that_is_not_there(tmp_path, capsys):
     missing = tmp_path / "nowhere.db"
     assert report_cli(f"sqlite:///{missing}", tmp_path / "report") == 0

@@ -70,7 +70,9 @@ def report_cli(warehouse_url: str, out: Path) -> int:
     try:
         files = build_report(warehouse_url, Path(out))
     except (sa.exc.SQLAlchemyError, OSError) as exc:
-        print(f"alliance-finance report: could not report on {mask_url(warehouse_url)}: {exc}", file=sys.stderr)
+        print(f"alliance-finance report: could not report on {mask_url(warehouse_url)}: {exc}\n"
+              "(a warehouse at an older schema has no finance views yet: `alliance-finance run` upgrades it)",
+              file=sys.stderr)
         return 1
     if not files.has_data:
         print(f"No ledger loaded in {mask_url(warehouse_url)} yet: wrote a report that says so.")
