@@ -378,10 +378,9 @@ def _run_asc(engine, sources, warehouse_url, validator, logger, result: ForceRun
         logger.info("ASC: no new deliveries in %s", pending.source)
         return
     logger.info("ASC: %d new deliveries in %s", len(pending.deliveries), pending.source)
-    validator = validator or default_validator(warehouse_url)
-    for group in delivery_groups(pending.deliveries):
-        batches = [sap_files.read_delivery(delivery) for delivery in group]
-        result.outcomes += load_validated(engine, batches, validator, logger)
+    groups = ([sap_files.read_delivery(delivery) for delivery in group]
+              for group in delivery_groups(pending.deliveries))
+    result.outcomes += validate_and_load(engine, groups, lambda: validator or default_validator(warehouse_url), logger)
 
 
 def _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, result: ForceRunResult) -> None:
@@ -391,13 +390,42 @@ def _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, re
     source_url = wiltshire_source_url(sources, wiltshire_url)
     loaded = loaded_journal_ids(engine, "WP")
     logger.info("WP: extracting posted journals from %s (%d already loaded)", mask_url(source_url), len(loaded))
-    batches = erp_sql.extract_new_journals(source_url, loaded)
-    validator_made = None
-    for group in batch_groups(batches):
-        validator_made = validator_made or validator or default_validator(warehouse_url)
-        result.outcomes += load_validated(engine, group, validator_made, logger)
-    if validator_made is None:
+    groups = batch_groups(erp_sql.extract_new_journals(source_url, loaded))
+    outcomes = validate_and_load(engine, groups, lambda: validator or default_validator(warehouse_url), logger)
+    if not outcomes:
         logger.info("WP: no new posted journals")
+    result.outcomes += outcomes
+
+
+def validate_and_load(engine: "sa.Engine", groups: Iterable[list["Batch"]], make_validator,
+                      logger: logging.Logger | None = None) -> list["LoadOutcome"]:
+    """Validate each group of batches in one run and load its batches in order, one transaction each.
+
+    Group N loads in a second thread while group N+1 is read and validated: the loader mostly waits
+    on the database, so the two overlap on two cores. Loads stay in order (a group starts loading
+    only after the previous one finished), and at most two groups are in memory. The validator is
+    made when the first group arrives (none is made when there is nothing to do). The caller holds
+    the force's load lock.
+    """
+    from concurrent.futures import ThreadPoolExecutor
+
+    outcomes: list = []
+    validator = None
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alliance-load") as pool:
+        loading = None
+        try:
+            for batches in groups:  # reading happens as the iterator advances
+                validator = validator or make_validator()
+                if batches:
+                    validator.validate(batches)
+                if loading is not None:
+                    outcomes += loading.result()
+                loading = pool.submit(load_batches, engine, batches, logger)
+        finally:
+            # a failure while reading or validating still lets the group being loaded finish (or fail) whole
+            if loading is not None:
+                outcomes += loading.result()
+    return outcomes
 
 
 def load_validated(engine: "sa.Engine", batches: list["Batch"], validator, logger: logging.Logger | None = None
@@ -406,11 +434,17 @@ def load_validated(engine: "sa.Engine", batches: list["Batch"], validator, logge
 
     The caller holds the force's load lock (:func:`run_force` does).
     """
+    if batches:
+        validator.validate(batches)
+    return load_batches(engine, batches, logger)
+
+
+def load_batches(engine: "sa.Engine", batches: list["Batch"], logger: logging.Logger | None = None
+                 ) -> list["LoadOutcome"]:
+    """Load validated batches, each in its own transaction, in order; log each at INFO (ERROR if rejected)."""
     from .warehouse.load import BatchLoader
 
     logger = logger or _log
-    if batches:
-        validator.validate(batches)
     outcomes = []
     with BatchLoader(engine) as loader:
         for batch in batches:

@@ -269,6 +269,13 @@ class BatchLoader:
         documents = batch.meta.get("journal_ids") or []
         if not documents:
             return
+        if self.dialect == "postgresql":
+            # one statement for all of a period's journals, rather than a round trip per journal
+            self._conn.execute(sa.text(
+                "INSERT INTO source_document_loaded (force_code, document_ref, batch_id) "
+                "SELECT :force, document_ref, :batch_id FROM unnest(CAST(:docs AS text[])) AS d (document_ref)"),
+                {"force": batch.force_code, "docs": [str(doc) for doc in documents], "batch_id": batch_id})
+            return
         self._conn.execute(sa.text(
             "INSERT INTO source_document_loaded (force_code, document_ref, batch_id) VALUES (:force, :doc, :batch_id)"),
             [{"force": batch.force_code, "doc": str(doc), "batch_id": batch_id} for doc in documents])

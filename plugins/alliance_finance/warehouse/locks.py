@@ -109,8 +109,10 @@ def _pg_holder(conn, key) -> str:
     ).first()
     if row is None:
         return "(it has just let go)"
-    since = row.backend_start.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-    who = row.application_name or "unnamed session"
+    # another role's session may hide its details without pg_read_all_stats
+    since = (row.backend_start.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+             if row.backend_start else "an unknown time")
+    who = row.application_name or "a session of another role"
     return f"since {since} ({who}, server pid {row.pid}{', from ' + str(row.client_addr) if row.client_addr else ''})"
 
 

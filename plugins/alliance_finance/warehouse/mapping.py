@@ -96,6 +96,10 @@ def sync_reference(url_or_engine: str | sa.Engine, reference_dir: Path | None = 
     engine = make_engine(url_or_engine) if not isinstance(url_or_engine, sa.Engine) else url_or_engine
     try:
         with engine.connect() as conn:
+            # the common case, nothing changed, takes no lock and waits for no load
+            with conn.begin():
+                if meta.get_meta(conn, meta.REFERENCE_DIGEST) == ref.digest:
+                    return ReferenceSync(changed=False, digest=ref.digest)
             conn = conn.execution_options(sqlite_begin="immediate")
             with conn.begin():
                 locks.pg_xact_lock(conn, locks.REFERENCE_KEY)
