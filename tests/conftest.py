@@ -21,6 +21,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 # Airflow reads its home at import: keep it inside the checkout, away from any real one.
 os.environ.setdefault("AIRFLOW_HOME", str(ROOT / "var" / "airflow-test"))
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")
 
 PG_ADMIN_URL = os.environ.get("ALLIANCE_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")

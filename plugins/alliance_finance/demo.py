@@ -161,7 +161,7 @@ def main() -> int:
     say(f"[5/5] done in {time.monotonic() - started:.0f} s")
     say("")
     say(f"  warehouse    {WAREHOUSE}   (alliance-finance status --warehouse sqlite:///{WAREHOUSE})")
-    say(f"  report       {REPORT / 'index.html'}   (+ PNG charts and alliance-report.xlsx beside it)")
+    say(f"  report       {REPORT / 'index.html'}   (+ PNG charts and the XLSX workbook beside it)")
     from .pipeline import data_docs_dir
 
     say(f"  Data Docs    {data_docs_dir(f'sqlite:///{WAREHOUSE}')}")

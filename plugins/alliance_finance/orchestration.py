@@ -299,7 +299,8 @@ class DeliveriesRejected(Exception):
 
 
 def report_rejections(force_code: str, loaded: dict, context: dict[str, Any]) -> None:
-    problems = [f"{r['source_ref']}: {r['error']}" for r in loaded.get("rejected", [])]
+    problems = [r["error"] if str(r["error"]).startswith(r["source_ref"]) else f"{r['source_ref']}: {r['error']}"
+                for r in loaded.get("rejected", [])]
     problems += list(loaded.get("refused", []))
     if not problems:
         log.info("%s: nothing rejected", force_code)
