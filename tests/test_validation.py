@@ -228,6 +228,14 @@ def test_year_end_adjustment_periods_accept_march_or_later(validator):
     assert result.success, result.summary()
 
 
+def test_an_empty_delivery_passes(validator):
+    """A business day with nothing posted: SAP still writes a file with its header only."""
+    batch = asc_batch([], "ASC_GL_20160410_001.csv")
+    [result] = validator.validate([batch])
+    assert result.success, result.summary()
+    assert result.rows_checked == 0 and not batch.rejected
+
+
 # --- each defect: the right expectation, the count, the line ---------------------------------------
 
 
@@ -566,6 +574,27 @@ def test_data_docs_and_results_are_written(tmp_path):
     pages = list((docs / "validations").rglob("*.html"))
     assert len(pages) == 3
     assert "ASC_GL_20160405_001.csv" in next(p for p in pages if CONFORMED in str(p)).read_text(encoding="utf-8")
+
+
+def test_build_data_docs_renders_what_is_new_once(tmp_path):
+    """The pipeline validates with build_docs=False and builds once at the end of a run: that
+    build renders the results no page shows yet, and leaves the pages already rendered alone."""
+    from alliance_finance.validation import build_data_docs
+
+    docs = tmp_path / "data_docs"
+    with Validator(docs) as first:
+        first.validate([happy_asc("ASC_GL_20160404_001.csv")])
+    old_pages = {p: p.stat().st_mtime_ns for p in (docs / "validations").rglob("*.html")}
+    with Validator(docs, build_docs=False) as second:
+        second.validate([happy_asc("ASC_GL_20160405_001.csv")])
+    assert set((docs / "validations").rglob("*.html")) == set(old_pages)
+
+    assert build_data_docs(docs) == (docs / "index.html").resolve()
+
+    pages = list((docs / "validations").rglob("*.html"))
+    assert len(pages) == 2 * len(old_pages) == 6
+    assert all(p.stat().st_mtime_ns == mtime for p, mtime in old_pages.items())
+    assert "ASC_GL_20160405_001.csv" in (docs / "index.html").read_text(encoding="utf-8")
 
 
 # --- the suites themselves ------------------------------------------------------------------------------

@@ -49,9 +49,21 @@ How it stays fast over five years of deliveries
   ``strptime`` per value) where the equivalent regex takes 0.3 s: the suites use regexes
   (``[0-9]``, never ``\\d``, which in Python also matches other scripts' digits); whether the date
   is a real day (31.02) is the reader's check.
+- ``expect_column_values_to_be_between`` compares pyarrow-backed integers one value at a time in
+  Python (3.6 s per 1M rows): the period is checked with ``expect_column_values_to_be_in_set``.
+- GX hashes every row of each frame under 1 GB only to record a fingerprint in the result (4.6 s
+  of 16 s for 1M ASC lines); :func:`_skip_frame_fingerprint` turns that off.
 
 Measured (2 shared cores, GX 1.24.1, pandas 3.1, pyarrow 26; see docs/validation.md):
-MEASUREMENTS_PLACEHOLDER
+
+- per-batch overhead: one 200-line ASC batch alone takes 0.85 s (2.8 s with the machine loaded);
+  500 such batches in one call take 1.9 s (4.7 s loaded), 3.8 ms a batch: group batches per call;
+- throughput: 1,000,000 ASC lines (five 200k batches, all four suites) in 5.4-5.8 s, about
+  175,000 lines a second; 1,000,000 WP lines in 4.2-8.3 s; a million ASC lines of which 100,000
+  fail a check (attributed row by row) in 4.7-6.8 s;
+- Data Docs: building after a call adds about 0.3 s (that call's pages and the index; the suite
+  pages once per context); a full rebuild takes 0.6-1.6 s (more as results accumulate); importing GX and opening the context
+  8 s idle, 14-25 s on a loaded machine, once per Validator.
 """
 
 from __future__ import annotations
@@ -303,10 +315,12 @@ class Validator:
         return results
 
     def build_data_docs(self) -> Path | None:
-        """Rebuild the whole Data Docs site from every stored result; returns ``index.html``."""
+        """Bring the Data Docs site up to date with every stored result: render the pages not yet
+        rendered (by any Validator, in any run), the suites and the index; returns ``index.html``.
+        Cost follows what is new, not the years of history."""
         if self.data_docs_dir is None:
             return None
-        return self.project.build_data_docs()
+        return self.project.build_data_docs(self.project.unrendered_results(), suites=True)
 
     # -- before the suites: each batch's shape, which a concatenated frame cannot show -----------
 
@@ -391,8 +405,9 @@ class Validator:
 
 
 def build_data_docs(data_docs_dir: Path, *, expectations_dir: Path | None = None) -> Path:
-    """Build the Data Docs site in ``data_docs_dir`` from every result stored there by a
-    :class:`Validator`; returns the path of ``index.html``. Costs one GX import and context."""
+    """Bring the Data Docs site in ``data_docs_dir`` up to date with every result stored there by a
+    :class:`Validator` (see :meth:`Validator.build_data_docs`); returns the path of ``index.html``.
+    Costs one GX import and context."""
     with Validator(data_docs_dir, expectations_dir=expectations_dir) as validator:
         index = validator.build_data_docs()
     assert index is not None
@@ -517,19 +532,31 @@ class _GxProject:
                 positions[expectation_id] = np.asarray(indices, dtype=np.int64)
         return positions
 
-    def build_data_docs(self, result_keys: list | None = None) -> Path:
-        """Render the Data Docs (only ``result_keys``' pages when given, always the index)."""
+    def build_data_docs(self, result_keys: list, *, suites: bool = False) -> Path:
+        """Render ``result_keys``' pages, the suites' pages (the first time, or when asked) and the
+        index (always: it lists every stored result, the latest 500 of them)."""
         from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-        identifiers = None
-        if result_keys is not None:
-            identifiers = list(result_keys)
-            if not self._suite_pages_built:  # the suites do not change while this context lives
-                identifiers += [ExpectationSuiteIdentifier(name=name) for name in SUITES]
-        self.context.build_data_docs(site_names=["local_site"], resource_identifiers=identifiers)
-        self._suite_pages_built = True
         assert self.data_docs_dir is not None
+        identifiers = list(result_keys)
+        if suites or not self._suite_pages_built:  # the suites do not change while this context lives
+            identifiers += [ExpectationSuiteIdentifier(name=name) for name in SUITES]
+        # an empty list would mean "everything" to GX: a key nothing matches renders only the index
+        self.context.build_data_docs(site_names=["local_site"],
+                                     resource_identifiers=identifiers or [ExpectationSuiteIdentifier(name="-")])
+        self._suite_pages_built = True
         return Path(self.data_docs_dir).resolve() / "index.html"
+
+    def unrendered_results(self) -> list:
+        """The stored results that have no Data Docs page yet."""
+        assert self.data_docs_dir is not None
+        pages = Path(self.data_docs_dir).resolve() / "validations"
+        missing = []
+        for key in self.context.validation_results_store.list_keys():
+            *folders, name = key.to_tuple()
+            if not pages.joinpath(*folders, f"{name}.html").is_file():
+                missing.append(key)
+        return missing
 
 
 def _skip_frame_fingerprint() -> None:
@@ -661,12 +688,14 @@ class _Locator:
             rows = self.table.take(pa.array(sample)).select(shown + (
                 ["source_line_number"] if "source_line_number" in self.table.schema.names else [])).to_pylist()
             slots = np.searchsorted(ends, sample, side="right")
+            named = [{"batch": self.batches[self.members[int(slot)]].source_ref,
+                      "source_line_number": row.pop("source_line_number", None), **_jsonable(row)}
+                     for slot, row in zip(slots, rows)]
+            # GX's renderer draws its "unexpected value / count / where" table from
+            # unexpected_index_list only; here it holds the first 20 failing rows, named
             expectation_result.result["unexpected_index_column_names"] = ["batch", "source_line_number"]
-            expectation_result.result["partial_unexpected_index_list"] = [
-                {"batch": self.batches[self.members[int(slot)]].source_ref,
-                 "source_line_number": row.pop("source_line_number", None), **_jsonable(row)}
-                for slot, row in zip(slots, rows)
-            ]
+            expectation_result.result["partial_unexpected_index_list"] = named
+            expectation_result.result["unexpected_index_list"] = named
 
 
 def _column_of(kwargs: dict) -> str | None:
