@@ -243,3 +243,14 @@ def test_workbook_keeps_any_source_text_as_inert_text(tmp_path):
     assert "BEL\ufffd" in cells  # a control character XML cannot hold does not sink the workbook
     amount = next(ws.iter_rows(min_row=2))[4]
     assert amount.number_format == "£#,##0.00" and Decimal(str(amount.value)) == Decimal("-0.05")
+
+
+def test_report_on_a_warehouse_without_the_baseline_year(sqlite_url, tmp_path):
+    """A warehouse holding later years but not FY 2014 has no savings to show: the page says so."""
+    later_years = [line for line in LEDGER if line[1] != 2014]
+    engine = build_warehouse(sqlite_url, later_years)
+    engine.dispose()
+    out = tmp_path / "report"
+    assert report_cli(sqlite_url, out) == 0
+    page = (out / HTML_NAME).read_text(encoding="utf-8")
+    assert "no FY 2014/15 baseline loaded" in page

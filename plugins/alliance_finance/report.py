@@ -186,7 +186,10 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
 
     headline = None
     if head is not None:
-        behind = head["target_pence"] is not None and head["savings_pence"] < head["target_pence"]
+        # without the FY 2014 baseline in the warehouse there are no savings to compare
+        no_baseline = head["savings_pence"] is None
+        behind = (not no_baseline and head["target_pence"] is not None
+                  and head["savings_pence"] < head["target_pence"])
         headline = {
             "year": fy_label(year),
             "complete": complete,
@@ -194,7 +197,8 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
             "target": gbp(head["target_pence"]),
             "of_target": percent(head["savings_pence"], head["target_pence"]),
             "variance": gbp(None if head["target_variance_pence"] is None else abs(head["target_variance_pence"])),
-            "status": "no target" if head["target_pence"] is None else ("behind target" if behind else "on or ahead of target"),
+            "status": ("no FY 2014/15 baseline loaded" if no_baseline else "no target" if head["target_pence"] is None
+                       else ("behind target" if behind else "on or ahead of target")),
             "behind": behind,
             "baseline": gbp(head["baseline_nre_pence"]),
             "nre": gbp(head["nre_pence"]),
