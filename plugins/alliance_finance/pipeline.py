@@ -173,7 +173,8 @@ def _sync_finance_seeds(engine) -> None:
     with engine.connect() as conn:
         conn = conn.execution_options(sqlite_begin="immediate")
         with conn.begin():
-            locks.pg_xact_lock(conn, locks.REFERENCE_KEY)
+            # seeds feed views, not the mapping: two runs reloading them queue here, loads do not
+            locks.pg_xact_lock(conn, locks.MIGRATION_KEY)
             if finance.sync_finance_seeds(conn):
                 _log.info("finance seeds reloaded")
 
