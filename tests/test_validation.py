@@ -388,6 +388,21 @@ def test_an_unbalanced_wp_journal_is_quarantined(validator):
     assert batch.lines.num_rows == 2 and len(batch.quarantine) == 2
 
 
+def test_each_quarantined_journal_says_what_its_own_line_was(validator):
+    """More failing journals than samples (and than GX's 20): each reason names its own line."""
+    journals = [invoice(700 + n, 100 + n, f"WP.{n:04d}.42000.0000" if n % 2 else "WP.22.42000.0000")
+                for n in range(1, 51)]
+    batch = wp_batch(journals)
+    [result] = validator.validate([batch])
+
+    assert len(result.quarantined_documents) == 25 and batch.lines.num_rows == 50
+    account = failure(result, WP_RAW, "expect_column_values_to_match_regex", "account_string")
+    assert account.unexpected_count == 25 and len(account.samples) == 5
+    by_journal = {q.document_ref: q.reason for q in batch.quarantine}
+    assert "found journal 750 line 1: account_string='WP.22.42000.0000'" in by_journal["750"]
+    assert all(f"found journal {j} line 1" in reason for j, reason in by_journal.items())
+
+
 def test_a_wp_failure_that_names_no_journal_rejects_the_batch(validator):
     batch = wp_batch([invoice(501, 1000)])
     batch.rows_read = 3  # a line read but neither loaded nor quarantined

@@ -139,6 +139,8 @@ class CheckFailure:
     samples: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     documents: list[str] = dataclasses.field(default_factory=list)
     batch_level: bool = False
+    #: WP: per journal, its first failing line as text (the journal's quarantine reason)
+    found_by_document: dict[str, str] = dataclasses.field(default_factory=dict, repr=False)
 
     def describe(self) -> str:
         """One line for an operator: suite, check, column, what was expected and what was found."""
@@ -636,24 +638,34 @@ class _Locator:
             found = ", ".join(f"{name}={_show(name, value)}" for name, value in values.items())
             return CheckFailure(self.suite, config.type, column, expected, count, found,
                                 samples=[{"values": _jsonable(values)}], batch_level=True)
-        documents, unattributed = self._documents(positions)
+        documents, first_rows, unattributed = self._documents(positions)
         rows = self.table.take(pa.array(positions[:SAMPLE_ROWS]))
         samples = [self._sample(row, shown) for row in rows.to_pylist()]
         more = f" (and {count - len(samples)} more)" if count > len(samples) else ""
         noun = "line" if count == 1 else "lines"
         found = (f"{count} {noun}: " + "; ".join(_sample_text(s) for s in samples) + more)
-        return CheckFailure(self.suite, config.type, column, expected, count, found, samples=samples,
-                            documents=documents, batch_level=unattributed)
+        failure = CheckFailure(self.suite, config.type, column, expected, count, found, samples=samples,
+                               documents=documents, batch_level=unattributed)
+        if self.batches[index].force_code == "WP" and first_rows:
+            # what each journal's own first failing line shows: its quarantine reason
+            rows = self.table.take(pa.array(first_rows)).to_pylist()
+            failure.found_by_document = {d: _sample_text(self._sample(row, shown))
+                                         for d, row in zip(documents, rows)}
+        return failure
 
-    def _documents(self, positions) -> tuple[list[str], bool]:
-        """The documents (WP journals) of the failing rows, in order of first failure; and whether
-        some failing row names none (then the failure cannot be kept to its journals)."""
+    def _documents(self, positions) -> tuple[list[str], list[int], bool]:
+        """The documents (WP journals) of the failing rows in order of first failure, the position
+        of each one's first failing row, and whether some failing row names none (then the failure
+        cannot be kept to its journals)."""
         name = {WP_RAW: "journal_id", CONFORMED: "document_ref"}.get(self.suite)
         if name is None:
-            return [], False
+            return [], [], False
         values = self.table.column(name).take(pa.array(positions)).to_pylist()
-        documents = list(dict.fromkeys(v for v in values if v is not None))
-        return documents, any(v is None for v in values)
+        first: dict[str, int] = {}
+        for value, position in zip(values, positions.tolist()):
+            if value is not None and value not in first:
+                first[value] = position
+        return list(first), list(first.values()), any(v is None for v in values)
 
     def _sample(self, row: dict, shown: list[str]) -> dict[str, Any]:
         sample: dict[str, Any] = {"source_line_number": row.get("source_line_number")}
@@ -999,13 +1011,9 @@ def _journal_reasons(journals: list[str], failures: list[CheckFailure]) -> dict[
     """Per journal: which checks its lines failed, with what was found on the first such line."""
     reasons: dict[str, list[str]] = {journal: [] for journal in journals}
     for failure in failures:
-        shown = {}
-        for sample in failure.samples:
-            shown.setdefault(str(sample.get("document_ref")), sample)
         on = f" on {failure.column}" if failure.column else ""
         for journal in failure.documents:
-            sample = shown.get(journal)
-            found = _sample_text(sample) if sample else f"{failure.unexpected_count} failing line(s) in the batch"
+            found = failure.found_by_document.get(journal, failure.found)
             reasons[journal].append(f"{failure.suite} {failure.check}{on}: expected {failure.expected}, "
                                     f"found {found}")
     return {journal: f"journal {journal} quarantined whole by validation: " + "; ".join(texts)
