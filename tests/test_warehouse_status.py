@@ -35,11 +35,11 @@ def test_status_shows_batches_freshness_quarantine_rejections_and_unmapped_money
     assert "  ASC  business date 2016-04-06 (2 business days loaded;" in out
     assert "  WP   posted through 2016-04-30 18:00; latest accounting date 2016-04-05" in out
     assert "Row accounting holds" in out
-    assert "  WP: 1 lines, 1 reasons" in out and "journal 9: debits 1.00 and credits 2.00 differ" in out
+    assert "  WP: 1 line, 1 reason" in out and "journal 9: debits 1.00 and credits 2.00 differ" in out
     assert "ASC ASC_GL_20160407_001.csv (batch 3): ASC_GL_20160407_001.csv: line 2: expected a GL Account" in out
-    assert "  ASC account: 1 codes, 1 lines, net £12.34" in out
+    assert "  ASC account: 1 code, 1 line, net £12.34" in out
     assert "    999999      2016-04-06  2016-04-06         1              £12.34" in out
-    assert "  WP cost centre: 1 codes, 1 lines, net £3.00" in out
+    assert "  WP cost centre: 1 code, 1 line, net £3.00" in out
     engine.dispose()
 
 

@@ -142,7 +142,7 @@ def format_status(status: WarehouseStatus, where: str) -> str:
     if not status.quarantine:
         out.append("  none")
     for force, reasons in sorted(status.quarantine.items()):
-        out.append(f"  {force}: {status.quarantined_lines[force]:,} lines, {len(reasons):,} reasons")
+        out.append(f"  {force}: {_count(status.quarantined_lines[force], 'line')}, {_count(len(reasons), 'reason')}")
         for reason, lines in reasons[:LISTED]:
             out.append(f"    {lines:>7,}  {_short(reason)}")
         if len(reasons) > LISTED:
@@ -168,7 +168,7 @@ def format_status(status: WarehouseStatus, where: str) -> str:
         codes.sort(key=lambda u: (-abs(int(u["amount_pence"])), str(u["local_code"])))
         total = sum(int(u["amount_pence"]) for u in codes)
         lines = sum(int(u["line_count"]) for u in codes)
-        out.append(f"  {force} {code_type.replace('_', ' ')}: {len(codes):,} codes, {lines:,} lines, "
+        out.append(f"  {force} {code_type.replace('_', ' ')}: {_count(len(codes), 'code')}, {_count(lines, 'line')}, "
                    f"net {format_gbp(total, pence_shown=True)}")
         out.append(f"    {'code':<12}{'first seen':<12}{'last seen':<12}{'lines':>8}{'amount':>20}")
         for u in codes[:LISTED]:
@@ -198,6 +198,10 @@ def status_cli(warehouse_url: str) -> int:
         engine.dispose()
     print(format_status(status, mask_url(warehouse_url)))
     return 0 if status.accounting_holds else 1
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
 
 
 def _day(value) -> str:
