@@ -425,6 +425,11 @@ class _GxProject:
     and Data Docs site point at ``data_docs_dir`` (or stay in memory without one)."""
 
     def __init__(self, expectations_dir: Path, data_docs_dir: Path | None):
+        gx_log = logging.getLogger("great_expectations")
+        if gx_log.level == logging.NOTSET:
+            # GX logs hundreds of INFO lines about its own internals per run; an operator who wants
+            # them sets the level explicitly
+            gx_log.setLevel(logging.WARNING)
         import great_expectations as gx
         import yaml
 
