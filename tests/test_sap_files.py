@@ -12,7 +12,6 @@ import datetime as dt
 import hashlib
 import io
 import logging
-import time
 
 import pyarrow as pa
 import pytest
@@ -185,20 +184,16 @@ def test_totals_are_exact_beyond_the_int64_range(inbound):
     assert batch.total_credit_pence == 0
 
 
-def test_twenty_thousand_lines_read_fast(inbound):
+def test_twenty_thousand_lines_read_whole(inbound):
+    """A large delivery reads completely and exactly (its speed is measured by `make bench`, not here)."""
     lines = [asc_line(Document_Number=f"{1000000000 + i // 2}", Line_Item=str(i % 2 + 1),
                       DC="SH"[i % 2], Amount="1,234.56", Text='Fuel, "diesel"')
              for i in range(20_000)]
     [delivery] = discover_deliveries(write_delivery(inbound, lines).parent)
-    timings = []
-    for _ in range(3):
-        started = time.perf_counter()
-        batch = read_delivery(delivery)
-        timings.append(time.perf_counter() - started)
+    batch = read_delivery(delivery)
     assert batch.error is None and batch.lines.num_rows == 20_000
-    # well under 100 ms when the machine is quiet; the margin absorbs a busy shared CI box, and
-    # per-row Python on the happy path would still blow it
-    assert min(timings) < 0.25, timings
+    assert batch.total_debit_pence == batch.total_credit_pence == 10_000 * 123456
+    assert batch.lines.column("line_text").to_pylist()[:1] == ['Fuel, "diesel"']
 
 
 # --- discovery --------------------------------------------------------------------------------
