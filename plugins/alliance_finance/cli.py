@@ -93,6 +93,10 @@ def main(argv: list[str] | None = None) -> int:
         level=logging.DEBUG if args.verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not args.verbose:
+        # the libraries' own progress chatter hides ours: keep it for --verbose
+        for noisy in ("alembic", "great_expectations", "matplotlib", "PIL"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     if getattr(args, "warehouse", "unset") is None:
         args.warehouse = default_warehouse_url()
 
