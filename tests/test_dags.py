@@ -99,3 +99,27 @@ def test_dag_files_import_no_heavy_library():
     assert out.returncode == 0, out.stderr[-2000:]
     heavy = [line for line in out.stdout.splitlines() if line.startswith("HEAVY=")]
     assert heavy == ["HEAVY="], f"heavy modules imported at parse: {heavy}"
+
+
+def test_only_transient_errors_are_retried():
+    """Database unreachable or a held load lock: retry. Anything else (a rejected delivery, a bug): fail at once."""
+    import sqlalchemy as sa
+    from airflow.sdk.definitions.retry_policy import RetryAction
+
+    from alliance_finance.dag_factory import RETRY_POLICY
+    from alliance_finance.errors import ConcurrentRunError, SourceSchemaError, TransientError
+    from alliance_finance.orchestration import transient_errors_retried
+
+    with pytest.raises(TransientError) as caught:
+        with transient_errors_retried("ASC"):
+            raise sa.exc.OperationalError("SELECT 1", {}, Exception(
+                "connection to server at postgresql://loader:S3cret@db:5432/x failed"))
+    assert "S3cret" not in str(caught.value)
+
+    def decide(exc):
+        return RETRY_POLICY.evaluate(exc, try_number=1, max_tries=3).action
+
+    assert decide(caught.value) == RetryAction.RETRY
+    assert decide(ConcurrentRunError("another run for ASC holds the load lock")) == RetryAction.RETRY
+    assert decide(SourceSchemaError("gl_journal_line lacks entered_dr")) == RetryAction.FAIL
+    assert decide(ValueError("a bug")) == RetryAction.FAIL

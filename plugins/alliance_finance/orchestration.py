@@ -29,6 +29,7 @@ Configuration (all optional for the embedded demo):
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -98,10 +99,17 @@ def staging_dir(context: dict[str, Any]) -> Path:
     return VAR_DIR / "staging" / dag_id / run_id
 
 
-def _transient(exc: BaseException) -> bool:
+@contextlib.contextmanager
+def transient_errors_retried(what: str):
+    """Turn 'could not reach a database' into TransientError, the one failure the DAGs retry."""
     import sqlalchemy as sa
 
-    return isinstance(exc, (sa.exc.OperationalError, sa.exc.InterfaceError, ConnectionError, TimeoutError))
+    try:
+        yield
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, ConnectionError, TimeoutError) as exc:
+        from .warehouse.engine import mask_url
+
+        raise TransientError(f"{what}: {mask_url(str(exc)) if '://' in str(exc) else exc}") from exc
 
 
 # --- pieces of a pass, split across tasks -----------------------------------------------------------
@@ -113,15 +121,15 @@ def read_pending_groups(force_code: str, engine, sources: Path, wiltshire_url: s
     if force_code == "ASC":
         from . import sap_files
 
-        pending = pipeline._pending_asc(engine, pipeline.asc_inbound(sources))
-        for group in pipeline._groups(pending.deliveries):
+        pending = pipeline.pending_asc(engine, pipeline.asc_inbound(sources))
+        for group in pipeline.delivery_groups(pending.deliveries):
             yield [sap_files.read_delivery(delivery) for delivery in group]
     else:
         from . import erp_sql
 
         url = pipeline.wiltshire_source_url(sources, wiltshire_url)
         batches = erp_sql.extract_new_journals(url, pipeline.loaded_journal_ids(engine, force_code))
-        yield from pipeline._batch_groups(batches)
+        yield from pipeline.batch_groups(batches)
 
 
 def already_processed(engine, batch) -> bool:
@@ -166,13 +174,9 @@ def find_pending(force_code: str, context: dict[str, Any]) -> dict:
     from . import pipeline
 
     url = warehouse_url(force_code)
-    try:
+    with transient_errors_retried(force_code):
         pipeline.prepare_warehouse(url)
         pending = pipeline.pending_deliveries(force_code, sources_dir(), url, source_url(force_code))
-    except Exception as exc:
-        if _transient(exc):
-            raise TransientError(f"{force_code}: {exc}") from exc
-        raise
     summary = pending.to_dict()
     log.info("%s: %d pending in %s", force_code, len(summary["source_refs"]), summary["source"])
     for ref in summary["source_refs"][:20]:
@@ -200,21 +204,18 @@ def extract_and_validate(force_code: str, pending: dict, context: dict[str, Any]
     staged: list[str] = []
     validator = None
     try:
-        for group in read_pending_groups(force_code, engine, sources_dir(), source_url(force_code)):
-            validator = validator or pipeline.default_validator(url)
-            validator.validate(group)
-            for batch in group:
-                batch.raw = None
-                stem = f"{len(staged):06d}"
-                ledger.save_batch(batch, stage, stem)
-                staged.append(stem)
-                state = f"rejected: {batch.error}" if batch.rejected else (
-                    f"{batch.lines.num_rows:,} lines, {len(batch.quarantine):,} quarantined")
-                log.info("validated %s: %s", batch.source_ref, state)
-    except Exception as exc:
-        if _transient(exc):
-            raise TransientError(f"{force_code}: {exc}") from exc
-        raise
+        with transient_errors_retried(force_code):
+            for group in read_pending_groups(force_code, engine, sources_dir(), source_url(force_code)):
+                validator = validator or pipeline.default_validator(url)
+                validator.validate(group)
+                for batch in group:
+                    batch.raw = None
+                    stem = f"{len(staged):06d}"
+                    ledger.save_batch(batch, stage, stem)
+                    staged.append(stem)
+                    state = f"rejected: {batch.error}" if batch.rejected else (
+                        f"{batch.lines.num_rows:,} lines, {len(batch.quarantine):,} quarantined")
+                    log.info("validated %s: %s", batch.source_ref, state)
     finally:
         engine.dispose()
     if validator is not None and hasattr(validator, "build_data_docs"):
@@ -236,25 +237,22 @@ def load_staged(force_code: str, staged: dict, context: dict[str, Any]) -> dict:
     outcomes: list[dict] = []
     skipped = 0
     try:
-        with locks.force_load_lock(engine, force_code, wait_seconds=locks.DEFAULT_WAIT_SECONDS):
-            with BatchLoader(engine) as loader:
-                for stem in staged["batches"]:
-                    batch = ledger.read_saved_batch(stage / f"{stem}.json")
-                    if already_processed(engine, batch):
-                        log.info("skipped %s: loaded meanwhile by another run", batch.source_ref)
-                        skipped += 1
-                        continue
-                    outcome = loader.load(batch)
-                    (log.info if outcome.loaded else log.error)("%s", outcome.describe())
-                    outcomes.append({
-                        "source_ref": outcome.source_ref, "loaded": outcome.loaded, "error": outcome.error,
-                        "rows_loaded": outcome.rows_loaded, "rows_quarantined": outcome.rows_quarantined,
-                        "debit_pence": outcome.debit_pence, "credit_pence": outcome.credit_pence,
-                    })
-    except Exception as exc:
-        if _transient(exc):
-            raise TransientError(f"{force_code}: {exc}") from exc
-        raise
+        with transient_errors_retried(force_code):
+            with locks.force_load_lock(engine, force_code, wait_seconds=locks.DEFAULT_WAIT_SECONDS):
+                with BatchLoader(engine) as loader:
+                    for stem in staged["batches"]:
+                        batch = ledger.read_saved_batch(stage / f"{stem}.json")
+                        if already_processed(engine, batch):
+                            log.info("skipped %s: loaded meanwhile by another run", batch.source_ref)
+                            skipped += 1
+                            continue
+                        outcome = loader.load(batch)
+                        (log.info if outcome.loaded else log.error)("%s", outcome.describe())
+                        outcomes.append({
+                            "source_ref": outcome.source_ref, "loaded": outcome.loaded, "error": outcome.error,
+                            "rows_loaded": outcome.rows_loaded, "rows_quarantined": outcome.rows_quarantined,
+                            "debit_pence": outcome.debit_pence, "credit_pence": outcome.credit_pence,
+                        })
     finally:
         engine.dispose()
     shutil.rmtree(stage, ignore_errors=True)
@@ -324,12 +322,8 @@ def refresh_marts(context: dict[str, Any]) -> dict:
     from .warehouse.engine import mask_url
 
     url = warehouse_url()
-    try:
+    with transient_errors_retried("warehouse"):
         restated = pipeline.prepare_warehouse(url)
-    except Exception as exc:
-        if _transient(exc):
-            raise TransientError(str(exc)) from exc
-        raise
     log.info("marts refreshed in %s (%d lines restated)", mask_url(url), restated)
     return {"lines_restated": restated}
 
