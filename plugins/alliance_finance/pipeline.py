@@ -323,10 +323,6 @@ def default_validator(warehouse_url: str):
     return Validator(data_docs_dir=data_docs_dir(warehouse_url))
 
 
-# the names orchestration.py first used
-_pending_asc, _groups, _batch_groups = pending_asc, delivery_groups, batch_groups
-
-
 class _ReadersOnly:
     def validate(self, batches):
         return [None for _ in batches]
