@@ -33,6 +33,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
+from . import faults
 from .errors import AllianceFinanceError, ProcessedFileChanged, TransientError
 from .money import format_gbp
 
@@ -375,7 +376,7 @@ def _run_asc(engine, sources, warehouse_url, validator, logger, result: ForceRun
         logger.info("ASC: no new deliveries in %s", pending.source)
         return
     logger.info("ASC: %d new deliveries in %s", len(pending.deliveries), pending.source)
-    groups = ([sap_files.read_delivery(delivery) for delivery in group]
+    groups = ([sap_files.read_delivery(delivery) for delivery in faults.each("ASC.read", group)]
               for group in delivery_groups(pending.deliveries))
     result.outcomes += validate_and_load(engine, groups, lambda: validator or default_validator(warehouse_url), logger)
 
@@ -387,7 +388,7 @@ def _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, re
     source_url = wiltshire_source_url(sources, wiltshire_url)
     loaded = loaded_journal_ids(engine, "WP")
     logger.info("WP: extracting posted journals from %s (%d already loaded)", mask_url(source_url), len(loaded))
-    groups = batch_groups(erp_sql.extract_new_journals(source_url, loaded))
+    groups = batch_groups(faults.each("WP.read", erp_sql.extract_new_journals(source_url, loaded)))
     outcomes = validate_and_load(engine, groups, lambda: validator or default_validator(warehouse_url), logger)
     if not outcomes:
         logger.info("WP: no new posted journals")
@@ -414,6 +415,7 @@ def validate_and_load(engine: "sa.Engine", groups: Iterable[list["Batch"]], make
             for batches in groups:  # reading happens as the iterator advances
                 validator = validator or make_validator()
                 if batches:
+                    faults.reached(f"{batches[0].force_code}.validate")
                     validator.validate(batches)
                 if loading is not None:
                     outcomes += loading.result()
@@ -447,6 +449,7 @@ def load_batches(engine: "sa.Engine", batches: list["Batch"], logger: logging.Lo
         for batch in batches:
             batch.raw = None  # validated: the raw columns are not needed any more
             outcome = loader.load(batch)
+            faults.reached(f"{batch.force_code}.load.committed")
             (logger.info if outcome.loaded else logger.error)("%s", outcome.describe())
             outcomes.append(outcome)
     return outcomes

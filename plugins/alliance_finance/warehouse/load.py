@@ -35,6 +35,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
+from .. import faults
 from ..ledger import CONFORMED_COLUMNS, CONFORMED_SCHEMA, Batch
 from ..money import format_gbp
 from . import locks, sqlfiles
@@ -160,7 +161,10 @@ class BatchLoader:
         lines = batch.lines.select(list(CONFORMED_COLUMNS)).cast(CONFORMED_SCHEMA)
         batch_id = self._insert_batch_row(batch, "loaded", lines)
         superseded = self._supersede(batch, batch_id)
+        if superseded:
+            faults.reached(f"{batch.force_code}.load.superseded")
         loaded = self._insert_lines(lines, batch_id)
+        faults.reached(f"{batch.force_code}.load.staged")
         if loaded != lines.num_rows:
             raise RuntimeError(f"{batch.source_ref}: {lines.num_rows} lines staged but {loaded} inserted")
         self._insert_quarantine(batch, batch_id)
