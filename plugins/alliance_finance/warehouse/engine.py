@@ -26,13 +26,32 @@ def normalise_url(url: str | URL) -> URL:
     return u
 
 
+#: ``//user:password@`` in free text. A password may hold an unescaped ``@`` (or ``/``), so the
+#: match runs to the last ``@`` of the word: it may hide a little more than the password, never less.
+_CREDENTIALS = re.compile(r"(//[^:/@\s]*):\S*@")
+
+
 def mask_url(url: str | URL) -> str:
     """The URL with any password replaced by ``***``: safe for logs and messages."""
+    if isinstance(url, str) and url.count("@") > 1:
+        # the parser would split such a password at its first "@" and show the rest as the host
+        return mask_secrets(url)
     try:
         u = make_url(url) if isinstance(url, str) else url
         return u.render_as_string(hide_password=True)
     except Exception:  # not a URL at all: mask anything that looks like user:password@
-        return re.sub(r"//([^:/@]+):[^@]*@", r"//\1:***@", str(url))
+        return mask_secrets(str(url))
+
+
+def mask_secrets(text: str, *secrets: str | URL | None) -> str:
+    """``text`` with each given URL masked, each given bare secret (a password) replaced by ``***``,
+    and then any ``//user:password@`` left masked: for a message that may quote a connection string."""
+    for secret in secrets:
+        if isinstance(secret, URL):
+            secret = secret.render_as_string(hide_password=False)
+        if secret:
+            text = text.replace(secret, mask_url(secret) if "://" in secret else "***")
+    return _CREDENTIALS.sub(r"\1:***@", text)
 
 
 def make_engine(url: str | URL, **kwargs) -> sa.Engine:
