@@ -5,6 +5,10 @@ executes plain SQL from ``sql/migrations/`` rendered for the dialect. Views are 
 live in ``sql/views/`` (one file per view, named after it) and after every upgrade to head they are
 all dropped and created again in dependency order, so a revision may change any table under them.
 Files in ``sql/grants/`` run after the views (grants on views are lost when a view is dropped).
+On PostgreSQL, :mod:`.security` then applies ``sql/security/`` (roles, grants, row-level security)
+when the upgrading role may; a role that may not change the schema (``alliance_loader``) gets
+:class:`~.security.SchemaChangeNotPermitted` when a revision or the views are pending, not a
+half-done upgrade.
 
 The whole upgrade (schema, views) is one transaction: on PostgreSQL transactional DDL makes a failed
 upgrade leave nothing behind; on SQLite the engine's ``BEGIN IMMEDIATE`` does the same. Concurrent
@@ -15,6 +19,7 @@ See docs/warehouse.md for how to add a revision or a view.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import logging
@@ -24,7 +29,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from ..paths import SQL_DIR
-from . import locks, meta, sqlfiles
+from . import locks, meta, security, sqlfiles
 from .engine import PG_SCHEMA, make_engine
 
 log = logging.getLogger(__name__)
@@ -96,22 +101,27 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
     alembic_level = alembic_log.level
     alembic_log.setLevel(max(logging.WARNING, alembic_level))
     try:
-        with engine.connect() as conn:
+        with _privileges_explained(engine), engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="immediate")
             with conn.begin():
                 if conn.dialect.name == "postgresql":
-                    conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+                    _create_schema(conn)
                     conn.exec_driver_sql(f"SET LOCAL search_path = {PG_SCHEMA}, public")
                     locks.pg_xact_lock(conn, locks.MIGRATION_KEY)
                 before = current_revision(conn)
                 target_is_head = revision == HEAD or revision == head_revision(script_location)
-                ran = before != (head_revision(script_location) if target_is_head else revision)
+                wanted = head_revision(script_location) if target_is_head else revision
+                ran = before != wanted
+                _check_may_change(conn, before, wanted, ran or (
+                    target_is_head and not views_current(conn, sql_dir=sql_dir, revision=before)))
                 if ran:
                     drop_views(conn)
+                    security.drop_policies(conn)
                     command.upgrade(_alembic_config(conn, script_location), revision)
                 reached = current_revision(conn)
                 if target_is_head:
-                    ensure_views(conn, force=ran, sql_dir=sql_dir, revision=reached)
+                    recreated = ensure_views(conn, force=ran, sql_dir=sql_dir, revision=reached)
+                    security.apply_security(conn, force=ran or recreated, revision=reached, sql_dir=sql_dir)
                 if ran:
                     log.info("warehouse upgraded from revision %s to %s", before or "(empty)", reached)
         return reached
@@ -119,6 +129,47 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
         alembic_log.setLevel(alembic_level)
         if not isinstance(url_or_engine, sa.Engine):
             engine.dispose()
+
+
+@contextlib.contextmanager
+def _privileges_explained(engine: sa.Engine):
+    """A privilege the upgrade lacks, said as what to do about it (the transaction is rolled back)."""
+    try:
+        yield
+    except sa.exc.DBAPIError as exc:
+        if getattr(exc.orig, "sqlstate", None) != "42501":  # insufficient_privilege
+            raise
+        detail = str(exc.orig).strip().splitlines()[0]
+        raise security.SchemaChangeNotPermitted(
+            f"{engine.url.username or 'this role'} lacks a privilege the upgrade needs ({detail}): its administrator "
+            "must upgrade the warehouse (python -m alliance_finance.warehouse.migrate --warehouse <admin URL>); "
+            "nothing was changed") from exc
+
+
+def _create_schema(conn: sa.Connection) -> None:
+    # CREATE SCHEMA IF NOT EXISTS needs CREATE on the database even when the schema exists, which
+    # alliance_loader does not have: look first
+    if conn.execute(sa.text("SELECT 1 FROM pg_namespace WHERE nspname = :s"), {"s": PG_SCHEMA}).first():
+        return
+    if not security.may_change_schema(conn):
+        user = conn.execute(sa.text("SELECT current_user")).scalar()
+        raise security.SchemaChangeNotPermitted(
+            f"the warehouse has no schema {PG_SCHEMA} yet and {user} may not create it: its administrator "
+            "creates it with the first upgrade (python -m alliance_finance.warehouse.migrate --warehouse <admin URL>)")
+    conn.exec_driver_sql(f"CREATE SCHEMA IF NOT EXISTS {PG_SCHEMA}")
+
+
+def _check_may_change(conn: sa.Connection, before: str | None, wanted: str | None, changing: bool) -> None:
+    """Refuse, before touching anything, an upgrade the connected role may not make."""
+    if not changing or security.may_change_schema(conn):
+        return
+    user = conn.execute(sa.text("SELECT current_user")).scalar()
+    what = (f"is at revision {before or '(none)'} and this code needs {wanted}" if before != wanted
+            else "has views older than this code's sql/views/")
+    raise security.SchemaChangeNotPermitted(
+        f"the warehouse {what}, but {user} may not change its schema (it owns no table): its administrator "
+        "must upgrade it first (python -m alliance_finance.warehouse.migrate --warehouse <admin URL>, or "
+        "alliance-finance run as the administrator); nothing was changed")
 
 
 # --- views --------------------------------------------------------------------------------------
@@ -169,10 +220,12 @@ def _existing_views(conn: sa.Connection) -> list[tuple[str, str]]:
 def drop_views(conn: sa.Connection) -> None:
     """Drop every view of the warehouse (they are derived: ensure_views makes them again)."""
     for name, kind in _existing_views(conn):
+        # the name comes from the catalogue: quoted as an identifier, whatever it holds
+        quoted = conn.dialect.identifier_preparer.quote_identifier(name)
         if conn.dialect.name == "postgresql":
-            conn.exec_driver_sql(f'DROP {kind} IF EXISTS {PG_SCHEMA}."{name}" CASCADE')
+            conn.exec_driver_sql(f"DROP {kind} IF EXISTS {PG_SCHEMA}.{quoted} CASCADE")
         else:
-            conn.exec_driver_sql(f'DROP VIEW IF EXISTS "{name}"')
+            conn.exec_driver_sql(f"DROP VIEW IF EXISTS {quoted}")
 
 
 def _views_digest(conn: sa.Connection, files: list[Path], grants: list[Path], revision: str | None) -> str:
@@ -183,14 +236,22 @@ def _views_digest(conn: sa.Connection, files: list[Path], grants: list[Path], re
     return digest.hexdigest()
 
 
+def views_current(conn: sa.Connection, *, sql_dir: Path | None = None, revision: str | None = None) -> bool:
+    """Whether the warehouse carries exactly today's views (same files and revision, none missing)."""
+    files = view_files(sql_dir)
+    grants = sorted((Path(sql_dir or SQL_DIR) / "grants").glob("*.sql"))
+    if meta.get_meta(conn, meta.VIEWS_DIGEST) != _views_digest(conn, files, grants, revision):
+        return False
+    return {p.stem for p in files} <= {name for name, _ in _existing_views(conn)}
+
+
 def ensure_views(conn: sa.Connection, *, force: bool = False, sql_dir: Path | None = None,
                  revision: str | None = None) -> bool:
     """Drop and recreate all views (then grants) unless they are already exactly today's; True if recreated."""
     files = view_files(sql_dir)
     grants = sorted((Path(sql_dir or SQL_DIR) / "grants").glob("*.sql"))
     digest = _views_digest(conn, files, grants, revision)
-    present = {name for name, _ in _existing_views(conn)}
-    if not force and meta.get_meta(conn, meta.VIEWS_DIGEST) == digest and {p.stem for p in files} <= present:
+    if not force and views_current(conn, sql_dir=sql_dir, revision=revision):
         return False
     drop_views(conn)
     for path in files + grants:
@@ -221,3 +282,81 @@ def seed_fiscal_periods(conn: sa.Connection, first_fy: int = 2010, last_fy: int 
             rows.append({"fy": fy, "period": period, "label": label, "start": start, "end": end})
     conn.execute(sa.text("INSERT INTO dim_fiscal_period (fiscal_year, period, label, start_date, end_date) "
                          "VALUES (:fy, :period, :label, :start, :end)"), rows)
+
+
+# --- the administrator's command ------------------------------------------------------------------
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m alliance_finance.warehouse.migrate``: upgrade the warehouse as its administrator.
+
+    Creates or upgrades the schema, the views and (PostgreSQL, as a role that may) the roles, grants
+    and row-level security; with ``--loader-password-env VAR`` also lets ``alliance_loader`` log in
+    with the password held in environment variable VAR (never printed). The docker-compose init step
+    runs it. Exit 0 done, 1 failed (the message masks every password), 2 wrong usage.
+    """
+    import argparse
+    import os
+    import sys
+
+    from ..paths import default_warehouse_url
+    from .engine import mask_secrets, mask_url
+
+    parser = argparse.ArgumentParser(
+        prog="python -m alliance_finance.warehouse.migrate",
+        description="Bring the alliance finance warehouse up to date as its administrator: schema, views "
+                    "and, on PostgreSQL, the roles, grants and row-level security (docs/security.md).")
+    parser.add_argument("--warehouse", default=None,
+                        help="SQLAlchemy URL of the warehouse, connecting as its administrator "
+                             "(default $ALLIANCE_WAREHOUSE_URL, else sqlite:///var/warehouse.db)")
+    parser.add_argument("--loader-password-env", metavar="VAR",
+                        help="name of the environment variable holding alliance_loader's password "
+                             "(the password itself is never given on the command line)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # its plugin chatter hides what matters
+    url = args.warehouse or default_warehouse_url()
+    prog = parser.prog
+    if url.count("@") > 1:
+        # the URL parser would split the password at its first "@" and show the rest as the host
+        print(f"{prog}: the password in --warehouse {mask_url(url)} must be percent-encoded "
+              "(an @ in it is written %40)", file=sys.stderr)
+        return 2
+    password = None
+    if args.loader_password_env:
+        password = os.environ.get(args.loader_password_env)
+        if not password:
+            print(f"{prog}: environment variable {args.loader_password_env} is not set or empty: "
+                  f"it must hold alliance_loader's password", file=sys.stderr)
+            return 2
+    try:
+        engine = make_engine(url)
+        try:
+            reached = upgrade(engine)
+            with engine.connect() as conn:
+                if conn.dialect.name != "postgresql":
+                    secured = "no roles (not PostgreSQL)"
+                elif security.security_current(conn, revision=reached):
+                    secured = f"roles {', '.join(security.roles())}, their grants and row-level security in place"
+                else:
+                    secured = "roles, grants and row-level security NOT in place (connect as a role with CREATEROLE)"
+            print(f"warehouse {mask_url(url)} at revision {reached}; {secured}")
+            if password is not None:
+                with engine.begin() as conn:
+                    security.set_login_password(conn, security.LOADER, password)
+                print(f"{security.LOADER} may log in with the password from ${args.loader_password_env}")
+        finally:
+            engine.dispose()
+    except Exception as exc:  # noqa: BLE001 - an operator command: say what and where, masked
+        text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        reason = text[0] if text else type(exc).__name__
+        print(f"{prog}: warehouse {mask_url(url)} could not be brought up to date: "
+              f"{mask_secrets(reason, url, password)}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover - exercised through a subprocess in tests/test_security.py
+    # run the package's own module, not this __main__ copy, which the revisions would import again
+    from alliance_finance.warehouse.migrate import main as _main
+
+    raise SystemExit(_main())
