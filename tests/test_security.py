@@ -215,6 +215,53 @@ def test_a_view_over_a_security_invoker_view_would_hide_the_other_force(secured)
         assert rows(person, query) == [("ASC",)]
 
 
+def test_an_administrator_with_createrole_needs_no_superuser(pg_url):
+    """The rules hold when the administrator is an ordinary role with CREATEROLE (a managed
+    PostgreSQL gives no superuser): it owns the tables and views, so its views see both forces."""
+    admin_role = "alliance_test_admin"
+    with admin(pg_url) as conn:
+        conn.execute(f"""
+            DO $$
+            BEGIN
+                CREATE ROLE {admin_role} LOGIN CREATEROLE;
+            EXCEPTION WHEN duplicate_object OR unique_violation THEN
+                NULL;
+            END
+            $$""")
+        conn.execute(f'GRANT CREATE ON DATABASE "{make_url(pg_url).database}" TO {admin_role}')
+    try:
+        _createrole_administrator_secures(pg_url, admin_role)
+    finally:  # no stray role with CREATEROLE left in the cluster
+        with admin(pg_url) as conn:
+            conn.execute(f"REASSIGN OWNED BY {admin_role} TO CURRENT_USER")
+            conn.execute(f"DROP OWNED BY {admin_role}")
+            conn.execute(f"DROP ROLE {admin_role}")
+
+
+def _createrole_administrator_secures(pg_url: str, admin_role: str) -> None:
+    admin_url = as_role(pg_url, admin_role)
+    assert migrate.upgrade(admin_url) == migrate.head_revision()
+    ensure_person(pg_url, PEOPLE["asc_finance"], "asc_finance")
+    with connect(pg_url, admin_role) as conn:
+        assert rows(conn, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == [(False,)]
+        assert rows(conn, "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class "
+                          "WHERE relnamespace = 'alliance'::regnamespace") == [(admin_role,)]
+        conn.execute("INSERT INTO etl_batch (force_code, source_ref, status, rows_read, started_at) "
+                     "VALUES ('ASC', 'a', 'loaded', 1, now()), ('WP', 'w', 'loaded', 1, now())")
+        conn.execute("INSERT INTO fact_ledger_line (force_code, fiscal_year, period, posting_date, source_line_ref, "
+                     "document_ref, source_line_number, local_account, objective_code, subjective_code, "
+                     "amount_pence, document_type, batch_id) "
+                     "SELECT force_code, 2016, 1, DATE '2016-04-05', force_code || '/1', 'd', 1, 'x', 'UNMAPPED', "
+                     "'UNMAPPED', 100, 'KR', batch_id FROM etl_batch")
+    with connect(pg_url, PEOPLE["asc_finance"]) as person:
+        assert rows(person, "SELECT force_code FROM fact_ledger_line") == [("ASC",)]
+        assert rows(person, "SELECT force_code FROM v_consolidated_spend ORDER BY 1") == [("ASC",), ("WP",)]
+    # the loader loads under this administrator's grants too
+    with connect(pg_url, security.LOADER) as loader:
+        loader.execute("UPDATE fact_ledger_line SET amount_pence = amount_pence")
+        assert rows(loader, "SELECT COUNT(*) FROM fact_ledger_line") == [(2,)]
+
+
 # --- nobody reading may write or change anything ----------------------------------------------------
 
 def test_readers_can_neither_write_nor_change_the_schema(secured):
