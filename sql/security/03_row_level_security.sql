@@ -4,7 +4,7 @@
 -- How a force role still sees the consolidated figures of both forces: a view runs with the rights
 -- of its owner (PostgreSQL's default), and the owner of the views is the administrator who migrates,
 -- who owns the tables and is therefore not subject to their row-level security (it is enabled, not
--- FORCEd). So v_consolidated_spend read by asc_finance aggregates both forces' lines, while
+-- FORCEd; a superuser bypasses it anyway). So v_consolidated_spend read by asc_finance aggregates both forces' lines, while
 -- asc_finance selecting from fact_ledger_line gets only ASC's.
 --
 -- The loader gets a policy of its own rather than the BYPASSRLS attribute: only a superuser may give
