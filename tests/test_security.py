@@ -336,7 +336,7 @@ def test_a_pending_revision_or_view_change_fails_clearly_for_the_loader_and_chan
     shutil.copytree(ROOT / "sql", sql_dir)
     view = sql_dir / "views" / "v_ledger_freshness.sql"
     view.write_text(view.read_text(encoding="utf-8") + "\n-- changed\n", encoding="utf-8")
-    with pytest.raises(security.SchemaChangeNotPermitted, match="views older than this code's"):
+    with pytest.raises(security.SchemaChangeNotPermitted, match="views that differ from this code's sql/views/"):
         migrate.upgrade(loader_url, sql_dir=sql_dir)
 
     with admin(pg_url) as conn:

@@ -116,7 +116,8 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
                     target_is_head and not views_current(conn, sql_dir=sql_dir, revision=before)))
                 if ran:
                     drop_views(conn)
-                    security.drop_policies(conn)
+                    if target_is_head:  # created again below; an older target would be left without them
+                        security.drop_policies(conn)
                     command.upgrade(_alembic_config(conn, script_location), revision)
                 reached = current_revision(conn)
                 if target_is_head:
@@ -165,7 +166,7 @@ def _check_may_change(conn: sa.Connection, before: str | None, wanted: str | Non
         return
     user = conn.execute(sa.text("SELECT current_user")).scalar()
     what = (f"is at revision {before or '(none)'} and this code needs {wanted}" if before != wanted
-            else "has views older than this code's sql/views/")
+            else "has views that differ from this code's sql/views/ (changed or missing)")
     raise security.SchemaChangeNotPermitted(
         f"the warehouse {what}, but {user} may not change its schema (it owns no table): its administrator "
         "must upgrade it first (python -m alliance_finance.warehouse.migrate --warehouse <admin URL>, or "
