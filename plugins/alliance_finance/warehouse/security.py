@@ -75,11 +75,14 @@ def security_files(sql_dir: Path | None = None) -> list[Path]:
     return sorted((Path(sql_dir or SQL_DIR) / "security").glob("*.sql"))
 
 
+def _render(path: Path) -> str:
+    return sqlfiles.render(path, "postgresql", force_roles=force_roles(), all_roles=list(roles()),
+                           consolidated_views=CONSOLIDATED_VIEWS)
+
+
 def render_security_sql(sql_dir: Path | None = None) -> str:
     """The security SQL exactly as it runs on PostgreSQL (for a DBA to read, or to run by hand)."""
-    params = {"force_roles": force_roles(), "all_roles": list(roles()), "consolidated_views": CONSOLIDATED_VIEWS}
-    return "\n".join(f"-- {path.name}\n{sqlfiles.render(path, 'postgresql', **params)}"
-                     for path in security_files(sql_dir))
+    return "\n".join(f"-- {path.name}\n{_render(path)}" for path in security_files(sql_dir))
 
 
 # --- what the connected role may do ---------------------------------------------------------------
@@ -165,9 +168,7 @@ def apply_security(conn: sa.Connection, *, force: bool = False, revision: str | 
 
     for path in security_files(sql_dir):
         try:
-            execute_statements(conn, sqlfiles.render(path, "postgresql", force_roles=force_roles(),
-                                                     all_roles=list(roles()),
-                                                     consolidated_views=CONSOLIDATED_VIEWS))
+            execute_statements(conn, _render(path))
         except Exception as exc:
             raise RuntimeError(f"applying sql/security/{path.name} failed: {exc}") from exc
     meta.set_meta(conn, SECURITY_DIGEST, _digest(sql, revision))
