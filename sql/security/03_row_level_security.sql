@@ -40,10 +40,10 @@ CREATE POLICY {{ role }}_own_lines ON alliance.{{ table }}
 {%- endfor %}
 {%- endfor %}
 
--- v_nre_line is created WITH (security_invoker = true) by sql/views/v_nre_line.sql. A view that
--- reads a security-invoker view checks that view's tables with the rights of the user running the
--- query, not of its own owner (PostgreSQL documents it, and tests/test_security.py shows it): every
--- consolidated view reads v_nre_line, so asc_finance would see only ASC's share of the alliance
--- totals. It runs with its owner's rights here instead, and the force roles are not granted it
--- (it is line-level data of both forces); they read their own lines in fact_ledger_line.
+-- v_nre_line must run with its owner's rights. A view that reads a security-invoker view checks
+-- that view's tables with the rights of the user running the query, not of its own owner
+-- (PostgreSQL documents it, and tests/test_security.py shows it): every consolidated view reads
+-- v_nre_line, so asc_finance would see only ASC's share of the alliance totals. Stated here as well
+-- as in the view's own file so that no later edit of the view can turn it back on silently; the
+-- force roles are not granted it (line-level data of both forces).
 ALTER VIEW alliance.v_nre_line SET (security_invoker = false);

@@ -11,11 +11,11 @@
 --   the reference data catches up.
 --
 -- A plain join, so the database folds it into each query that aggregates it (no materialisation).
--- Line-level, so on PostgreSQL it runs with the reader's rights (security_invoker): a force's
--- finance role reading it directly sees only its own lines under fact_ledger_line's row-level
--- security, while the consolidated views built on it (run as their owner) see both forces.
-CREATE VIEW v_nre_line
-{%- if dialect == 'postgresql' %} WITH (security_invoker = true){% endif %} AS
+-- It runs with its owner's rights, like every view here: the consolidated views built on it must
+-- see both forces' lines whoever queries them (a security_invoker view would hand the querying
+-- role's row-level security down to them). Being line-level data of both forces, it is granted to
+-- no force role (sql/security/); a force's finance team reads its own lines in fact_ledger_line.
+CREATE VIEW v_nre_line AS
 SELECT
     f.fiscal_year,
     f.period,
