@@ -99,6 +99,15 @@ def main(argv: list[str] | None = None) -> int:
             logging.getLogger(noisy).setLevel(logging.WARNING)
     if getattr(args, "warehouse", "unset") is None:
         args.warehouse = default_warehouse_url()
+    from .warehouse.engine import UnusableURL, check_url
+
+    try:
+        for option in ("warehouse", "wiltshire_url"):
+            if getattr(args, option, None):
+                check_url(args.__dict__[option], "--" + option.replace("_", "-"))
+    except UnusableURL as exc:
+        print(f"alliance-finance {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
 
     if args.command == "generate":
         if args.from_fy > args.to_fy:

@@ -100,3 +100,33 @@ def dialect_of(engine_or_url) -> str:
     if isinstance(engine_or_url, sa.Engine):
         return engine_or_url.dialect.name
     return normalise_url(engine_or_url).get_backend_name()
+
+
+class UnusableURL(ValueError):
+    """A database URL that cannot work as given; the message never shows its password."""
+
+
+def check_url(url: str, what: str = "--warehouse") -> URL:
+    """Parse and check a database URL before anything connects with it.
+
+    Refuses, with a message that names the problem and never the password: text that is not a URL,
+    a port that is not a number, a driver this project does not install, and an ``@`` left
+    unescaped in the user or password part (the URL would be split at the wrong ``@`` and a piece of
+    the password would end up in the host name, and in the driver's error messages).
+    """
+    text = str(url)
+    scheme, sep, rest = text.partition("://")
+    if not sep or not scheme:
+        raise UnusableURL(f"{what} is not a database URL (expected e.g. postgresql://user@host/db or sqlite:///file.db)")
+    authority = rest.split("/", 1)[0]
+    if authority.count("@") > 1:
+        raise UnusableURL(f"{what}: the user or password holds an unescaped '@'; write it as %40")
+    try:
+        parsed = normalise_url(text)
+        parsed.get_dialect()
+    except ValueError as exc:
+        raise UnusableURL(f"{what} {mask_url(text)}: {exc}") from None
+    except Exception as exc:  # noqa: BLE001 - e.g. NoSuchModuleError for an unknown driver
+        raise UnusableURL(f"{what} {mask_url(text)}: unknown database driver '{scheme}' "
+                          f"({type(exc).__name__})") from None
+    return parsed

@@ -1,0 +1,45 @@
+"""The command line as a user meets it: usage errors exit 2 with a message that says what is wrong,
+and never shows a password."""
+
+from __future__ import annotations
+
+import pytest
+
+from alliance_finance.cli import main
+
+
+@pytest.mark.parametrize(
+    "url,expected",
+    [
+        ("postgresql://loader:S3cretPw@db:notaport/alliance", "invalid literal"),
+        ("nosuchdb://loader:S3cretPw@db/alliance", "unknown database driver"),
+        ("postgresql://loader:S3cret@Pw@db/alliance", "unescaped '@'"),
+        ("not a url at all", "not a database URL"),
+    ],
+    ids=["port-not-a-number", "unknown-driver", "unescaped-at", "not-a-url"],
+)
+@pytest.mark.parametrize("command", [["status"], ["report", "--out", "OUT"], ["run", "--sources", "SRC"]])
+def test_an_unusable_warehouse_url_is_a_usage_error_that_hides_the_password(command, url, expected, capsys, tmp_path):
+    argv = [part.replace("OUT", str(tmp_path / "r")).replace("SRC", str(tmp_path)) for part in command]
+    assert main(argv + ["--warehouse", url]) == 2
+    err = capsys.readouterr().err
+    assert expected in err
+    assert "S3cret" not in err and "Pw" not in err
+
+
+def test_no_command_and_wrong_usage_exit_2(capsys):
+    assert main([]) == 2
+    with pytest.raises(SystemExit) as exc:
+        main(["generate", "--out", "x", "--from-fy", "2018", "--to-fy", "2014"])
+    assert exc.value.code == 2
+    assert "--from-fy 2018 is after --to-fy 2014" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--sources", "x", "--force", "XX"])
+    assert exc.value.code == 2
+
+
+def test_run_needs_a_source(capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--warehouse", "sqlite:///x.db"])
+    assert exc.value.code == 2
+    assert "--sources" in capsys.readouterr().err
