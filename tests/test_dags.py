@@ -123,3 +123,26 @@ def test_only_transient_errors_are_retried():
     assert decide(ConcurrentRunError("another run for ASC holds the load lock")) == RetryAction.RETRY
     assert decide(SourceSchemaError("gl_journal_line lacks entered_dr")) == RetryAction.FAIL
     assert decide(ValueError("a bug")) == RetryAction.FAIL
+
+
+def test_failure_message_names_dag_run_task_batch_and_reason_without_secrets():
+    from types import SimpleNamespace
+
+    from alliance_finance.notify import AllianceFailureNotifier, describe_failure
+
+    exc = RuntimeError("ASC_GL_20160405_001.csv: rows 12 in the file, 13 in its control file; "
+                       "warehouse postgresql://alliance_loader:S3cretPw@db:5432/alliance")
+    exc.batches = ["ASC_GL_20160405_001.csv: rows 12 in the file, 13 in its control file"]
+    ti = SimpleNamespace(dag_id="alliance_ledger_asc", task_id="report_rejections",
+                         run_id="scheduled__2026-11-25T02:00:00+00:00", try_number=1)
+    context = {"ti": ti, "run_id": ti.run_id, "exception": exc}
+    subject, body = describe_failure(context)
+    for expected in ("alliance_ledger_asc", "report_rejections", ti.run_id, "ASC_GL_20160405_001.csv", "control file"):
+        assert expected in subject + body
+    assert "S3cretPw" not in body
+
+    sent = []
+    notifier = AllianceFailureNotifier(transport=lambda s, b, to: sent.append((s, b, to)),
+                                       recipients=["finance-data@example.org"])
+    notifier.notify(context)
+    assert sent == [(subject, body, ["finance-data@example.org"])]

@@ -53,7 +53,7 @@ def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
     reason = str(exc) if exc is not None else "no exception recorded"
     batches = getattr(exc, "batches", None) or []
     batch_lines = [f"  - {b}" for b in batches] or [f"  - {getattr(exc, 'source_ref', 'n/a')}"]
-    from .warehouse.engine import mask_url
+    from .warehouse.engine import mask_secrets
 
     subject = f"[alliance-finance] {dag_id}.{task_id} failed ({run_id})"
     body = "\n".join(
@@ -63,7 +63,7 @@ def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
             f"Task:   {task_id}" + (f" (try {try_number})" if try_number else ""),
             "Batch:",
             *batch_lines,
-            f"Reason: {mask_url(reason) if '://' in reason else reason}",
+            f"Reason: {mask_secrets(reason)}",
             "",
             "The warehouse keeps every batch fully in or fully out: nothing of a failed batch was loaded.",
             "See `alliance-finance status` and the run's log for details.",
