@@ -341,8 +341,10 @@ def run_force(force_code: str, *, sources: Path | None, warehouse_url: str, wilt
     :class:`SourcesMissing`, :class:`~alliance_finance.errors.SourceSchemaError`, or
     :class:`~alliance_finance.errors.TransientError` when the warehouse cannot be reached.
     """
+    import sqlalchemy as sa
+
     from .warehouse import locks
-    from .warehouse.engine import make_engine
+    from .warehouse.engine import make_engine, mask_url
 
     _check_force(force_code)
     logger = log or _log
@@ -361,6 +363,12 @@ def run_force(force_code: str, *, sources: Path | None, warehouse_url: str, wilt
                 _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, result)
         logger.info("%s", result.summary())
         return result
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        # the source readers name their own databases (erp_sql), so what is left is the warehouse
+        lost = "unreachable" if exc.connection_invalidated else "failed"
+        raise TransientError(
+            f"warehouse {mask_url(warehouse_url)} {lost} mid-run: {_first_line(exc)}; the batches committed "
+            "before stay loaded and the one in flight was rolled back: run again") from exc
     finally:
         engine.dispose()
 
