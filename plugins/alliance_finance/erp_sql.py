@@ -104,7 +104,7 @@ import pyarrow as pa
 import sqlalchemy as sa
 
 from . import fiscal
-from .errors import SourceSchemaError
+from .errors import SourceSchemaError, TransientError
 from .ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
 from .money import format_pence
 from .warehouse.engine import mask_url, normalise_url
@@ -259,11 +259,19 @@ def extract_new_journals(source_url: str, loaded_journal_ids: set[int], *,
     try:
         with engine.connect() as connection:
             check_source_schema(connection, where)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        engine.dispose()
+        raise TransientError(f"{where} unreachable: {_first_line(exc)}") from exc
     except BaseException:
         engine.dispose()
         raise
     loaded = {int(journal_id) for journal_id in loaded_journal_ids}
-    return _extract(engine, loaded, max_lines_per_batch)
+    return _extract(engine, loaded, max_lines_per_batch, where)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def _source_engine(source_url: str, where: str) -> sa.Engine:
@@ -315,7 +323,7 @@ class _Journal:
         return (self.posted_at is None, self.posted_at or dt.datetime.min, self.journal_id)
 
 
-def _extract(engine: sa.Engine, loaded: set[int], max_lines_per_batch: int) -> Iterator[Batch]:
+def _extract(engine: sa.Engine, loaded: set[int], max_lines_per_batch: int, where: str) -> Iterator[Batch]:
     try:
         with engine.connect() as connection, connection.begin():
             posted = connection.execute(
@@ -330,6 +338,10 @@ def _extract(engine: sa.Engine, loaded: set[int], max_lines_per_batch: int) -> I
             accounts: dict[Any, AccountString | str] = {}  # account strings repeat: parse each once
             for planned in _plan_batches(journals, max_lines_per_batch):
                 yield _build_batch(connection, *planned, accounts)
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        # named here, so that the pipeline does not take it for the warehouse
+        raise TransientError(f"{where} unreachable mid-extract: {_first_line(exc)}; the batches loaded "
+                             "before stay loaded, the rest is read again by the next run") from exc
     finally:
         engine.dispose()
 
