@@ -211,13 +211,14 @@ class ForkServer:
         self.proc = subprocess.Popen([sys.executable, "-c", FORK_SERVER], env=env, stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, text=True, start_new_session=True)
 
-    def start(self, sources: Path, url: str, workdir: Path, *, real_gx: bool = False,
+    def start(self, sources: Path | None, url: str, workdir: Path, *, real_gx: bool = False,
               pause: str | None = None, pause_seconds: float = 30, extra: tuple = ()) -> "Run":
         workdir.mkdir(parents=True, exist_ok=True)
         run = Run(workdir)
         env = _env(self.workdir, pause, pause_seconds)
         self.proc.stdin.write(json.dumps({
-            "argv": ["run", "--sources", str(sources), "--warehouse", url, *extra], "env": env,
+            "argv": ["run", *(["--sources", str(sources)] if sources else []), "--warehouse", url, *extra],
+            "env": env,
             "stdout": str(run.out_path), "stderr": str(run.err_path), "real_gx": real_gx}) + "\n")
         self.proc.stdin.flush()
         reply = self.proc.stdout.readline()
@@ -230,7 +231,7 @@ class ForkServer:
         assert reply["pid"] == pid, reply
         return reply["exit"]
 
-    def run_to_end(self, sources: Path, url: str, workdir: Path, **kw) -> "Run":
+    def run_to_end(self, sources: Path | None, url: str, workdir: Path, **kw) -> "Run":
         run = self.start(sources, url, workdir, **kw)
         run.finish()
         return run
@@ -584,5 +585,99 @@ def test_the_warehouse_cut_off_mid_load_fails_the_run_clearly_and_the_next_run_c
         assert_sound(engine, "after the next run")
         assert fact_checksum(engine) == reference.checksum
         assert batch_ledger(engine) == reference.ledger
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture
+def erp_behind_a_password(mariadb_url):
+    """The Wiltshire ERP on MariaDB (a year of journals, 12 period extracts), read by a user with a password."""
+    import pymysql
+
+    import wp_fixtures as wp
+
+    wp.create_erp_database(mariadb_url)
+    wp.insert_journals(mariadb_url, list(wp.history(2016, 2016, 3000, seed=9)))
+    u = sa.engine.make_url(mariadb_url)
+    user = f"af_rel_{u.database[-12:]}"
+    admin = pymysql.connect(host=u.host, port=u.port or 3306, user=u.username, password=u.password or "",
+                            autocommit=True)
+    try:
+        with admin.cursor() as cur:
+            cur.execute(f"CREATE USER '{user}'@'127.0.0.1' IDENTIFIED BY 's3cr3t-erp'")
+            cur.execute(f"GRANT SELECT ON `{u.database}`.* TO '{user}'@'127.0.0.1'")
+        yield u.set(username=user, password="s3cr3t-erp").render_as_string(hide_password=False)
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f"DROP USER IF EXISTS '{user}'@'127.0.0.1'")
+        admin.close()
+
+
+@pytest.mark.mariadb
+def test_the_wiltshire_source_cut_off_mid_extract_fails_clearly_and_the_next_run_completes(
+        erp_behind_a_password, fork_server, pg_url, tmp_path):
+    erp_url = erp_behind_a_password
+    clean_url = new_pg_database()
+    try:
+        clean = fork_server.run_to_end(None, clean_url, tmp_path / "clean", extra=("--wiltshire-url", erp_url))
+        assert clean.returncode == 0, clean.stderr[-3000:]
+        clean_engine = make_engine(clean_url)
+        expected = fact_checksum(clean_engine), batch_ledger(clean_engine)
+        clean_engine.dispose()
+    finally:
+        drop_pg_database(clean_url)
+    assert len(expected[1]) == 12
+
+    proxy = Proxy(_port(erp_url) or 3306)
+    cut_url = _via(erp_url, proxy, "s3cr3t-erp")
+    run = fork_server.start(None, pg_url, tmp_path / "cut", extra=("--wiltshire-url", cut_url),
+                            pause="WP.read:5", pause_seconds=1)
+    assert run.wait_for("ALLIANCE-FAULT-PAUSE WP.read 5")
+    proxy.cut()
+    assert run.finish() == 1
+    failure = [line for line in run.stderr.splitlines() if "run failed" in line]
+    print("\n" + "\n".join(failure))
+    masked = sa.engine.make_url(cut_url).render_as_string(hide_password=True)
+    assert len(failure) == 1 and failure[0].startswith(f"WP: run failed: WP ERP database {masked} unreachable")
+    assert "s3cr3t-erp" not in run.stdout + run.stderr
+    engine = make_engine(pg_url)
+    try:
+        assert_sound(engine, "after the cut")
+        # a run's WP extracts are validated as one group (up to a million lines) before any loads,
+        # so a cut while reading leaves nothing at all behind
+        assert _counts(engine) == (0, 0)
+        again = fork_server.run_to_end(None, pg_url, tmp_path / "again", extra=("--wiltshire-url", erp_url))
+        assert again.returncode == 0, again.stderr[-3000:]
+        assert_sound(engine, "after the next run")
+        assert (fact_checksum(engine), batch_ledger(engine)) == expected
+    finally:
+        engine.dispose()
+
+
+def test_a_locked_wiltshire_file_fails_the_run_naming_it_and_the_next_run_completes(sources, tmp_path):
+    """SQLite: the ERP file held by an exclusive writer (an ERP batch job) for longer than the reader waits."""
+    root = tmp_path / "sources"
+    shutil.copytree(sources, root)
+    warehouse = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    erp = sqlite3.connect(root / "wiltshire" / "erp.db", isolation_level=None)
+    erp.execute("BEGIN EXCLUSIVE")
+    try:
+        started = time.monotonic()
+        with pytest.raises(Exception) as failure:
+            pipeline.run_force("WP", sources=root, warehouse_url=warehouse, validator=ReadersOnly())
+        assert time.monotonic() - started < 60
+    finally:
+        erp.execute("ROLLBACK")
+        erp.close()
+    message = str(failure.value)
+    assert message.startswith(f"WP ERP database sqlite:///{(root / 'wiltshire' / 'erp.db').resolve()} unreachable")
+    assert "locked" in message
+    engine = make_engine(warehouse)
+    try:
+        assert_sound(engine, "after the locked file")
+        assert _counts(engine) == (0, 0)
+        result = pipeline.run_force("WP", sources=root, warehouse_url=warehouse, validator=ReadersOnly())
+        assert result.ok and len(result.loaded) == 13
+        assert_sound(engine, "after the next run")
     finally:
         engine.dispose()
