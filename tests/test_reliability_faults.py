@@ -99,6 +99,8 @@ class Reference:
     ledger: list
     asc_deliveries: int
     wp_batches: int
+    #: the checksum without WP's batch names (which follow how journals were grouped into runs)
+    checksum_asc_refs: object = None
 
 
 @pytest.fixture(scope="module")
@@ -113,7 +115,7 @@ def reference(sources, tmp_path_factory) -> Reference:
             assert_sound(engine, "clean run")
             ledger = batch_ledger(engine)
             ref = Reference(fact_checksum(engine), ledger, sum(1 for b in ledger if b[0] == "ASC"),
-                            sum(1 for b in ledger if b[0] == "WP"))
+                            sum(1 for b in ledger if b[0] == "WP"), fact_checksum(engine, source_ref_forces=("ASC",)))
         finally:
             engine.dispose()
     finally:
@@ -679,5 +681,161 @@ def test_a_locked_wiltshire_file_fails_the_run_naming_it_and_the_next_run_comple
         result = pipeline.run_force("WP", sources=root, warehouse_url=warehouse, validator=ReadersOnly())
         assert result.ok and len(result.loaded) == 13
         assert_sound(engine, "after the next run")
+    finally:
+        engine.dispose()
+
+
+# -- concurrent runs -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def second_fork_server(tmp_path_factory):
+    server = ForkServer(tmp_path_factory.mktemp("second_fork_server"))
+    yield server
+    server.close()
+
+
+def _lock_refusal_or_success(run: Run) -> None:
+    if run.returncode != 0:
+        failures = [line for line in run.stderr.splitlines() if "run failed" in line]
+        assert run.returncode == 1 and failures and all("holds the load lock" in f for f in failures), \
+            run.stderr[-3000:]
+
+
+def test_two_runs_started_together_on_a_new_warehouse_load_everything_once(
+        sources, reference, fork_server, second_fork_server, pg_url, tmp_path):
+    """Both migrate, then queue on each force's lock: whoever comes second finds nothing new."""
+    first = fork_server.start(sources, pg_url, tmp_path / "first")
+    second = second_fork_server.start(sources, pg_url, tmp_path / "second")
+    first.finish(), second.finish()
+    for run in (first, second):
+        _lock_refusal_or_success(run)
+    engine = make_engine(pg_url)
+    try:
+        assert_sound(engine, "after two runs at once")
+        assert fact_checksum(engine) == reference.checksum
+        assert batch_ledger(engine) == reference.ledger     # no batch twice, nothing rejected
+    finally:
+        engine.dispose()
+
+
+def test_a_second_run_arriving_mid_load_waits_and_finds_nothing_new(
+        sources, reference, fork_server, second_fork_server, pg_url, tmp_path):
+    first = fork_server.start(sources, pg_url, tmp_path / "first", extra=("--force", "ASC"),
+                              pause="ASC.load.staged:7", pause_seconds=2)
+    assert first.wait_for("ALLIANCE-FAULT-PAUSE ASC.load.staged 7")
+    second = second_fork_server.start(sources, pg_url, tmp_path / "second", extra=("--force", "ASC"))
+    assert first.finish() == 0 and second.finish() == 0, second.stderr[-3000:]
+    assert "ASC: nothing new to load" in second.stdout
+    engine = make_engine(pg_url)
+    try:
+        assert_sound(engine, "after the second run")
+        assert batch_ledger(engine) == [b for b in reference.ledger if b[0] == "ASC"]
+    finally:
+        engine.dispose()
+
+
+def test_a_dag_load_task_and_a_cli_run_racing_load_everything_once(sources, reference, pg_url, tmp_path,
+                                                                   monkeypatch):
+    """The DAG's load task loads batches it staged earlier while ``run_force`` runs: each batch once."""
+    from alliance_finance import orchestration
+
+    monkeypatch.setattr(orchestration, "warehouse_url", lambda force_code=None: pg_url)
+    monkeypatch.setattr(orchestration, "sources_dir", lambda: sources)
+    monkeypatch.setattr(orchestration, "source_url", lambda force_code: None)
+    monkeypatch.setattr(orchestration, "VAR_DIR", tmp_path / "var")
+    monkeypatch.setattr(pipeline, "default_validator", lambda url: ReadersOnly())
+    staged = {}
+    for force in ("ASC", "WP"):
+        context = {"run_id": f"race_{force}"}
+        pending = orchestration.find_pending(force, context)
+        staged[force] = (orchestration.extract_and_validate(force, pending, context), context)
+    assert len(staged["ASC"][0]["batches"]) == reference.asc_deliveries
+
+    results: dict = {}
+    barrier = threading.Barrier(4)
+
+    def dag_load(force):
+        barrier.wait()
+        results[("dag", force)] = orchestration.load_staged(force, *staged[force])
+
+    def cli_run_force(force):
+        barrier.wait()
+        results[("cli", force)] = pipeline.run_force(force, sources=sources, warehouse_url=pg_url,
+                                                     validator=ReadersOnly(), lock_wait_seconds=60)
+
+    threads = [threading.Thread(target=target, args=(force,)) for force in ("ASC", "WP")
+               for target in (dag_load, cli_run_force)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(120)
+    assert len(results) == 4, results
+    for force in ("ASC", "WP"):
+        dag, cli = results[("dag", force)], results[("cli", force)]
+        assert not dag["rejected"] and cli.ok
+        # one of the two loaded the force's batches, the other found them loaded
+        assert sorted([dag["batches_loaded"], len(cli.loaded)]) in (
+            [0, reference.asc_deliveries if force == "ASC" else reference.wp_batches],)
+    engine = make_engine(pg_url)
+    try:
+        assert_sound(engine, "after the race")
+        assert fact_checksum(engine) == reference.checksum
+        assert batch_ledger(engine) == reference.ledger
+    finally:
+        engine.dispose()
+
+
+# -- idempotency -----------------------------------------------------------------------------------
+
+
+def test_night_by_night_equals_one_pass_and_rerunning_the_history_changes_nothing(sources, reference, pg_url,
+                                                                                  tmp_path):
+    """ASC's inbound folder fed one business night at a time (the 15 September re-delivery a night
+    late), Wiltshire's ERP in two steps (the later journals, and some early ones still unposted at
+    first, posted later with their old posted_at), each followed by a pass: the warehouse equals the
+    one-pass load; then the whole history is offered again and nothing changes."""
+    root = tmp_path / "nightly"
+    inbound = root / "avon_somerset" / "inbound"
+    inbound.mkdir(parents=True)
+    deliveries = sorted(p for p in (sources / "avon_somerset" / "inbound").iterdir() if p.suffix == ".csv")
+    nights: dict[str, list[Path]] = collections.defaultdict(list)
+    for path in deliveries:
+        day = path.name[7:15]
+        late = path.name.endswith("_002.csv")  # the re-delivery comes the night after
+        nights[day if not late else f"{day}+"].append(path)
+
+    def run(force, **kw):
+        result = pipeline.run_force(force, sources=root, warehouse_url=pg_url, validator=ReadersOnly(), **kw)
+        assert result.ok, result.summary()
+        return result
+
+    for night in sorted(nights):
+        for path in nights[night]:
+            shutil.copy2(path.with_suffix(".ctl"), inbound)   # the control file is not what is looked at first
+            shutil.copy2(path, inbound)
+        run("ASC")
+
+    step_one = tmp_path / "erp_step_one.db"
+    shutil.copy2(sources / "wiltshire" / "erp.db", step_one)
+    with sqlite3.connect(step_one) as erp:
+        erp.execute("DELETE FROM gl_journal_line WHERE journal_id IN "
+                    "(SELECT journal_id FROM gl_journal WHERE posted_at >= '2014-11-01')")
+        erp.execute("DELETE FROM gl_journal WHERE posted_at >= '2014-11-01'")
+        parked = erp.execute("UPDATE gl_journal SET status = 'U' WHERE status = 'P' AND journal_id % 7 = 0").rowcount
+    assert parked > 10
+    first = run("WP", wiltshire_url=f"sqlite:///{step_one}")
+    whole = f"sqlite:///{sources / 'wiltshire' / 'erp.db'}"
+    second = run("WP", wiltshire_url=whole)
+    assert first.lines_loaded and second.lines_loaded
+
+    engine = make_engine(pg_url)
+    try:
+        assert_sound(engine, "night by night")
+        assert fact_checksum(engine, source_ref_forces=("ASC",)) == reference.checksum_asc_refs
+        assert [b for b in batch_ledger(engine) if b[0] == "ASC"] == [b for b in reference.ledger if b[0] == "ASC"]
+        state = fact_checksum(engine), batch_ledger(engine)
+        assert run("ASC").outcomes == [] and run("WP", wiltshire_url=whole).outcomes == []
+        assert (fact_checksum(engine), batch_ledger(engine)) == state
     finally:
         engine.dispose()
