@@ -124,7 +124,7 @@ class BatchLoader:
         """Load one batch (or record its rejection) in one transaction; returns what happened."""
         assert self._conn is not None, "use BatchLoader as a context manager"
         if not batch.rejected:
-            problem = _row_accounting_problem(batch)
+            problem = _row_accounting_problem(batch) or _money_range_problem(batch)
             if problem:
                 batch.reject(problem)
         if batch.rejected:
@@ -205,7 +205,8 @@ class BatchLoader:
              "rows_read": batch.rows_read,
              "rows_loaded": lines.num_rows if status == "loaded" else 0,
              "rows_quarantined": len(batch.quarantine) if status == "loaded" else 0,
-             "debit": batch.total_debit_pence, "credit": batch.total_credit_pence,
+             # a rejected batch's totals may be beyond what a money column holds: its error names them
+             "debit": _storable(batch.total_debit_pence), "credit": _storable(batch.total_credit_pence),
              "first_day": first_day, "last_day": last_day, "posted_through": posted_through,
              "error": batch.error, "now": now}).scalar_one()
 
@@ -333,6 +334,23 @@ def load_batch(engine: sa.Engine, batch: Batch) -> LoadOutcome:
     """Load one batch in its own transaction (see :class:`BatchLoader` for many)."""
     with BatchLoader(engine) as loader:
         return loader.load(batch)
+
+
+#: the largest amount the warehouse's money columns hold (numeric(15,2) on PostgreSQL), in pence
+MAX_MONEY_PENCE = 10**15 - 1
+
+
+def _money_range_problem(batch: Batch) -> str | None:
+    for side, pence in (("debit", batch.total_debit_pence), ("credit", batch.total_credit_pence)):
+        if abs(pence) > MAX_MONEY_PENCE:
+            return (f"{batch.source_ref}: total {side} {format_gbp(pence, pence_shown=True)} is beyond "
+                    f"{format_gbp(MAX_MONEY_PENCE, pence_shown=True)}, the largest amount the warehouse holds "
+                    "(numeric(15,2)); nothing is loaded (the batch's totals are recorded as 0)")
+    return None
+
+
+def _storable(pence: int) -> int:
+    return pence if abs(pence) <= MAX_MONEY_PENCE else 0
 
 
 def _row_accounting_problem(batch: Batch) -> str | None:
