@@ -55,7 +55,8 @@ was found. The defects caught here: an unknown period name, an accounting date t
 unreadable or outside the period named, a posted journal without ``posted_at``, a missing journal
 source, no lines, a line without a number or with a number used twice, a malformed account string,
 a line with both or neither of debit and credit, a negative or non-numeric amount, an amount with more
-than two decimals, and a journal whose debits and credits differ. The other journals load.
+than two decimals or beyond the warehouse's ``numeric(15,2)``, a text holding a NUL character (which PostgreSQL text
+cannot store), and a journal whose debits and credits differ. The other journals load.
 
 A journal with no lines still needs a trace in the quarantine, so it is kept as one entry
 (``source_line_ref`` ``"<journal_id>/-"``, ``source_line_number`` 0, ``original`` = the journal's
@@ -113,6 +114,13 @@ FORCE_CODE = "WP"
 
 #: most journal ids in one ``IN`` list (SQLite before 3.32 allowed 999 parameters per statement)
 ID_CHUNK = 900
+
+#: the largest amount the warehouse holds (numeric(15,2)), in pence: a larger one could never load
+#: (SOURCES.md's numeric(14,2) is smaller still; a SQLite source is not bound by it)
+MAX_AMOUNT_PENCE = 10**15 - 1
+
+# PostgreSQL text cannot hold U+0000, so such a journal could never load: it is quarantined
+_NUL_PROBLEM = "contains a NUL character (U+0000), which the warehouse cannot store"
 
 JOURNAL_COLUMNS = ("journal_id", "source", "period_name", "accounting_date", "status", "posted_at",
                    "reverses_journal_id", "description")
@@ -218,6 +226,9 @@ def amount_to_pence(value: Any) -> int:
         raise ValueError(f"expected at most two decimals, found {exact.normalize():f}")
     if pence < 0:
         raise ValueError(f"expected a non-negative amount, found {format_pence(int(pence))}")
+    if pence > MAX_AMOUNT_PENCE:
+        raise ValueError(f"expected at most {format_pence(MAX_AMOUNT_PENCE)} (the warehouse's numeric(15,2)), "
+                         f"found {exact.normalize():f}")
     return int(pence)
 
 
@@ -391,6 +402,9 @@ def _read_header(journal: _Journal) -> None:
         journal.problems.append(f"posted_at: {exc}")
     if not isinstance(row["source"], str) or not row["source"].strip():
         journal.problems.append(f"expected a journal source (AP, AR, GL, PAY, FA), found {row['source']!r}")
+    for column in ("source", "description"):
+        if isinstance(row[column], str) and "\x00" in row[column]:
+            journal.problems.append(f"{column}: {_NUL_PROBLEM}")
     journal.raw_header = (
         str(journal.journal_id),
         _text(row["source"]),
@@ -593,6 +607,11 @@ def _read_journal(journal: _Journal, rows: list[sa.Row], accounts: dict) -> tupl
             problems.append(f"{label}: expected exactly one of entered_dr and entered_cr, found {found}")
             amounts_valid = False
 
+        if (type(line_description) is str and "\x00" in line_description) or (
+                type(supplier_name) is str and "\x00" in supplier_name):
+            column = "line_description" if "\x00" in (line_description or "") else "supplier_name"
+            problems.append(f"{label} {column}: {_NUL_PROBLEM}")
+
         account = accounts.get(account_string)
         if account is None:
             try:
@@ -639,9 +658,9 @@ def _pence(value: Any) -> int:
         text = repr(value)
         whole, dot, fraction = text.partition(".")
         # plain "1234.5" form only: a sign, an exponent, inf or nan take the careful path
-        if dot and len(fraction) <= 2 and whole.isdigit() and fraction.isdigit():
+        if dot and len(fraction) <= 2 and whole.isdigit() and fraction.isdigit() and len(whole) <= 13:
             return int(whole) * 100 + int(fraction.ljust(2, "0"))
-    elif type(value) is int and value >= 0:
+    elif type(value) is int and 0 <= value <= MAX_AMOUNT_PENCE // 100:
         return value * 100
     return amount_to_pence(value)
 
