@@ -85,6 +85,9 @@ _HEX64 = re.compile(r"[0-9a-fA-F]{64}")
 
 _BOM = b"\xef\xbb\xbf"
 _MAX_EXAMPLES = 5
+#: a record longer than this is refused with its line named: pyarrow's CSV parser (1 MiB blocks)
+#: would refuse it anyway, without saying where
+_MAX_RECORD_BYTES = 1 << 19
 
 # One CSV field: unquoted without quote or comma, or quoted with quotes doubled inside. Lines
 # are split on LF after bare CR/LF were refused, so each ends with CRLF (the last may not).
@@ -443,6 +446,7 @@ def _check_structure(body: pa.Buffer) -> pa.Array:
     records = _split_lines(body)
     if len(records) == 0:
         return records
+    _check_record_lengths(records)
     well_formed = pc.match_substring_regex(records, _RECORD_PATTERN)
     if pc.all(well_formed).as_py():
         return records
@@ -458,6 +462,31 @@ def _check_structure(body: pa.Buffer) -> pa.Array:
         examples.append(f"line {index + 2}: {problem}: {_excerpt(text)}")
     raise _Rejected(f"{len(bad)} malformed record(s), expected {len(HEADER)} comma-separated fields "
                     f"with well-formed quotes and no line break inside a field; " + "; ".join(examples))
+
+
+def _check_record_lengths(records: pa.Array) -> None:
+    """No record longer than :data:`_MAX_RECORD_BYTES`: the CSV parser cannot take a record longer
+    than its block, and no field of the contract comes near it (Text is up to 50 characters)."""
+    too_long = pc.greater(pc.binary_length(records), _MAX_RECORD_BYTES)
+    if not pc.any(too_long).as_py():
+        return
+    bad = pc.indices_nonzero(too_long).to_pylist()
+    examples = []
+    for index in bad[:_MAX_EXAMPLES]:
+        text = records[index].as_py().removesuffix("\r\n")
+        limit = csv.field_size_limit(max(csv.field_size_limit(), len(text)))
+        try:
+            fields = next(csv.reader([text], strict=True))
+        except csv.Error:
+            fields = []
+        finally:
+            csv.field_size_limit(limit)
+        widest = max(range(len(fields)), key=lambda i: len(fields[i]), default=None)
+        where = (f"; its longest field is {HEADER[widest]!r} with {len(fields[widest]):,} characters"
+                 if widest is not None and len(fields) == len(HEADER) else "")
+        examples.append(f"line {index + 2}: {len(text):,} characters{where}: {_excerpt(text)}")
+    raise _Rejected(f"{len(bad)} record(s) longer than {_MAX_RECORD_BYTES:,} bytes, expected ledger lines of "
+                    "a few hundred bytes (Text is up to 50 characters); " + "; ".join(examples))
 
 
 def _describe_record(text: str) -> str:
