@@ -22,7 +22,7 @@ import sqlalchemy as sa
 from alliance_finance import pipeline
 from alliance_finance.errors import AllianceFinanceError
 from alliance_finance.warehouse.engine import make_engine
-from bad_input_corpus import CORPUS, Defect, Sources, baseline, rows
+from bad_input_corpus import CORPUS, DAY, Defect, Sources, baseline, rows
 from checksums import assert_sound, fact_checksum
 from conftest import PG_ADMIN_URL, _pg_admin, drop_pg_database, new_pg_database
 
@@ -177,3 +177,44 @@ def _expect(defect: Defect, engine, result, failure, before, warnings: str) -> N
 def test_the_corpus_is_large_and_distinct():
     assert len(CORPUS) >= 25
     assert len({d.what for d in CORPUS}) == len(CORPUS)
+
+
+def test_journals_edited_or_removed_after_posting_are_named_by_reconcile(tmp_path, capsys):
+    """The nightly extract never reads a loaded journal again (SOURCES.md: journals are never edited);
+    ``alliance-finance reconcile`` is the check that they were not, naming each one that was."""
+    import wp_fixtures as wp
+
+    from alliance_finance.cli import main
+
+    sources = Sources(tmp_path / "sources")
+    sources.post(*(wp.invoice(j, "APR-16", DAY, "100.00") for j in (501, 502, 503, 504)),
+                 wp.invoice(505, "APR-16", DAY, "100.00", account="WP.AB12.42000.0000"))
+    warehouse = f"sqlite:///{tmp_path / 'warehouse.db'}"
+    assert pipeline.run_force("WP", sources=sources.root, warehouse_url=warehouse, validator=ReadersOnly()).ok
+    command = ["reconcile", "--warehouse", warehouse, "--sources", str(sources.root)]
+    assert main(command) == 0
+    assert "5 recorded journals (loaded or quarantined) checked against the ERP, 0 differ" in capsys.readouterr().out
+
+    sources.execute("UPDATE gl_journal_line SET entered_dr = 150.00 WHERE journal_id = 501 AND line_no = 1")
+    sources.execute("UPDATE gl_journal_line SET entered_cr = 150.00 WHERE journal_id = 501 AND line_no = 2")
+    sources.execute("UPDATE gl_journal_line SET account_string = 'WP.3300.42000.0000' WHERE journal_id = 502 "
+                    "AND line_no = 1")
+    sources.execute("UPDATE gl_journal SET status = 'U' WHERE journal_id = 503")
+    sources.execute("UPDATE gl_journal_line SET account_string = 'WP.2200.42000.0000' WHERE journal_id = 505")
+    engine = make_engine(warehouse)
+    before = fact_checksum(engine)
+    assert pipeline.run_force("WP", sources=sources.root, warehouse_url=warehouse, validator=ReadersOnly()).outcomes == []
+    assert main(command) == 1
+    out = capsys.readouterr().out
+    assert "5 recorded journals (loaded or quarantined) checked against the ERP, 4 differ" in out
+    assert "journal 501: edited after posting: line 501/1: amount_pence 100.00 -> 150.00; " \
+           "line 501/2: amount_pence -100.00 -> -150.00" in out
+    assert "journal 502: edited after posting: line 502/1: cost_centre '2200' -> '3300'" in out
+    assert "journal 503: recorded as loaded, but the ERP no longer holds it as a posted journal" in out
+    assert "journal 505: quarantined when it was read, but the ERP's journal now passes" in out
+    assert "journal 504" not in out
+    # a check only: the warehouse is as it was
+    assert fact_checksum(engine) == before
+    engine.dispose()
+    assert main(command + ["--posted-since", "2016-04-06"]) == 0
+    assert "0 recorded journals" in capsys.readouterr().out

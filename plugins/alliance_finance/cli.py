@@ -1,4 +1,4 @@
-"""The ``alliance-finance`` command: generate, run, report, status.
+"""The ``alliance-finance`` command: generate, run, report, status, reconcile.
 
 Exit status: 0 when everything offered was loaded; 1 when any batch was rejected or a run failed
 (the message names the file or journal and the reason); 2 for wrong usage.
@@ -24,6 +24,15 @@ def _fiscal_year(text: str) -> int:
     if not 2000 <= year <= 2099:
         raise argparse.ArgumentTypeError(f"fiscal year out of range 2000-2099: {year}")
     return year
+
+
+def _day(text: str):
+    import datetime as dt
+
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
 
 
 def _positive_float_text(text: str) -> str:
@@ -68,6 +77,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("status", help="batches, row accounting, quarantine, unmapped codes, freshness")
     s.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
+
+    c = sub.add_parser("reconcile", help="check loaded Wiltshire journals against the ERP (edited after posting?)")
+    c.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
+    c.add_argument("--sources", type=Path, help="folder holding wiltshire/erp.db")
+    c.add_argument("--wiltshire-url", help="SQLAlchemy URL of Wiltshire's ERP reporting database")
+    c.add_argument("--posted-since", type=_day, help="only journals posted on or after this day (YYYY-MM-DD)")
     return parser
 
 
@@ -130,6 +145,12 @@ def main(argv: list[str] | None = None) -> int:
         from .pipeline import run_cli
         return run_cli(sources=args.sources, warehouse_url=args.warehouse, force=args.force,
                        wiltshire_url=args.wiltshire_url)
+
+    if args.command == "reconcile":
+        if args.sources is None and args.wiltshire_url is None:
+            parser.error("reconcile needs --sources DIR or --wiltshire-url URL")
+        from .reconcile import reconcile_cli
+        return reconcile_cli(args.warehouse, args.sources, args.wiltshire_url, args.posted_since)
 
     if args.command == "status":
         if not _built("status"):
