@@ -86,18 +86,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _built(module: str) -> bool:
-    """Whether a later issue's module exists yet (a real ImportError inside it still surfaces)."""
-    import importlib.util
-
-    return importlib.util.find_spec(f"alliance_finance.{module}") is not None
-
-
-def _not_yet(command: str, issue: str) -> int:
-    print(f"alliance-finance {command}: not built yet (arrives with {issue}).", file=sys.stderr)
-    return EXIT_USAGE
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -127,8 +115,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate":
         if args.from_fy > args.to_fy:
             parser.error(f"--from-fy {args.from_fy} is after --to-fy {args.to_fy}")
-        if not _built("generate"):
-            return _not_yet("generate", "issue #2")
         from .generate import generate_sources
         from decimal import Decimal
 
@@ -140,8 +126,6 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         if args.sources is None and args.wiltshire_url is None:
             parser.error("run needs --sources DIR (and/or --wiltshire-url URL)")
-        if not _built("pipeline"):
-            return _not_yet("run", "issue #4")
         from .pipeline import run_cli
         return run_cli(sources=args.sources, warehouse_url=args.warehouse, force=args.force,
                        wiltshire_url=args.wiltshire_url)
@@ -153,14 +137,10 @@ def main(argv: list[str] | None = None) -> int:
         return reconcile_cli(args.warehouse, args.sources, args.wiltshire_url, args.posted_since)
 
     if args.command == "status":
-        if not _built("status"):
-            return _not_yet("status", "issue #4")
         from .status import status_cli
         return status_cli(warehouse_url=args.warehouse)
 
     if args.command == "report":
-        if not _built("report"):
-            return _not_yet("report", "issue #6")
         from .report import report_cli
         return report_cli(warehouse_url=args.warehouse, out=args.out)
 
