@@ -75,6 +75,7 @@ import logging
 import re
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Iterable, Sequence
 
@@ -246,6 +247,9 @@ class Validator:
         self.build_docs = build_docs
         self.expectations_dir = Path(expectations_dir) if expectations_dir is not None else EXPECTATIONS_DIR
         self._project: _GxProject | None = None
+        #: seconds spent so far starting GX (import and context, once) and publishing results and
+        #: Data Docs; the rest of a validate() call is checking (the pipeline reports the stages)
+        self.stage_seconds: dict[str, float] = {"gx_start": 0.0, "publish": 0.0}
 
     def __enter__(self) -> Validator:
         return self
@@ -262,7 +266,9 @@ class Validator:
     @property
     def project(self) -> _GxProject:
         if self._project is None:
+            started = time.perf_counter()
             self._project = _GxProject(self.expectations_dir, self.data_docs_dir)
+            self.stage_seconds["gx_start"] += time.perf_counter() - started
         return self._project
 
     def validate(self, batches: Sequence[Batch]) -> list[BatchValidation]:
@@ -309,7 +315,9 @@ class Validator:
             _log_result(result)
 
         if self.data_docs_dir is not None:
+            publishing = time.perf_counter()
             self._publish(results, run_label, started, published)
+            self.stage_seconds["publish"] += time.perf_counter() - publishing
         elif published:  # nobody reads them: keep a long backfill's memory flat
             store = self.project.context.validation_results_store
             for key, _ in published:
