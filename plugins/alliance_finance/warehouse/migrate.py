@@ -105,9 +105,10 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
             conn = conn.execution_options(sqlite_begin="immediate")
             with conn.begin():
                 if conn.dialect.name == "postgresql":
+                    # before the schema: two first runs at once would both try to create it
+                    locks.pg_xact_lock(conn, locks.MIGRATION_KEY)
                     _create_schema(conn)
                     conn.exec_driver_sql(f"SET LOCAL search_path = {PG_SCHEMA}, public")
-                    locks.pg_xact_lock(conn, locks.MIGRATION_KEY)
                 before = current_revision(conn)
                 target_is_head = revision == HEAD or revision == head_revision(script_location)
                 wanted = head_revision(script_location) if target_is_head else revision
