@@ -26,10 +26,13 @@ seconds to import).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import re
 import sys
+import threading
+import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
@@ -55,6 +58,9 @@ GROUP_FILES = 250
 GROUP_LINES = 1_000_000
 #: ASC data files are about 200 bytes a line: a group stops growing past this many bytes
 GROUP_BYTES = GROUP_LINES * 200
+#: the first group of a pass is this many times smaller: loading (the database's share, the largest)
+#: starts after seconds instead of after a whole group has been read and validated
+FIRST_GROUP_DIVISOR = 10
 
 
 class SourcesMissing(AllianceFinanceError):
@@ -86,6 +92,68 @@ class PendingWork:
                 "source_refs": self.source_refs, "refused": list(self.refused)}
 
 
+class StageClock:
+    """Seconds a run spends in each stage, totalled over its groups and batches (thread-safe).
+
+    Stages, in the order a pass meets them: ``prepare`` (migrations, reference data, finance seeds),
+    ``find`` (what is new: the processed ASC files hashed again, the WP journal ids loaded), ``read``
+    (the readers), ``gx_start`` (importing Great Expectations and opening its context, once per
+    run), ``validate`` (building the frames and running the suites), ``publish`` (the results and
+    Data Docs), ``wait_load`` (reading and validating wait for the loader to finish the previous
+    group); and in the loading thread ``load_copy`` (the batch's lines written as CSV and COPYed
+    into the staging table), ``load_map_insert`` (the INSERT ... SELECT that maps them and adds them
+    to the fact table) and ``load_other`` (the batch's bookkeeping, superseding and commit). Loading
+    runs beside reading and validating, so the stages add up to more than the run took.
+    """
+
+    def __init__(self) -> None:
+        self.seconds: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def add(self, stage: str, seconds: float) -> None:
+        """Count ``seconds`` more for ``stage``."""
+        with self._lock:
+            self.seconds[stage] = self.seconds.get(stage, 0.0) + seconds
+
+    @contextlib.contextmanager
+    def timing(self, stage: str):
+        """Count the time the ``with`` block takes for ``stage``."""
+        started = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.add(stage, time.perf_counter() - started)
+
+    def timed(self, stage: str, items: Iterable) -> Iterator:
+        """``items`` unchanged, counting the time spent producing each one (a lazy reader's work)."""
+        iterator = iter(items)
+        while True:
+            started = time.perf_counter()
+            try:
+                item = next(iterator)
+            except StopIteration:
+                self.add(stage, time.perf_counter() - started)
+                return
+            self.add(stage, time.perf_counter() - started)
+            yield item
+
+    def add_from(self, counters: dict[str, float], before: dict[str, float] | None = None,
+                 taken_from: str | None = None) -> None:
+        """Count what ``counters`` (a component's own seconds) gained since ``before``; the same
+        seconds come off ``taken_from``, the stage that was timed around them."""
+        for stage, seconds in counters.items():
+            gained = seconds - (before or {}).get(stage, 0.0)
+            if gained:
+                self.add(stage, gained)
+                if taken_from:
+                    self.add(taken_from, -gained)
+
+    def describe(self) -> str:
+        """``stage=seconds`` pairs, in the order the stages were first met (the run log's format)."""
+        with self._lock:
+            return " ".join(f"{stage}={seconds:.2f}s" for stage, seconds in self.seconds.items())
+
+
 @dataclasses.dataclass
 class ForceRunResult:
     """What one force's pass did: every batch's outcome, and anything refused."""
@@ -94,6 +162,9 @@ class ForceRunResult:
     outcomes: list = dataclasses.field(default_factory=list)  # list[LoadOutcome]
     refused: list[str] = dataclasses.field(default_factory=list)
     lines_restated: int = 0
+    #: seconds spent per stage (:class:`StageClock`), and the pass's own wall-clock seconds
+    stage_seconds: dict[str, float] = dataclasses.field(default_factory=dict)
+    seconds: float = 0.0
 
     @property
     def loaded(self) -> list:
@@ -268,15 +339,18 @@ def pending_asc(engine: "sa.Engine", inbound: Path) -> PendingWork:
     return work
 
 
-def delivery_groups(deliveries: list, max_files: int = GROUP_FILES, max_bytes: int = GROUP_BYTES) -> Iterator[list]:
-    """Deliveries in load order, in groups of at most ``max_files`` files and about ``max_bytes`` bytes."""
+def delivery_groups(deliveries: list, max_files: int = GROUP_FILES, max_bytes: int = GROUP_BYTES,
+                    first_max_bytes: int | None = None) -> Iterator[list]:
+    """Deliveries in load order, in groups of at most ``max_files`` files and about ``max_bytes`` bytes
+    (the first group about ``first_max_bytes``, by default a tenth of that)."""
     group: list = []
     size = 0
+    limit = max_bytes // FIRST_GROUP_DIVISOR if first_max_bytes is None else first_max_bytes
     for delivery in deliveries:
         delivery_size = delivery.data_path.stat().st_size
-        if group and (len(group) >= max_files or size + delivery_size > max_bytes):
+        if group and (len(group) >= max_files or size + delivery_size > limit):
             yield group
-            group, size = [], 0
+            group, size, limit = [], 0, max_bytes
         group.append(delivery)
         size += delivery_size
     if group:
@@ -284,16 +358,18 @@ def delivery_groups(deliveries: list, max_files: int = GROUP_FILES, max_bytes: i
 
 
 def batch_groups(batches: Iterable["Batch"], max_batches: int = GROUP_FILES,
-                 max_lines: int = GROUP_LINES) -> Iterator[list["Batch"]]:
-    """Batches (e.g. WP extracts, read lazily) in groups of at most ``max_batches`` and about ``max_lines`` lines."""
+                 max_lines: int = GROUP_LINES, first_max_lines: int | None = None) -> Iterator[list["Batch"]]:
+    """Batches (e.g. WP extracts, read lazily) in groups of at most ``max_batches`` and about ``max_lines``
+    lines (the first group about ``first_max_lines``, by default a tenth of that)."""
     group: list = []
     lines = 0
+    limit = max_lines // FIRST_GROUP_DIVISOR if first_max_lines is None else first_max_lines
     for batch in batches:
         group.append(batch)
         lines += batch.rows_read
-        if len(group) >= max_batches or lines >= max_lines:
+        if len(group) >= max_batches or lines >= limit:
             yield group
-            group, lines = [], 0
+            group, lines, limit = [], 0, max_lines
     if group:
         yield group
 
@@ -348,20 +424,25 @@ def run_force(force_code: str, *, sources: Path | None, warehouse_url: str, wilt
 
     _check_force(force_code)
     logger = log or _log
+    started = time.perf_counter()
+    clock = StageClock()
     engine = make_engine(warehouse_url)
     try:
         _reachable(engine, warehouse_url)
         result = ForceRunResult(force_code)
-        result.lines_restated = prepare_warehouse(engine, reference_dir)
+        with clock.timing("prepare"):
+            result.lines_restated = prepare_warehouse(engine, reference_dir)
         if result.lines_restated:
             logger.info("reference data changed: %d ledger lines restated", result.lines_restated)
         wait = locks.DEFAULT_WAIT_SECONDS if lock_wait_seconds is None else lock_wait_seconds
         with locks.force_load_lock(engine, force_code, wait_seconds=wait):
             if force_code == "ASC":
-                _run_asc(engine, sources, warehouse_url, validator, logger, result)
+                _run_asc(engine, sources, warehouse_url, validator, logger, result, clock)
             else:
-                _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, result)
+                _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, result, clock)
+        result.stage_seconds, result.seconds = dict(clock.seconds), time.perf_counter() - started
         logger.info("%s", result.summary())
+        logger.info("%s stage seconds (run %.2fs): %s", force_code, result.seconds, clock.describe())
         return result
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         # the source readers name their own databases (erp_sql), so what is left is the warehouse
@@ -373,10 +454,13 @@ def run_force(force_code: str, *, sources: Path | None, warehouse_url: str, wilt
         engine.dispose()
 
 
-def _run_asc(engine, sources, warehouse_url, validator, logger, result: ForceRunResult) -> None:
+def _run_asc(engine, sources, warehouse_url, validator, logger, result: ForceRunResult,
+             clock: StageClock | None = None) -> None:
     from . import sap_files
 
-    pending = pending_asc(engine, asc_inbound(sources))
+    clock = clock or StageClock()
+    with clock.timing("find"):
+        pending = pending_asc(engine, asc_inbound(sources))
     result.refused += pending.refused
     for reason in pending.refused:
         logger.error("refused %s", reason)
@@ -386,35 +470,42 @@ def _run_asc(engine, sources, warehouse_url, validator, logger, result: ForceRun
     logger.info("ASC: %d new deliveries in %s", len(pending.deliveries), pending.source)
     groups = ([sap_files.read_delivery(delivery) for delivery in faults.each("ASC.read", group)]
               for group in delivery_groups(pending.deliveries))
-    result.outcomes += validate_and_load(engine, groups, lambda: validator or default_validator(warehouse_url), logger)
+    result.outcomes += validate_and_load(engine, clock.timed("read", groups),
+                                         lambda: validator or default_validator(warehouse_url), logger, clock=clock)
 
 
-def _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, result: ForceRunResult) -> None:
+def _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, result: ForceRunResult,
+            clock: StageClock | None = None) -> None:
     from . import erp_sql
     from .warehouse.engine import mask_url
 
+    clock = clock or StageClock()
     source_url = wiltshire_source_url(sources, wiltshire_url)
-    loaded = loaded_journal_ids(engine, "WP")
+    with clock.timing("find"):
+        loaded = loaded_journal_ids(engine, "WP")
     logger.info("WP: extracting posted journals from %s (%d already loaded)", mask_url(source_url), len(loaded))
     groups = batch_groups(faults.each("WP.read", erp_sql.extract_new_journals(source_url, loaded)))
-    outcomes = validate_and_load(engine, groups, lambda: validator or default_validator(warehouse_url), logger)
+    outcomes = validate_and_load(engine, clock.timed("read", groups),
+                                 lambda: validator or default_validator(warehouse_url), logger, clock=clock)
     if not outcomes:
         logger.info("WP: no new posted journals")
     result.outcomes += outcomes
 
 
 def validate_and_load(engine: "sa.Engine", groups: Iterable[list["Batch"]], make_validator,
-                      logger: logging.Logger | None = None) -> list["LoadOutcome"]:
+                      logger: logging.Logger | None = None, *, clock: StageClock | None = None
+                      ) -> list["LoadOutcome"]:
     """Validate each group of batches in one run and load its batches in order, one transaction each.
 
     Group N loads in a second thread while group N+1 is read and validated: the loader mostly waits
     on the database, so the two overlap on two cores. Loads stay in order (a group starts loading
     only after the previous one finished), and at most two groups are in memory. The validator is
     made when the first group arrives (none is made when there is nothing to do). The caller holds
-    the force's load lock.
+    the force's load lock. ``clock`` counts the seconds of each stage (:class:`StageClock`).
     """
     from concurrent.futures import ThreadPoolExecutor
 
+    clock = clock or StageClock()
     outcomes: list = []
     validator = None
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alliance-load") as pool:
@@ -424,14 +515,19 @@ def validate_and_load(engine: "sa.Engine", groups: Iterable[list["Batch"]], make
                 validator = validator or make_validator()
                 if batches:
                     faults.reached(f"{batches[0].force_code}.validate")
-                    validator.validate(batches)
+                    before = dict(getattr(validator, "stage_seconds", {}))
+                    with clock.timing("validate"):
+                        validator.validate(batches)
+                    clock.add_from(getattr(validator, "stage_seconds", {}), before, taken_from="validate")
                 if loading is not None:
-                    outcomes += loading.result()
-                loading = pool.submit(load_batches, engine, batches, logger)
+                    with clock.timing("wait_load"):
+                        outcomes += loading.result()
+                loading = pool.submit(load_batches, engine, batches, logger, clock=clock)
         finally:
             # a failure while reading or validating still lets the group being loaded finish (or fail) whole
             if loading is not None:
-                outcomes += loading.result()
+                with clock.timing("wait_load"):
+                    outcomes += loading.result()
     return outcomes
 
 
@@ -446,20 +542,25 @@ def load_validated(engine: "sa.Engine", batches: list["Batch"], validator, logge
     return load_batches(engine, batches, logger)
 
 
-def load_batches(engine: "sa.Engine", batches: list["Batch"], logger: logging.Logger | None = None
-                 ) -> list["LoadOutcome"]:
+def load_batches(engine: "sa.Engine", batches: list["Batch"], logger: logging.Logger | None = None, *,
+                 clock: StageClock | None = None) -> list["LoadOutcome"]:
     """Load validated batches, each in its own transaction, in order; log each at INFO (ERROR if rejected)."""
     from .warehouse.load import BatchLoader
 
     logger = logger or _log
     outcomes = []
-    with BatchLoader(engine) as loader:
-        for batch in batches:
-            batch.raw = None  # validated: the raw columns are not needed any more
-            outcome = loader.load(batch)
-            faults.reached(f"{batch.force_code}.load.committed")
-            (logger.info if outcome.loaded else logger.error)("%s", outcome.describe())
-            outcomes.append(outcome)
+    loader = BatchLoader(engine)
+    try:
+        with loader:
+            for batch in batches:
+                batch.raw = None  # validated: the raw columns are not needed any more
+                outcome = loader.load(batch)
+                faults.reached(f"{batch.force_code}.load.committed")
+                (logger.info if outcome.loaded else logger.error)("%s", outcome.describe())
+                outcomes.append(outcome)
+    finally:
+        if clock is not None:
+            clock.add_from(loader.stage_seconds)
     return outcomes
 
 
@@ -487,20 +588,46 @@ def run_cli(sources: Path | None, warehouse_url: str, force: str | None, wiltshi
         return 1
     print(f"warehouse {mask_url(warehouse_url)} at revision {revision}")
     exit_code = 0
-    for force_code in forces:
-        try:
-            result = run_force(force_code, sources=sources, warehouse_url=warehouse_url,
-                               wiltshire_url=wiltshire_url)
-        except Exception as exc:  # noqa: BLE001 - one force failing does not stop the other
-            if not isinstance(exc, AllianceFinanceError):
-                _log.debug("run of %s failed", force_code, exc_info=True)
-            print(f"{force_code}: run failed: {_masked(_first_line(exc), urls)}", file=sys.stderr)
-            exit_code = 1
-            continue
-        print(_masked(result.summary(), urls))
-        if not result.ok:
-            exit_code = 1
+    validator = _RunValidator(warehouse_url)  # one Great Expectations context for both forces
+    try:
+        for force_code in forces:
+            try:
+                result = run_force(force_code, sources=sources, warehouse_url=warehouse_url,
+                                   wiltshire_url=wiltshire_url, validator=validator)
+            except Exception as exc:  # noqa: BLE001 - one force failing does not stop the other
+                if not isinstance(exc, AllianceFinanceError):
+                    _log.debug("run of %s failed", force_code, exc_info=True)
+                print(f"{force_code}: run failed: {_masked(_first_line(exc), urls)}", file=sys.stderr)
+                exit_code = 1
+                continue
+            print(_masked(result.summary(), urls))
+            if not result.ok:
+                exit_code = 1
+    finally:
+        validator.close()
     return exit_code
+
+
+class _RunValidator:
+    """The validator of a whole run, made on first use: one GX context (seconds to start) serves
+    every force, and none is started when nothing is new."""
+
+    def __init__(self, warehouse_url: str):
+        self._warehouse_url = warehouse_url
+        self._validator = None
+
+    def validate(self, batches):
+        if self._validator is None:
+            self._validator = default_validator(self._warehouse_url)
+        return self._validator.validate(batches)
+
+    @property
+    def stage_seconds(self) -> dict[str, float]:
+        return getattr(self._validator, "stage_seconds", {})
+
+    def close(self) -> None:
+        if self._validator is not None and hasattr(self._validator, "close"):
+            self._validator.close()
 
 
 def _check_force(force_code: str) -> None:
