@@ -773,7 +773,12 @@ def _show(name: str, value: Any) -> str:
         return "blank"
     if name.endswith("_pence") and isinstance(value, int):
         return format_pence(value)
-    return repr(value)
+    text = repr(value)
+    # a found value is quoted to identify it, not to copy it: a 500 KB text stays out of etl_batch.error
+    return text if len(text) <= _SHOWN_CHARS else f"{text[:_SHOWN_CHARS]}... ({len(str(value)):,} characters)"
+
+
+_SHOWN_CHARS = 80
 
 
 def _jsonable(values: dict) -> dict:
