@@ -232,7 +232,14 @@ class BatchLoader:
              "error": batch.error, "now": now}).scalar_one()
 
     def _record_rejected(self, batch: Batch) -> LoadOutcome:
-        batch_id = self._insert_batch_row(batch, "rejected", None)
+        # A WP extract is offered again by every run until its journals load (they are not recorded
+        # as loaded), so the same rejection is reported each time but recorded once.
+        earlier = self._conn.execute(sa.text(
+            "SELECT batch_id FROM etl_batch WHERE force_code = :force AND source_ref = :ref AND digest = :digest "
+            "AND status = 'rejected' AND error = :error ORDER BY batch_id LIMIT 1"),
+            {"force": batch.force_code, "ref": batch.source_ref, "digest": batch.digest,
+             "error": batch.error}).scalar()
+        batch_id = earlier if earlier is not None else self._insert_batch_row(batch, "rejected", None)
         return LoadOutcome(batch_id, batch.force_code, batch.source_ref, "rejected", batch.rows_read,
                            error=batch.error)
 
