@@ -1,0 +1,680 @@
+"""The alliance-finance benchmark (issue #8): the pipeline against the physical floor and the usual approach.
+
+``make bench`` runs this; ``python bench/run_bench.py --quick`` runs a reduced version in a few
+minutes. Every figure is measured on sample data from ``alliance-finance generate`` (kept in
+``--data`` and reused when its parameters match) against the real PostgreSQL, in throwaway
+databases dropped afterwards; every pipeline run is the real command (``alliance-finance run``) in a
+process of its own, whose peak memory is the kernel's count (``wait4``) and the process tree's
+sampled sum. Sections:
+
+1. throughput: one fiscal year (scale 20, ~2 M lines) through ``alliance-finance run``; the same
+   fact rows exported as CSV and loaded by ``COPY`` into an empty table of the same shape (the
+   physical floor); a run on a tiny delivery (the fixed start-up cost); the marginal cost per line;
+2. first approach: pandas ``read_csv`` + a Great Expectations suite per file + ``to_sql``
+   (``bench/naive_approach.py``) on a tenth of the same lines, extrapolated linearly;
+3. history: five fiscal years at scale 10 (~5 M lines) from empty;
+4. nightly: one night's deliveries into an empty warehouse and into the one holding five years;
+5. stages: where the time goes (the pipeline's own per-stage seconds, and optionally a
+   pyinstrument profile of the throughput run with ``--profile``);
+6. DAG files: parse time of each file with and without cached bytecode, and ``airflow dags report``.
+
+Results go to a JSON file beside the report; ``docs/performance.md`` (or ``--report``) is written
+from them. Sections can be run alone (``--sections``), the rest is taken from the last JSON.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import platform
+import re
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYTHON = sys.executable
+SECTIONS = ("throughput", "naive", "history", "nightly", "dags")
+
+FULL = {
+    "name": "full",
+    "throughput": {"from_fy": 2016, "to_fy": 2016, "scale": "20"},
+    "history": {"from_fy": 2014, "to_fy": 2018, "scale": "10"},
+    "nights": 3,
+    "repeat": 3,
+    "naive_share": 10,
+    "report": ROOT / "docs" / "performance.md",
+}
+QUICK = {
+    "name": "quick",
+    "throughput": {"from_fy": 2016, "to_fy": 2016, "scale": "2"},
+    "history": {"from_fy": 2015, "to_fy": 2016, "scale": "1"},
+    "nights": 2,
+    "repeat": 1,
+    "naive_share": 10,
+    "report": ROOT / "bench" / "quick-report.md",
+}
+
+TARGETS = {
+    "marginal_ratio": 3.0,        # marginal cost per line at most 3 x COPY's
+    "naive_ratio": 5.0,           # at least 5 x faster than pandas + GX + to_sql
+    "history_seconds": 300.0,     # five years at scale 10 in under 5 minutes
+    "history_peak_mb": 1536.0,    # peak memory under 1.5 GB
+    "nightly_spread": 0.20,       # nightly run time independent of history (within 20 %)
+    "dag_parse_seconds": 0.5,     # each DAG file parses in under half a second
+}
+
+
+def log(message: str) -> None:
+    print(f"[{dt.datetime.now():%H:%M:%S}] {message}", flush=True)
+
+
+# --- the machine -----------------------------------------------------------------------------------
+
+def machine() -> dict:
+    """What the figures were measured on."""
+    import importlib.metadata as md
+
+    meminfo = Path("/proc/meminfo").read_text() if Path("/proc/meminfo").exists() else ""
+    total_kb = int(re.search(r"MemTotal:\s+(\d+)", meminfo).group(1)) if "MemTotal" in meminfo else 0
+    cpuinfo = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").exists() else ""
+    model = re.search(r"model name\s*:\s*(.*)", cpuinfo)
+    versions = {name: md.version(name) for name in (
+        "apache-airflow", "great-expectations", "pandas", "pyarrow", "SQLAlchemy", "psycopg", "numpy")}
+    return {
+        "nproc": os.cpu_count(),
+        "memory_gb": round(total_kb / 1024 / 1024, 1),
+        "cpu": model.group(1).strip() if model else platform.processor(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "versions": versions,
+    }
+
+
+def load_average() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+# --- PostgreSQL ------------------------------------------------------------------------------------
+
+class Postgres:
+    """Throwaway databases on the server of ``admin_url`` (created, always dropped)."""
+
+    def __init__(self, admin_url: str):
+        from sqlalchemy.engine import make_url
+
+        self.admin = make_url(admin_url)
+
+    def _admin(self):
+        import psycopg
+
+        u = self.admin
+        return psycopg.connect(host=u.host or "127.0.0.1", port=u.port or 5432, user=u.username or "postgres",
+                               password=u.password, dbname=u.database or "postgres", autocommit=True)
+
+    def create(self) -> str:
+        name = f"af_bench_{uuid.uuid4().hex[:10]}"
+        with self._admin() as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.admin.set(database=name).render_as_string(hide_password=False)
+
+    def drop(self, url: str) -> None:
+        from sqlalchemy.engine import make_url
+
+        with self._admin() as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{make_url(url).database}" WITH (FORCE)')
+
+    def server(self) -> dict:
+        with self._admin() as conn:
+            version = conn.execute("SHOW server_version").fetchone()[0]
+            settings = dict(conn.execute(
+                "SELECT name, setting || coalesce(unit, '') FROM pg_settings WHERE name IN "
+                "('shared_buffers', 'max_wal_size', 'synchronous_commit', 'wal_level', 'work_mem', "
+                "'maintenance_work_mem', 'checkpoint_timeout')").fetchall())
+        return {"version": version, "settings": settings}
+
+
+def psycopg_connect(url: str):
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    u = make_url(url)
+    return psycopg.connect(host=u.host, port=u.port or 5432, user=u.username, password=u.password, dbname=u.database)
+
+
+def migrate(url: str, env: dict) -> None:
+    """Bring an empty warehouse to head (so a timed run measures loading, not creating the schema)."""
+    code = ("import sys; from alliance_finance.warehouse import migrate, mapping; "
+            "migrate.upgrade(sys.argv[1]); mapping.sync_reference(sys.argv[1])")
+    subprocess.run([PYTHON, "-c", code, url], env=env, check=True, capture_output=True)
+
+
+# --- sample data -------------------------------------------------------------------------------------
+
+def generated(data: Path, from_fy: int, to_fy: int, scale: str, env: dict, seed: int = 2015) -> Path:
+    """``alliance-finance generate`` output for these parameters, generated once and reused."""
+    folder = data / f"fy{from_fy}-{to_fy}-s{scale}"
+    stamp = folder / "bench-generate.json"
+    wanted = {"from_fy": from_fy, "to_fy": to_fy, "scale": scale, "seed": seed}
+    if stamp.is_file() and json.loads(stamp.read_text()) == wanted and (folder / "wiltshire" / "erp.db").is_file():
+        return folder
+    log(f"generating FY {from_fy}-{to_fy} at scale {scale} into {folder}")
+    folder.mkdir(parents=True, exist_ok=True)
+    subprocess.run([PYTHON, "-m", "alliance_finance.cli", "generate", "--out", str(folder), "--from-fy",
+                    str(from_fy), "--to-fy", str(to_fy), "--scale", scale, "--seed", str(seed)],
+                   env=env, check=True, capture_output=True)
+    stamp.write_text(json.dumps(wanted))
+    return folder
+
+
+def deliveries(source: Path) -> list[tuple[str, Path, Path]]:
+    """(business date, data file, control file) of every ASC delivery, in load order."""
+    inbound = source / "avon_somerset" / "inbound"
+    found = []
+    for data in sorted(inbound.glob("ASC_GL_*.csv")):
+        control = data.with_suffix(".ctl")
+        if control.exists():
+            found.append((data.name[7:15], data, control))
+    return found
+
+
+def link_deliveries(files: list[tuple[str, Path, Path]], inbound: Path) -> None:
+    inbound.mkdir(parents=True, exist_ok=True)
+    for _, data, control in files:
+        for path in (data, control):
+            target = inbound / path.name
+            if not target.exists():
+                try:
+                    os.link(path, target)  # same bytes, no copy (a symlink would leave the inbound folder)
+                except OSError:
+                    shutil.copy2(path, target)
+
+
+def erp_subset(source_db: Path, target_db: Path, posted_from: str | None, posted_before: str | None,
+               keep_unposted: bool) -> int:
+    """A copy of the WP ERP file where only journals posted in [from, before) stay posted; the rest
+    are either dropped or (``keep_unposted``) turned back into unposted journals, as they were
+    before that night. Returns the posted journals kept."""
+    if target_db.exists():
+        target_db.unlink()
+    shutil.copy2(source_db, target_db)
+    window = []
+    if posted_from:
+        window.append(f"posted_at < '{posted_from}'")
+    if posted_before:
+        window.append(f"posted_at >= '{posted_before}'")
+    outside = " OR ".join(window) or "0"
+    with sqlite3.connect(target_db) as db:
+        if keep_unposted:
+            db.execute(f"UPDATE gl_journal SET status = 'U', posted_at = NULL WHERE status = 'P' AND ({outside})")
+        else:
+            db.execute(f"DELETE FROM gl_journal_line WHERE journal_id IN (SELECT journal_id FROM gl_journal "
+                       f"WHERE status <> 'P' OR {outside})")
+            db.execute(f"DELETE FROM gl_journal WHERE status <> 'P' OR {outside}")
+        kept = db.execute("SELECT count(*) FROM gl_journal WHERE status = 'P'").fetchone()[0]
+    if not keep_unposted:
+        with sqlite3.connect(target_db) as db:
+            db.execute("VACUUM")
+    return kept
+
+
+# --- running the pipeline ------------------------------------------------------------------------------
+
+STAGE_LINE = re.compile(r"(ASC|WP) stage seconds \(run ([0-9.]+)s\): (.*)")
+SUMMARY_LINE = re.compile(r"^(ASC|WP): ([0-9,]+) batch(?:es)? loaded, ([0-9,]+) rejected.*?; ([0-9,]+) lines loaded, "
+                          r"([0-9,]+) quarantined", re.M)
+
+
+def run_measured(command: list[str], env: dict, log_path: Path) -> dict:
+    """Run ``command``; wall seconds, peak RSS (kernel's, and the sampled process-tree sum), exit code."""
+    import psutil
+
+    with open(log_path, "w") as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
+        peak_tree = 0
+        stop = threading.Event()
+
+        def sample():
+            nonlocal peak_tree
+            try:
+                parent = psutil.Process(process.pid)
+                while not stop.is_set():
+                    try:
+                        rss = parent.memory_info().rss + sum(c.memory_info().rss for c in parent.children(True))
+                        peak_tree = max(peak_tree, rss)
+                    except psutil.Error:
+                        pass
+                    stop.wait(0.1)
+            except psutil.Error:
+                pass
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        _, status, usage = os.wait4(process.pid, 0)
+        seconds = time.perf_counter() - started
+        stop.set()
+        sampler.join()
+        process.returncode = os.waitstatus_to_exitcode(status)
+    return {"seconds": round(seconds, 2), "exit": process.returncode, "peak_mb": round(usage.ru_maxrss / 1024, 1),
+            "peak_tree_mb": round(peak_tree / 1024 / 1024, 1), "load_average": load_average(),
+            "user_seconds": round(usage.ru_utime, 2), "system_seconds": round(usage.ru_stime, 2)}
+
+
+def pipeline_run(sources: Path, url: str, env: dict, work: Path, label: str, wiltshire: Path | None = None) -> dict:
+    """``alliance-finance run`` once, with its stage seconds and line counts from its own log."""
+    command = [PYTHON, "-m", "alliance_finance.cli", "run", "--sources", str(sources), "--warehouse", url]
+    if wiltshire is not None:
+        command += ["--wiltshire-url", f"sqlite:///{wiltshire}"]
+    log_path = work / f"{label}.log"
+    result = run_measured(command, env, log_path)
+    text = log_path.read_text(errors="replace")
+    result["stages"] = {force: dict(_stage_pairs(pairs), run=float(run)) for force, run, pairs in STAGE_LINE.findall(text)}
+    lines = loaded = 0
+    for force, batches, rejected, lines_loaded, quarantined in SUMMARY_LINE.findall(text):
+        lines += int(lines_loaded.replace(",", "")) + int(quarantined.replace(",", ""))
+        loaded += int(lines_loaded.replace(",", ""))
+    result["lines"] = lines
+    result["lines_loaded"] = loaded
+    result["log"] = str(log_path)
+    if result["exit"] != 0:
+        tail = "\n".join(text.splitlines()[-15:])
+        raise RuntimeError(f"{label}: alliance-finance run exited {result['exit']} (log {log_path}):\n{tail}")
+    log(f"{label}: {result['seconds']:.1f} s, {lines:,} lines, peak {result['peak_mb']:.0f} MB, "
+        f"load average {result['load_average']}")
+    return result
+
+
+def _stage_pairs(text: str):
+    for pair in text.split():
+        stage, _, seconds = pair.partition("=")
+        yield stage, float(seconds.rstrip("s"))
+
+
+def best(runs: list[dict], key: str = "seconds") -> dict:
+    return min(runs, key=lambda r: r[key])
+
+
+# --- 1. throughput, floor, fixed and marginal cost ------------------------------------------------------------
+
+def section_throughput(profile: dict, data: Path, pg: Postgres, env: dict, work: Path, args) -> dict:
+    spec = profile["throughput"]
+    source = generated(data, spec["from_fy"], spec["to_fy"], spec["scale"], env)
+    files = deliveries(source)
+    runs, floors = [], []
+    for attempt in range(profile["repeat"]):
+        url = pg.create()
+        try:
+            migrate(url, env)  # a warehouse at head, no data: every timed run starts from the same state
+            runs.append(pipeline_run(source, url, env, work, f"throughput-{attempt + 1}"))
+            floors.append(copy_floor(url))
+            log(f"floor: COPY {floors[-1]['rows']:,} rows: {floors[-1]['indexed_seconds']:.1f} s into the same shape, "
+                f"{floors[-1]['heap_seconds']:.1f} s into a bare table")
+        finally:
+            pg.drop(url)
+
+    # the fixed start-up cost: a run on a tiny delivery (the smallest day of at least 20 kB, about a
+    # hundred lines, and the WP journals posted that day)
+    day, data_file, control = min((f for f in files if f[1].stat().st_size > 20_000), key=lambda f: f[1].stat().st_size)
+    tiny = work / "tiny-sources"
+    shutil.rmtree(tiny, ignore_errors=True)
+    link_deliveries([(day, data_file, control)], tiny / "avon_somerset" / "inbound")
+    (tiny / "wiltshire").mkdir(parents=True)
+    posted = f"{day[:4]}-{day[4:6]}-{day[6:]}"
+    next_day = (dt.date.fromisoformat(posted) + dt.timedelta(days=1)).isoformat()
+    erp_subset(source / "wiltshire" / "erp.db", tiny / "wiltshire" / "erp.db", posted, next_day, keep_unposted=False)
+    tiny_runs = []
+    for attempt in range(max(profile["repeat"], 2)):
+        url = pg.create()
+        try:
+            migrate(url, env)
+            tiny_runs.append(pipeline_run(tiny, url, env, work, f"tiny-{attempt + 1}"))
+        finally:
+            pg.drop(url)
+    # the same without cached bytecode (every import compiled from source, as this environment's
+    # PYTHONDONTWRITEBYTECODE=1 makes it)
+    cold_env = dict(env, PYTHONDONTWRITEBYTECODE="1")
+    cold_env.pop("PYTHONPYCACHEPREFIX", None)
+    url = pg.create()
+    try:
+        migrate(url, env)
+        tiny_cold = pipeline_run(tiny, url, cold_env, work, "tiny-no-bytecode")
+    finally:
+        pg.drop(url)
+
+    full, floor, small = best(runs), min(floors, key=lambda f: f["indexed_seconds"]), best(tiny_runs)
+    marginal = (full["seconds"] - small["seconds"]) / (full["lines"] - small["lines"])
+    copy_per_line = floor["indexed_seconds"] / floor["rows"]
+    result = {
+        "source": str(source), "spec": spec, "runs": runs, "floors": floors, "tiny_runs": tiny_runs,
+        "tiny_no_bytecode": tiny_cold,
+        "lines": full["lines"], "seconds": full["seconds"], "lines_per_second": round(full["lines"] / full["seconds"]),
+        "peak_mb": full["peak_mb"],
+        "copy_seconds": floor["indexed_seconds"], "copy_heap_seconds": min(f["heap_seconds"] for f in floors),
+        "whole_run_ratio": round(full["seconds"] / floor["indexed_seconds"], 2),
+        "fixed_seconds": small["seconds"], "tiny_lines": small["lines"],
+        "marginal_us_per_line": round(marginal * 1e6, 1),
+        "copy_us_per_line": round(copy_per_line * 1e6, 1),
+        "copy_heap_us_per_line": round(min(f["heap_seconds"] for f in floors) / floor["rows"] * 1e6, 1),
+        "marginal_ratio": round(marginal / copy_per_line, 2),
+        "marginal_ratio_heap": round(marginal / (min(f["heap_seconds"] for f in floors) / floor["rows"]), 2),
+    }
+    if args.profile:
+        result["profile"] = profile_run(source, pg, env, work)
+    return result
+
+
+def copy_floor(url: str) -> dict:
+    """The fact rows the run loaded, exported as CSV, then COPYed into an empty table of the same shape
+    (columns, generated amount, key and indexes: LIKE ... INCLUDING ALL) and into a bare one."""
+    import io
+
+    columns = ("force_code, fiscal_year, period, posting_date, source_line_ref, document_ref, source_line_number, "
+               "cost_centre, local_account, objective_code, subjective_code, amount_pence, document_type, "
+               "line_text, vendor, reference, batch_id")
+    with psycopg_connect(url) as conn:
+        conn.execute("SET search_path = alliance, public")
+        buffer = io.BytesIO()
+        with conn.cursor().copy(f"COPY (SELECT {columns} FROM fact_ledger_line) TO STDOUT (FORMAT csv)") as copy:
+            for chunk in copy:
+                buffer.write(chunk)
+        csv_bytes = buffer.getbuffer()
+        rows = conn.execute("SELECT count(*) FROM fact_ledger_line").fetchone()[0]
+        timings = {}
+        for shape, ddl in (("indexed", "CREATE TABLE floor_copy (LIKE fact_ledger_line INCLUDING ALL)"),
+                           ("heap", "CREATE TABLE floor_copy (LIKE fact_ledger_line INCLUDING GENERATED)")):
+            conn.execute("DROP TABLE IF EXISTS floor_copy")
+            conn.execute(ddl)
+            conn.commit()
+            started = time.perf_counter()
+            with conn.cursor().copy(f"COPY floor_copy ({columns}) FROM STDIN (FORMAT csv)") as copy:
+                for start in range(0, len(csv_bytes), 1 << 20):
+                    copy.write(csv_bytes[start:start + (1 << 20)])
+            conn.commit()
+            timings[shape] = time.perf_counter() - started
+        conn.execute("DROP TABLE floor_copy")
+        conn.commit()
+    return {"rows": rows, "csv_mb": round(len(csv_bytes) / 1e6, 1), "indexed_seconds": round(timings["indexed"], 2),
+            "heap_seconds": round(timings["heap"], 2), "load_average": load_average()}
+
+
+def profile_run(source: Path, pg: Postgres, env: dict, work: Path) -> dict:
+    """The throughput run again under pyinstrument (main thread), its text profile saved."""
+    url = pg.create()
+    out = work / "throughput-profile.txt"
+    code = ("import sys, pathlib; from pyinstrument import Profiler; from alliance_finance.cli import main; "
+            "p = Profiler(interval=0.005); p.start(); code = main(['run', '--sources', sys.argv[1], '--warehouse', "
+            "sys.argv[2]]); p.stop(); pathlib.Path(sys.argv[3]).write_text(p.output_text(unicode=False, color=False)); "
+            "sys.exit(code)")
+    try:
+        result = run_measured([PYTHON, "-c", code, str(source), url, str(out)], env, work / "throughput-profile.log")
+    finally:
+        pg.drop(url)
+    log(f"profiled run: {result['seconds']:.1f} s, profile in {out}")
+    return {"seconds": result["seconds"], "path": str(out)}
+
+
+# --- 2. the first approach ---------------------------------------------------------------------------------------
+
+def section_naive(profile: dict, data: Path, pg: Postgres, env: dict, work: Path, results: dict) -> dict:
+    spec = profile["throughput"]
+    source = generated(data, spec["from_fy"], spec["to_fy"], spec["scale"], env)
+    share = profile["naive_share"]
+    files = [f for f in deliveries(source)]
+    sample = [data_file for index, (_, data_file, _) in enumerate(files) if index % share == 0]
+    listing = work / "naive-files.txt"
+    listing.write_text("\n".join(str(p) for p in sample))
+    url = pg.create()
+    try:
+        migrate(url, env)
+        measured = run_measured([PYTHON, str(ROOT / "bench" / "naive_approach.py"), "--warehouse", url,
+                                 "--asc-list", str(listing), "--wp-db", str(source / "wiltshire" / "erp.db"),
+                                 "--wp-share", str(share)], env, work / "naive.log")
+    finally:
+        pg.drop(url)
+    if measured["exit"] != 0:
+        raise RuntimeError(f"naive approach failed: see {work / 'naive.log'}")
+    output = json.loads([line for line in (work / "naive.log").read_text().splitlines() if line.startswith("{")][-1])
+    sample_lines = output["lines"]["asc"] + output["lines"]["wp"]
+    total_lines = (results.get("throughput") or {}).get("lines") or _count_lines(source)
+    per_line = {step: seconds / sample_lines for step, seconds in output["seconds"].items() if step != "import_and_context"}
+    extrapolated = output["seconds"]["import_and_context"] + sum(per_line.values()) * total_lines
+    ours = (results.get("throughput") or {}).get("seconds")
+    log(f"first approach: {sample_lines:,} lines in {output['total_seconds']:.1f} s; "
+        f"{total_lines:,} lines extrapolated to {extrapolated:.0f} s")
+    return {
+        "share": share, "files": len(sample), "sample_lines": sample_lines, "sample_seconds": round(output["total_seconds"], 1),
+        "steps": {k: round(v, 2) for k, v in output["seconds"].items()},
+        "us_per_line": {k: round(v * 1e6, 1) for k, v in per_line.items()},
+        "total_lines": total_lines, "extrapolated_seconds": round(extrapolated, 1),
+        "failed_validations": output["failed_validations"], "peak_mb": measured["peak_mb"],
+        "load_average": measured["load_average"],
+        "ratio": round(extrapolated / ours, 2) if ours else None,
+    }
+
+
+def _count_lines(source: Path) -> int:
+    asc = sum(max(0, sum(1 for _ in open(f, "rb")) - 1) for _, f, _ in deliveries(source))
+    with sqlite3.connect(source / "wiltshire" / "erp.db") as db:
+        wp = db.execute("SELECT count(*) FROM gl_journal_line l JOIN gl_journal j USING (journal_id) "
+                        "WHERE j.status = 'P'").fetchone()[0]
+    return asc + wp
+
+
+# --- 3 and 4. five years from empty; then nightly runs --------------------------------------------------------
+
+def night_plan(source: Path, to_fy: int, nights: int) -> tuple[list[tuple[str, Path, Path]], list[str]]:
+    """(history deliveries, night dates): the last ``nights`` business days of the last fiscal year are
+    held back from the history, each to be one night's run."""
+    files = deliveries(source)
+    year_end = f"{to_fy + 1}0331"
+    days = sorted({day for day, _, _ in files if day <= year_end})
+    night_days = days[-nights:]
+    history = [f for f in files if f[0] < night_days[0]]
+    return history, night_days
+
+
+def iso(day: str) -> str:
+    return f"{day[:4]}-{day[4:6]}-{day[6:]}"
+
+
+def section_history_and_nightly(profile: dict, data: Path, pg: Postgres, env: dict, work: Path,
+                                sections: set[str]) -> dict:
+    spec = profile["history"]
+    source = generated(data, spec["from_fy"], spec["to_fy"], spec["scale"], env)
+    history_files, night_days = night_plan(source, spec["to_fy"], profile["nights"])
+    files = deliveries(source)
+    sources = work / "history-sources"
+    shutil.rmtree(sources, ignore_errors=True)
+    link_deliveries(history_files, sources / "avon_somerset" / "inbound")
+    (sources / "wiltshire").mkdir(parents=True)
+    erp = sources / "wiltshire" / "erp.db"
+    erp_subset(source / "wiltshire" / "erp.db", erp, None, iso(night_days[0]), keep_unposted=True)
+    var = work / "history-var"
+    shutil.rmtree(var, ignore_errors=True)
+    history_env = dict(env, ALLIANCE_VAR_DIR=str(var))
+    url = pg.create()
+    out: dict = {"source": str(source), "spec": spec, "nights": night_days}
+    try:
+        history = pipeline_run(sources, url, history_env, work, "history")
+        out["history"] = dict(history, lines_per_second=round(history["lines"] / history["seconds"]),
+                              held_back_nights=len(night_days))
+        if "nightly" in sections:
+            into_history, into_empty = [], []
+            for number, day in enumerate(night_days):
+                following = night_days[number + 1] if number + 1 < len(night_days) else None
+                before = iso(following) if following else (dt.date.fromisoformat(iso(day)) + dt.timedelta(days=1)).isoformat()
+                tonight = [f for f in files if f[0] == day]
+                # into the warehouse holding five years: tonight's file arrives in the same inbound
+                # folder, tonight's journals are posted in the same ERP
+                link_deliveries(tonight, sources / "avon_somerset" / "inbound")
+                erp_subset(source / "wiltshire" / "erp.db", erp, None, before, keep_unposted=True)
+                into_history.append(pipeline_run(sources, url, history_env, work, f"night-{day}-history"))
+                # the same night's deliveries alone, into an empty (migrated) warehouse
+                alone = work / f"night-{day}-sources"
+                shutil.rmtree(alone, ignore_errors=True)
+                link_deliveries(tonight, alone / "avon_somerset" / "inbound")
+                (alone / "wiltshire").mkdir(parents=True)
+                erp_subset(source / "wiltshire" / "erp.db", alone / "wiltshire" / "erp.db", iso(day), before,
+                           keep_unposted=False)
+                empty_url = pg.create()
+                try:
+                    migrate(empty_url, env)
+                    into_empty.append(pipeline_run(alone, empty_url, dict(env, ALLIANCE_VAR_DIR=str(work / "night-var")),
+                                                   work, f"night-{day}-empty"))
+                finally:
+                    pg.drop(empty_url)
+            history_median = statistics.median(r["seconds"] for r in into_history)
+            empty_median = statistics.median(r["seconds"] for r in into_empty)
+            out["nightly"] = {
+                "into_history": into_history, "into_empty": into_empty,
+                "history_median": round(history_median, 2), "empty_median": round(empty_median, 2),
+                "history_best": best(into_history)["seconds"], "empty_best": best(into_empty)["seconds"],
+                "spread": round(history_median / empty_median - 1, 3),
+                "lines": [r["lines"] for r in into_empty],
+            }
+    finally:
+        pg.drop(url)
+    return out
+
+
+# --- 6. DAG files ---------------------------------------------------------------------------------------------------
+
+def section_dags(env: dict, work: Path, repeat: int) -> dict:
+    dags = sorted((ROOT / "dags").glob("*.py"))
+    home = work / "airflow-home"
+    shutil.rmtree(home, ignore_errors=True)
+    home.mkdir(parents=True)
+    airflow_env = dict(env, AIRFLOW_HOME=str(home), AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+                       AIRFLOW__CORE__LOAD_EXAMPLES="False")
+    # a DAG processor has Airflow's SDK loaded already: time what the file itself costs
+    code = ("import sys, time, runpy; import airflow.sdk; started = time.perf_counter(); runpy.run_path(sys.argv[1]); "
+            "print('PARSE', time.perf_counter() - started)")
+    files: dict = {}
+    cold_env = dict(airflow_env, PYTHONDONTWRITEBYTECODE="1")
+    cold_env.pop("PYTHONPYCACHEPREFIX", None)
+    for dag in dags:
+        timings = {}
+        for mode, mode_env in (("bytecode", airflow_env), ("no_bytecode", cold_env)):
+            seconds = []
+            for _ in range(repeat + (1 if mode == "bytecode" else 0)):  # the first fills the bytecode cache
+                output = subprocess.run([PYTHON, "-c", code, str(dag)], env=mode_env, capture_output=True, text=True)
+                match = re.search(r"PARSE ([0-9.]+)", output.stdout)
+                if match is None:
+                    raise RuntimeError(f"{dag.name} failed to parse: {output.stderr[-2000:]}")
+                seconds.append(float(match.group(1)))
+            if mode == "bytecode":
+                seconds = seconds[1:]
+            timings[mode] = round(min(seconds), 3)
+        files[dag.name] = timings
+        log(f"{dag.name}: {timings}")
+    report = {}
+    migrate_run = subprocess.run([PYTHON, "-m", "airflow", "db", "migrate"], env=airflow_env, capture_output=True, text=True)
+    if migrate_run.returncode == 0:
+        for mode, mode_env in (("bytecode", airflow_env), ("no_bytecode", dict(cold_env, AIRFLOW_HOME=str(home)))):
+            output = subprocess.run([PYTHON, "-m", "airflow", "dags", "report", "-o", "json"], env=mode_env,
+                                    capture_output=True, text=True)
+            lines = [line for line in output.stdout.splitlines() if line.startswith("[{")]
+            rows = json.loads(lines[-1]) if lines else []
+            report[mode] = {row["file"]: _duration(row["duration"]) for row in rows}
+    shutil.rmtree(home, ignore_errors=True)
+    return {"files": files, "dags_report": report, "load_average": load_average()}
+
+
+def _duration(text: str) -> float:
+    hours, minutes, seconds = text.split(":")
+    return round(int(hours) * 3600 + int(minutes) * 60 + float(seconds), 3)
+
+
+# --- the report ---------------------------------------------------------------------------------------------------
+
+def render(results: dict, profile: dict) -> str:
+    """docs/performance.md from the results (see ``bench/report.py``)."""
+    sys.path.insert(0, str(ROOT / "bench"))
+    from report import render_report
+
+    return render_report(results, TARGETS)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="The alliance-finance benchmark (issue #8).")
+    parser.add_argument("--quick", action="store_true", help="a reduced run: scale 2, one year; FY 2015-2016 at scale 1")
+    parser.add_argument("--sections", default=",".join(SECTIONS),
+                        help=f"comma-separated, from {', '.join(SECTIONS)} (the others are kept from the last results)")
+    parser.add_argument("--data", type=Path, default=Path(os.environ.get("ALLIANCE_BENCH_DATA", "/tmp/bench-data")),
+                        help="where generated sample data is kept and reused (default /tmp/bench-data)")
+    parser.add_argument("--pg-admin-url", default=os.environ.get("ALLIANCE_TEST_PG_URL",
+                                                                 "postgresql://postgres@127.0.0.1:5432/postgres"),
+                        help="a PostgreSQL role that may create databases (throwaway ones, dropped after)")
+    parser.add_argument("--repeat", type=int, help="repetitions of each timed run (best is kept)")
+    parser.add_argument("--profile", action="store_true", help="also profile the throughput run with pyinstrument")
+    parser.add_argument("--report", type=Path, help="where to write the report (default docs/performance.md; "
+                                                    "--quick: bench/quick-report.md)")
+    args = parser.parse_args(argv)
+    profile = dict(QUICK if args.quick else FULL)
+    if args.repeat:
+        profile["repeat"] = args.repeat
+    sections = {s.strip() for s in args.sections.split(",") if s.strip()}
+    unknown = sections - set(SECTIONS)
+    if unknown:
+        parser.error(f"unknown section(s) {', '.join(sorted(unknown))}")
+    report_path = args.report or profile["report"]
+    results_path = report_path.with_suffix(".json")
+    results = json.loads(results_path.read_text()) if results_path.is_file() else {}
+
+    args.data.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=f"alliance-bench-{profile['name']}-", dir=args.data))
+    # the deployment case: bytecode compiled once and cached (this environment sets
+    # PYTHONDONTWRITEBYTECODE=1, which compiles every import from source on every run: the DAG section
+    # and the tiny run measure that too). The cache lives in the work folder, not in the venv.
+    env = dict(os.environ, ALLIANCE_VAR_DIR=str(work / "var"), PYTHONPYCACHEPREFIX=str(work / "pycache"),
+               PYTHONUNBUFFERED="1")
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
+    env.pop("ALLIANCE_WAREHOUSE_URL", None)
+    subprocess.run([PYTHON, "-c", "import great_expectations, pandas, alliance_finance.pipeline, alliance_finance.validation, "
+                    "alliance_finance.sap_files, alliance_finance.erp_sql, alliance_finance.warehouse.load"],
+                   env=env, check=True, capture_output=True)
+    pg = Postgres(args.pg_admin_url)
+    started = time.perf_counter()
+    results["profile"] = profile["name"]
+    results["machine"] = machine()
+    results["postgres"] = pg.server()
+    results["commands"] = {"bench": f"python bench/run_bench.py{' --quick' if args.quick else ''}",
+                           "run": "alliance-finance run --sources DIR --warehouse postgresql://.../<throwaway>"}
+    log(f"benchmark ({profile['name']}), sections {', '.join(s for s in SECTIONS if s in sections)}; "
+        f"work folder {work}; load average {load_average()}")
+    try:
+        if "throughput" in sections:
+            results["throughput"] = section_throughput(profile, args.data, pg, env, work, args)
+        if "naive" in sections:
+            results["naive"] = section_naive(profile, args.data, pg, env, work, results)
+        elif results.get("naive") and results.get("throughput"):
+            results["naive"]["ratio"] = round(results["naive"]["extrapolated_seconds"] / results["throughput"]["seconds"], 2)
+        if "history" in sections or "nightly" in sections:
+            history = section_history_and_nightly(profile, args.data, pg, env, work, sections)
+            results["history"] = history
+        if "dags" in sections:
+            results["dags"] = section_dags(env, work, profile["repeat"] + 1)
+        results["finished"] = dt.datetime.now().isoformat(timespec="seconds")
+        results["bench_seconds"] = round(time.perf_counter() - started, 1)
+    finally:
+        results_path.parent.mkdir(parents=True, exist_ok=True)
+        results_path.write_text(json.dumps(results, indent=1, default=str))
+    report_path.write_text(render(results, profile))
+    log(f"done in {results['bench_seconds']:.0f} s: {report_path} (figures in {results_path})")
+    if not os.environ.get("ALLIANCE_BENCH_KEEP_WORK"):
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
