@@ -172,17 +172,24 @@ _LINES_OF_JOURNALS = f"SELECT {', '.join(LINE_COLUMNS)} FROM gl_journal_line WHE
 _HEADERS_OF_JOURNALS = f"SELECT {', '.join(JOURNAL_COLUMNS)} FROM gl_journal WHERE journal_id IN {{ids}}"
 _PLAN_OF_JOURNALS = "SELECT journal_id, period_name, posted_at FROM gl_journal WHERE journal_id IN {ids}"
 _LINE_COUNTS = "SELECT journal_id, COUNT(*) FROM gl_journal_line WHERE journal_id IN {ids} GROUP BY journal_id"
+# every posted journal's id, every run (the completeness anti-join below): five years are 318,000
+_POSTED_JOURNALS = "SELECT journal_id, status FROM gl_journal WHERE status = 'P'"
 
 
 def _fetch(connection: sa.Connection, statement: str, ids: list[int]) -> list[tuple]:
     """The rows of ``statement`` for the journal ids ``ids`` (its ``{ids}``), each a bound parameter."""
     mark = _PARAMETER_MARKS.get(connection.dialect.paramstyle)
     if mark is None:  # a driver with another parameter style: through SQLAlchemy
-        text = sa.text(statement.format(ids=":ids")).bindparams(sa.bindparam("ids", expanding=True))
-        return [tuple(row) for row in connection.execute(text, {"ids": ids})]
+        text = sa.text(statement.format(ids=":ids"))
+        if ids:
+            text = text.bindparams(sa.bindparam("ids", expanding=True))
+        return [tuple(row) for row in connection.execute(text, {"ids": ids} if ids else {})]
     cursor = connection.connection.cursor()
     try:
-        cursor.execute(statement.format(ids="(" + ", ".join([mark] * len(ids)) + ")"), tuple(ids))
+        if ids:
+            cursor.execute(statement.format(ids="(" + ", ".join([mark] * len(ids)) + ")"), tuple(ids))
+        else:
+            cursor.execute(statement)
         return cursor.fetchall()
     finally:
         cursor.close()
@@ -376,9 +383,7 @@ class _Journal:
 def _extract(engine: sa.Engine, loaded: set[int], max_lines_per_batch: int, where: str) -> Iterator[Batch]:
     try:
         with engine.connect() as connection, connection.begin():
-            posted = connection.execute(
-                sa.select(_JOURNAL.c.journal_id, _JOURNAL.c.status).where(_JOURNAL.c.status == "P")
-            ).all()
+            posted = _fetch(connection, _POSTED_JOURNALS, [])
             # MariaDB compares 'p' and 'P ' equal to 'P' under its default collation; SQLite does
             # not. Re-checking here makes both read the same journals.
             new_ids = sorted({int(journal_id) for journal_id, status in posted if status == "P"} - loaded)
