@@ -216,6 +216,8 @@ def render_report(results: dict, targets: dict) -> str:
         w(f"The pipeline counts its own seconds per stage (`pipeline.StageClock`, logged at the end of each "
           f"force's pass as `<force> stage seconds`). Best throughput run ({run['seconds']} s):\n")
         w(_stage_table(run["stages"]))
+        if run.get("data_docs_seconds") is not None:
+            w(f"After both forces, the run brings the Data Docs up to date once: {run['data_docs_seconds']} s.\n")
         gx = sum(run["stages"].get(f, {}).get(s, 0) for f in ("ASC", "WP") for s in ("gx_start", "validate", "publish"))
         total = sum(run["stages"].get(f, {}).get("run", 0) for f in ("ASC", "WP"))
         if total:

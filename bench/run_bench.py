@@ -285,6 +285,8 @@ def pipeline_run(sources: Path, url: str, env: dict, work: Path, label: str, wil
         loaded += int(lines_loaded.replace(",", ""))
     result["lines"] = lines
     result["lines_loaded"] = loaded
+    docs = re.search(r"Data Docs brought up to date in ([0-9.]+)s", text)
+    result["data_docs_seconds"] = float(docs.group(1)) if docs else None
     result["log"] = str(log_path)
     if result["exit"] != 0:
         tail = "\n".join(text.splitlines()[-15:])
