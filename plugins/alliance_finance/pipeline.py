@@ -599,21 +599,25 @@ def validate_and_load(engine: "sa.Engine", groups: Iterable[list["Batch"]], make
                       ) -> list["LoadOutcome"]:
     """Validate each group of batches in one run and load its batches in order, one transaction each.
 
-    Group N loads in a second thread while group N+1 is read and validated: the loader mostly waits
-    on the database, so the two overlap on two cores. Loads stay in order (a group starts loading
-    only after the previous one finished), and at most two groups are in memory. The validator is
-    made when the first group arrives (none is made when there is nothing to do). The caller holds
-    the force's load lock. ``clock`` counts the seconds of each stage (:class:`StageClock`).
+    Three things happen at once: group N loads in one thread (mostly waiting on the database), group
+    N+1 is validated (Great Expectations: Python), and group N+2 is read in another thread (the
+    readers spend most of their time in pyarrow, numpy and the database driver, which let Python's
+    other threads run). Loads stay in order (a group starts loading only after the previous one
+    finished), and at most three groups are in memory. A reading error reaches this function when
+    its group would have been validated. The validator is made when the first group arrives (none is
+    made when there is nothing to do). The caller holds the force's load lock. ``clock`` counts the
+    seconds of each stage (:class:`StageClock`).
     """
     from concurrent.futures import ThreadPoolExecutor
 
     clock = clock or StageClock()
     outcomes: list = []
     validator = None
+    reading = _ReadAhead(groups, clock)
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alliance-load") as pool:
         loading = None
         try:
-            for batches in groups:  # reading happens as the iterator advances
+            for batches in reading:
                 validator = validator or make_validator()
                 if batches:
                     faults.reached(f"{batches[0].force_code}.validate")
@@ -626,11 +630,82 @@ def validate_and_load(engine: "sa.Engine", groups: Iterable[list["Batch"]], make
                         outcomes += loading.result()
                 loading = pool.submit(load_batches, engine, batches, logger, clock=clock)
         finally:
+            reading.close()
             # a failure while reading or validating still lets the group being loaded finish (or fail) whole
             if loading is not None:
                 with clock.timing("wait_load"):
                     outcomes += loading.result()
     return outcomes
+
+
+class _ReadAhead:
+    """Iterates ``groups`` in a thread of its own, one group ahead of the consumer.
+
+    The source iterator is advanced, and closed, only by that thread (a SQLite connection may not
+    leave the thread that opened it). An exception raised while reading is raised to the consumer
+    in its turn; closing stops the reading at the next group.
+    """
+
+    _END = object()
+
+    def __init__(self, groups: Iterable, clock: StageClock):
+        import queue
+
+        self._queue: queue.Queue = queue.Queue(maxsize=1)
+        self._stop = threading.Event()
+        self._clock = clock
+        self._thread = threading.Thread(target=self._read, args=(groups,), name="alliance-read", daemon=True)
+        self._thread.start()
+
+    def _read(self, groups: Iterable) -> None:
+        iterator = iter(groups)
+        try:
+            while not self._stop.is_set():
+                try:
+                    item = next(iterator)
+                except StopIteration:
+                    item = self._END
+                self._put((item, None))
+                if item is self._END:
+                    return
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer, raised there
+            self._put((None, exc))
+        finally:
+            close = getattr(iterator, "close", None)
+            if close is not None:
+                close()
+
+    def _put(self, entry) -> None:
+        import queue
+
+        while not self._stop.is_set():
+            try:
+                self._queue.put(entry, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def __iter__(self):
+        while True:
+            with self._clock.timing("wait_read"):
+                item, error = self._queue.get()
+            if error is not None:
+                raise error
+            if item is self._END:
+                return
+            yield item
+
+    def close(self) -> None:
+        """Stop reading (at the next group) and wait for the reading thread to end."""
+        import queue
+
+        self._stop.set()
+        while self._thread.is_alive():
+            try:
+                self._queue.get(timeout=0.1)  # unblock a reader waiting to hand over a group
+            except queue.Empty:
+                pass
+        self._thread.join()
 
 
 def load_validated(engine: "sa.Engine", batches: list["Batch"], validator, logger: logging.Logger | None = None
