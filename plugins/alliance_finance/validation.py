@@ -464,6 +464,7 @@ class _GxProject:
         config_path.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
         _skip_frame_fingerprint()
+        _narrow_column_domains()
         self._gx = gx
         self.context = gx.get_context(context_root_dir=str(root))
         self.checkpoints = {name: self.context.checkpoints.get(name) for name in SUITES}
@@ -586,6 +587,37 @@ def _skip_frame_fingerprint() -> None:
 
     if hasattr(pandas_execution_engine, "HASH_THRESHOLD"):
         pandas_execution_engine.HASH_THRESHOLD = 0
+
+
+def _narrow_column_domains() -> None:
+    """Let Great Expectations filter one column, not the whole frame, for a column's expectation.
+
+    GX 1.24's pandas engine hands every column metric the whole frame (``get_domain_records``) and
+    then drops the rows where the column is empty with ``df[df[column].notnull()]``: a copy of every
+    column, done four times per expectation (the condition, the count, the values, the index). On a
+    column with empty values (ASC's cost centre, Wiltshire's debit and credit) that copy was the
+    largest single cost of validating: 4.5 s of CPU in a 2-million-line run. A column's metrics read
+    only that column (and the frame's index, which is kept), so its domain is narrowed to
+    ``frame[[column]]`` after any row condition is applied. Only ``unexpected_index_column_names``
+    would read other columns, and this project never asks for it (failing rows are found by
+    position). Checked on every GX upgrade by the validation tests, which compare each failing row.
+    """
+    from great_expectations.execution_engine import pandas_execution_engine
+
+    engine = pandas_execution_engine.PandasExecutionEngine
+    original = engine.get_domain_records
+    if getattr(original, "_alliance_narrowed", False):
+        return
+
+    def get_domain_records(self, domain_kwargs: dict):
+        data = original(self, domain_kwargs)
+        column = domain_kwargs.get("column")
+        if column is not None and column in data.columns:
+            return data[[column]]
+        return data
+
+    get_domain_records._alliance_narrowed = True  # type: ignore[attr-defined]
+    engine.get_domain_records = get_domain_records
 
 
 def _raised(expectation_result) -> bool:
@@ -845,8 +877,11 @@ def _raw_frame(suite: str, raws: list[pa.Table], members: list[int], source_colu
     for raw in raws:
         part = raw.select(names)
         parts.append(part if part.schema.equals(schema) else part.cast(schema))
-    # left in chunks (one per batch): copying a million rows of text into one buffer buys nothing
-    table = pa.concat_tables(parts) if parts else schema.empty_table()
+    # one contiguous buffer per column: Great Expectations filters the whole frame (every column) by
+    # a mask for each expectation on a column with empty values, and pyarrow's take over a column
+    # of hundreds of chunks (one per delivery) costs several times the copy made here (measured on
+    # 821,375 ASC lines in 150 deliveries: validation 4.6 s left in chunks, 3.5 s combined)
+    table = pa.concat_tables(parts).combine_chunks() if parts else schema.empty_table()
     table = table.append_column("batch_index", _batch_index_column(parts, members))
     if suite == WP_RAW:
         sides = pc.add(pc.cast(pc.is_valid(table.column("entered_dr")), pa.int8()),
