@@ -130,3 +130,62 @@ def test_generated_sources_load_to_the_penny_and_a_rerun_changes_nothing(generat
     assert "ASC: nothing new to load" in capsys.readouterr().out
     assert fact_checksum(engine) == before
     engine.dispose()
+
+
+def _cli(args: list[str], tmp_path: Path) -> "subprocess.CompletedProcess":
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, ALLIANCE_VAR_DIR=str(tmp_path / "var"))
+    env.pop("ALLIANCE_FAULT_PAUSE", None)
+    return subprocess.run([sys.executable, "-m", "alliance_finance.cli", *args], env=env, capture_output=True,
+                          text=True, timeout=600)
+
+
+def test_parallel_run_loads_both_forces_side_by_side_to_the_same_penny(generated, pg_url, tmp_path):
+    """``run --parallel``: the two forces in processes of their own, one set of Data Docs for both."""
+    done = _cli(["run", "--sources", str(generated), "--warehouse", pg_url, "--parallel"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "ASC:" in done.stdout and "WP:" in done.stdout and "1 superseded" in done.stdout
+    engine = make_engine(pg_url)
+    try:
+        expected_pence, expected_lines = source_totals(generated)
+        got_pence, got_lines = warehouse_totals(engine)
+        assert got_lines == expected_lines
+        assert got_pence == expected_pence
+        # both forces' validation results stored, the Data Docs brought up to date once, by the
+        # process that finished last, with both forces' pages
+        assert done.stderr.count("Data Docs brought up to date") == 1, done.stderr
+        docs = tmp_path / "var" / "data_docs"
+        batches = " ".join(p.read_text() for p in (docs / "results" / "batches").glob("*.json"))
+        assert '"force_code": "ASC"' in batches and '"force_code": "WP"' in batches
+        pages = [p.name for p in (docs / "validations").rglob("*.html")]
+        results = [p.name for p in (docs / "results" / "gx").rglob("*.json")]
+        assert len(pages) == len(results) > 0
+
+        before = fact_checksum(engine)
+        again = _cli(["run", "--sources", str(generated), "--warehouse", pg_url, "--parallel"], tmp_path)
+        assert again.returncode == 0, again.stdout + again.stderr
+        assert "ASC: nothing new to load" in again.stdout and "WP: nothing new to load" in again.stdout
+        assert "Data Docs" not in again.stderr  # nothing validated: no Great Expectations started
+        assert fact_checksum(engine) == before
+    finally:
+        engine.dispose()
+
+
+def test_parallel_run_reports_the_force_that_failed_and_loads_the_other(generated, pg_url, tmp_path):
+    import shutil
+
+    sources = tmp_path / "sources"
+    shutil.copytree(generated / "avon_somerset", sources / "avon_somerset")  # no wiltshire/erp.db
+    done = _cli(["run", "--sources", str(sources), "--warehouse", pg_url, "--parallel"], tmp_path)
+    assert done.returncode == 1
+    assert "WP: run failed:" in done.stderr and "erp.db" in done.stderr
+    assert "ASC:" in done.stdout and "0 rejected" in done.stdout
+    engine = make_engine(pg_url)
+    try:
+        forces = {force for force, in query(engine, "SELECT DISTINCT force_code FROM fact_ledger_line")}
+        assert forces == {"ASC"}
+    finally:
+        engine.dispose()

@@ -49,6 +49,18 @@ def _positive_float_text(text: str) -> str:
     return text
 
 
+def configure_logging(*, verbose: bool) -> None:
+    """The command's log lines on stderr (INFO, or DEBUG with ``--verbose``)."""
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if not verbose:
+        # the libraries' own progress chatter hides ours: keep it for --verbose
+        for noisy in ("alembic", "great_expectations", "matplotlib", "PIL"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alliance-finance",
@@ -71,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="SQLAlchemy URL (default $ALLIANCE_WAREHOUSE_URL, else sqlite:///var/warehouse.db)")
     r.add_argument("--force", choices=["ASC", "WP"], help="one force only (default both)")
     r.add_argument("--wiltshire-url", help="SQLAlchemy URL of Wiltshire's ERP reporting database")
+    r.add_argument("--parallel", action="store_true",
+                   help="run the two forces at the same time, each in a process of its own, as their DAGs "
+                        "run every night (faster with two or more cores; the output of the two interleaves)")
 
     p = sub.add_parser("report", help="the board report: HTML page, PNG charts and an XLSX workbook")
     p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
@@ -96,14 +111,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command is None:
         parser.print_help(sys.stderr)
         return EXIT_USAGE
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not args.verbose:
-        # the libraries' own progress chatter hides ours: keep it for --verbose
-        for noisy in ("alembic", "great_expectations", "matplotlib", "PIL"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    configure_logging(verbose=args.verbose)
     if getattr(args, "warehouse", "unset") is None:
         args.warehouse = default_warehouse_url()
     from .warehouse.engine import UnusableURL, check_url
@@ -132,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
             parser.error("run needs --sources DIR (and/or --wiltshire-url URL)")
         from .pipeline import run_cli
         return run_cli(sources=args.sources, warehouse_url=args.warehouse, force=args.force,
-                       wiltshire_url=args.wiltshire_url)
+                       wiltshire_url=args.wiltshire_url, parallel=args.parallel)
 
     if args.command == "reconcile":
         if args.sources is None and args.wiltshire_url is None:

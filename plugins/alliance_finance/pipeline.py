@@ -64,7 +64,8 @@ GROUP_LINES = 400_000
 #: ASC data files are about 200 bytes a line: a group stops growing past this many bytes
 GROUP_BYTES = GROUP_LINES * 200
 #: the first group of a pass is this many times smaller: loading (the database's share, the largest)
-#: starts after seconds instead of after a whole group has been read and validated
+#: starts after seconds instead of after a whole group has been read and validated (doubling each
+#: next group up to the full size was measured too: no faster, docs/performance.md)
 FIRST_GROUP_DIVISOR = 10
 
 
@@ -743,11 +744,14 @@ def load_batches(engine: "sa.Engine", batches: list["Batch"], logger: logging.Lo
 
 # --- the command ---------------------------------------------------------------------------------------
 
-def run_cli(sources: Path | None, warehouse_url: str, force: str | None, wiltshire_url: str | None) -> int:
+def run_cli(sources: Path | None, warehouse_url: str, force: str | None, wiltshire_url: str | None,
+            *, parallel: bool = False) -> int:
     """``alliance-finance run``: migrate, run ASC then WP (or the one ``force``), print a summary per force.
 
-    Exit 0 when everything offered was loaded; 1 when any batch was rejected, a file refused, or a
-    run failed (the message names the file or journal and the reason). URLs are always masked.
+    ``parallel``: run the two forces at the same time, each in a process of its own, as their two
+    DAGs run in production (see :func:`_run_side_by_side`). Exit 0 when everything offered was
+    loaded; 1 when any batch was rejected, a file refused, or a run failed (the message names the
+    file or journal and the reason). URLs are always masked.
     """
     from .warehouse import migrate
     from .warehouse.engine import mask_url
@@ -763,26 +767,96 @@ def run_cli(sources: Path | None, warehouse_url: str, force: str | None, wiltshi
         print(f"alliance-finance run: warehouse {mask_url(warehouse_url)} could not be brought up to date: "
               f"{_masked(_first_line(exc), urls)}", file=sys.stderr)
         return 1
-    print(f"warehouse {mask_url(warehouse_url)} at revision {revision}")
+    print(f"warehouse {mask_url(warehouse_url)} at revision {revision}", flush=True)
+    if parallel and len(forces) > 1:
+        return _run_side_by_side(forces, sources, warehouse_url, wiltshire_url)
     exit_code = 0
     validator = _RunValidator(warehouse_url)  # one Great Expectations context for both forces
     try:
         for force_code in forces:
-            try:
-                result = run_force(force_code, sources=sources, warehouse_url=warehouse_url,
-                                   wiltshire_url=wiltshire_url, validator=validator)
-            except Exception as exc:  # noqa: BLE001 - one force failing does not stop the other
-                if not isinstance(exc, AllianceFinanceError):
-                    _log.debug("run of %s failed", force_code, exc_info=True)
-                print(f"{force_code}: run failed: {_masked(_first_line(exc), urls)}", file=sys.stderr)
-                exit_code = 1
-                continue
-            print(_masked(result.summary(), urls))
-            if not result.ok:
-                exit_code = 1
+            exit_code = max(exit_code, _run_and_report(force_code, sources, warehouse_url, wiltshire_url, validator))
     finally:
         validator.close()
     return exit_code
+
+
+def _run_and_report(force_code: str, sources: Path | None, warehouse_url: str, wiltshire_url: str | None,
+                    validator) -> int:
+    """One force's pass for the command line: its summary printed, 0 if everything offered was
+    loaded, else 1 (a failure is printed, masked, and does not stop the other force)."""
+    urls = [u for u in (warehouse_url, wiltshire_url) if u]
+    try:
+        result = run_force(force_code, sources=sources, warehouse_url=warehouse_url,
+                           wiltshire_url=wiltshire_url, validator=validator)
+    except Exception as exc:  # noqa: BLE001 - one force failing does not stop the other
+        if not isinstance(exc, AllianceFinanceError):
+            _log.debug("run of %s failed", force_code, exc_info=True)
+        print(f"{force_code}: run failed: {_masked(_first_line(exc), urls)}", file=sys.stderr, flush=True)
+        return 1
+    print(_masked(result.summary(), urls), flush=True)
+    return 0 if result.ok else 1
+
+
+def _run_side_by_side(forces: list[str], sources: Path | None, warehouse_url: str, wiltshire_url: str | None) -> int:
+    """Each force's pass in a process of its own, all at once (``alliance-finance run --parallel``).
+
+    The forces share nothing but the warehouse, which takes each force's load lock separately (the
+    two force DAGs run like this every night), so on a machine with two or more cores one force's
+    Python work (reading, Great Expectations) runs beside the other's and beside the database's
+    loading. Each process starts its own Great Expectations context; the last one to finish brings
+    the Data Docs up to date for both. The processes are started fresh (``spawn``: nothing of this
+    process's threads or connections is inherited), write to the same stdout and stderr, and are
+    stopped if this process is interrupted. Exit 1 if either force's pass did not load everything
+    offered or its process died.
+    """
+    import multiprocessing
+
+    context = multiprocessing.get_context("spawn")
+    finishing = context.Value("i", len(forces))  # passes still running; the last builds Data Docs
+    validated = context.Value("i", 0)  # set by a pass that stored validation results
+    level = logging.getLogger().getEffectiveLevel()
+    processes = {force_code: context.Process(
+        target=_force_process, name=f"alliance-run-{force_code}",
+        args=(force_code, sources, warehouse_url, wiltshire_url, level, finishing, validated))
+        for force_code in forces}
+    exit_code = 0
+    try:
+        for process in processes.values():
+            process.start()
+        for force_code, process in processes.items():
+            process.join()
+            if process.exitcode != 0:
+                exit_code = 1
+                if process.exitcode is not None and process.exitcode < 0:
+                    print(f"{force_code}: run process ended by signal {-process.exitcode}; its batch in flight "
+                          "was rolled back: run again", file=sys.stderr, flush=True)
+    finally:
+        for process in processes.values():
+            if process.is_alive():  # this process was interrupted: so are the passes
+                process.terminate()
+                process.join()
+    return exit_code
+
+
+def _force_process(force_code: str, sources: Path | None, warehouse_url: str, wiltshire_url: str | None,
+                   level: int, finishing, validated) -> None:
+    """The body of one process of :func:`_run_side_by_side`: exits 0 or 1 as the force's pass did."""
+    from .cli import configure_logging
+
+    configure_logging(verbose=level <= logging.DEBUG)
+    validator = _RunValidator(warehouse_url)
+    code = 1
+    try:
+        code = _run_and_report(force_code, sources, warehouse_url, wiltshire_url, validator)
+    finally:
+        with finishing.get_lock():
+            if validator.started:
+                validated.value = 1
+            finishing.value -= 1
+            last = finishing.value == 0
+        # Data Docs once, by the last pass to finish, over every result stored (both forces')
+        validator.close(build_docs=last and bool(validated.value))
+    sys.exit(code)
 
 
 class _RunValidator:
@@ -793,6 +867,11 @@ class _RunValidator:
     def __init__(self, warehouse_url: str):
         self._warehouse_url = warehouse_url
         self._validator = None
+
+    @property
+    def started(self) -> bool:
+        """Whether anything was validated (so results were stored)."""
+        return self._validator is not None
 
     def validate(self, batches):
         if self._validator is None:
@@ -805,21 +884,33 @@ class _RunValidator:
     def stage_seconds(self) -> dict[str, float]:
         return getattr(self._validator, "stage_seconds", {})
 
-    def close(self) -> None:
-        if self._validator is None:
+    def close(self, *, build_docs: bool | None = None) -> None:
+        """Bring the Data Docs up to date and close the GX context. ``build_docs``: by default when
+        this validator validated anything; True also builds them for another process's results."""
+        if build_docs is None:
+            build_docs = self._validator is not None
+        if self._validator is None and not build_docs:
             return
         try:
-            if hasattr(self._validator, "build_data_docs"):
-                started = time.perf_counter()
-                index = self._validator.build_data_docs()
-                if index is not None:
-                    _log.info("Data Docs brought up to date in %.2fs: %s", time.perf_counter() - started, index)
+            if build_docs:
+                if self._validator is None:
+                    if not self._stored_results_exist():
+                        return
+                    self._validator = default_validator(self._warehouse_url)
+                if hasattr(self._validator, "build_data_docs"):
+                    started = time.perf_counter()
+                    index = self._validator.build_data_docs()
+                    if index is not None:
+                        _log.info("Data Docs brought up to date in %.2fs: %s", time.perf_counter() - started, index)
         except Exception as exc:  # noqa: BLE001 - the batches are loaded and their results stored
             _log.error("Data Docs could not be brought up to date (%s); the next run renders the stored "
                        "results", _first_line(exc))
         finally:
-            if hasattr(self._validator, "close"):
+            if self._validator is not None and hasattr(self._validator, "close"):
                 self._validator.close()
+
+    def _stored_results_exist(self) -> bool:
+        return (data_docs_dir(self._warehouse_url) / "results" / "gx").is_dir()
 
 
 def _check_force(force_code: str) -> None:
