@@ -803,15 +803,26 @@ def _run_side_by_side(forces: list[str], sources: Path | None, warehouse_url: st
     The forces share nothing but the warehouse, which takes each force's load lock separately (the
     two force DAGs run like this every night), so on a machine with two or more cores one force's
     Python work (reading, Great Expectations) runs beside the other's and beside the database's
-    loading. Each process starts its own Great Expectations context; the last one to finish brings
-    the Data Docs up to date for both. The processes are started fresh (``spawn``: nothing of this
-    process's threads or connections is inherited), write to the same stdout and stderr, and are
-    stopped if this process is interrupted. Exit 1 if either force's pass did not load everything
-    offered or its process died.
+    loading. Where the system can fork (Linux), the readers, Great Expectations and the loader are
+    imported once, here, before the processes fork (two seconds of CPU saved, and the larger force's
+    loading starts that much sooner); this process has no thread and no open connection at that
+    point. Elsewhere each process is started fresh (``spawn``) and imports them itself. Each process
+    has its own Great Expectations context; the last one to finish brings the Data Docs up to date
+    for both. They write to the same stdout and stderr, and are stopped if this process is
+    interrupted. Exit 1 if either force's pass did not load everything offered or its process died.
     """
     import multiprocessing
 
-    context = multiprocessing.get_context("spawn")
+    if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
+        context = multiprocessing.get_context("fork")
+        import great_expectations  # noqa: F401 - inherited by both processes
+
+        from . import erp_sql, sap_files, validation  # noqa: F401
+        from .warehouse import load  # noqa: F401
+    else:
+        context = multiprocessing.get_context("spawn")
+    sys.stdout.flush()
+    sys.stderr.flush()
     finishing = context.Value("i", len(forces))  # passes still running; the last builds Data Docs
     validated = context.Value("i", 0)  # set by a pass that stored validation results
     level = logging.getLogger().getEffectiveLevel()
