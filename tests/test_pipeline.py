@@ -108,6 +108,53 @@ def test_a_processed_delivery_whose_bytes_changed_is_refused_loudly(sources, war
     engine.dispose()
 
 
+def test_a_processed_file_changed_in_place_is_refused_even_with_its_size_and_times_put_back(sources, warehouse_url):
+    """A night does not hash the whole history again (FileDigests), yet no change slips through: a
+    write changes the inode-change time, which no call can set back."""
+    import os
+
+    run("ASC", sources, warehouse_url)  # reading remembers each file's digest with its identity
+    path = sources / "avon_somerset" / "inbound" / "ASC_GL_20160405_001.csv"
+    before = path.stat()
+    data = path.read_bytes()
+    assert b"1,234.56" in data
+    with open(path, "r+b") as f:  # the same length, one digit different, written in place
+        f.write(data.replace(b"1,234.56", b"1,234.57"))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    after = path.stat()
+    assert (after.st_ino, after.st_size, after.st_mtime_ns) == (before.st_ino, before.st_size, before.st_mtime_ns)
+
+    result = run("ASC", sources, warehouse_url)
+    assert not result.ok and not result.outcomes
+    [reason] = result.refused
+    assert reason.startswith("ASC_GL_20160405_001.csv: already processed")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() in reason
+
+
+def test_a_night_hashes_again_only_files_not_provably_unchanged(sources, warehouse_url, monkeypatch):
+    from alliance_finance import sap_files
+
+    run("ASC", sources, warehouse_url)
+    hashed = []
+    real = sap_files.file_digest
+    monkeypatch.setattr(sap_files, "file_digest", lambda path: hashed.append(path.name) or real(path))
+    assert run("ASC", sources, warehouse_url).ok
+    assert hashed == []  # both processed files untouched since they were read: nothing re-read
+
+    # the memory lost or unreadable: every processed file is hashed once more, nothing is refused
+    inbound = sources / "avon_somerset" / "inbound"
+    pipeline.FileDigests.for_folder(inbound).path.write_text("{not json")
+    assert run("ASC", sources, warehouse_url).ok
+    assert sorted(hashed) == ["ASC_GL_20160405_001.csv", "ASC_GL_20160406_001.csv"]
+    hashed.clear()
+    assert run("ASC", sources, warehouse_url).ok and hashed == []  # remembered again
+
+    # a file that was touched (same bytes) is hashed again and still accepted
+    (inbound / "ASC_GL_20160406_001.csv").touch()
+    assert run("ASC", sources, warehouse_url).ok
+    assert hashed == ["ASC_GL_20160406_001.csv"]
+
+
 def test_a_redelivery_supersedes_and_a_lower_sequence_later_is_rejected(sources, warehouse_url):
     inbound = sources / "avon_somerset" / "inbound"
     run("ASC", sources, warehouse_url)

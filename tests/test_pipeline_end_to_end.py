@@ -189,3 +189,57 @@ def test_parallel_run_reports_the_force_that_failed_and_loads_the_other(generate
         assert forces == {"ASC"}
     finally:
         engine.dispose()
+
+
+def test_stopping_a_parallel_run_stops_both_passes_and_leaves_no_half_batch(generated, pg_url, tmp_path):
+    """SIGTERM to ``run --parallel`` (a scheduler or an operator stopping it) stops both processes;
+    the batch in flight rolls back, and the next run loads everything."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    env = dict(os.environ, ALLIANCE_VAR_DIR=str(tmp_path / "var"), ALLIANCE_FAULT_PAUSE="ASC.load.staged:2",
+               ALLIANCE_FAULT_PAUSE_SECONDS="60")
+    command = [sys.executable, "-m", "alliance_finance.cli", "run", "--sources", str(generated),
+               "--warehouse", pg_url, "--parallel"]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        paused = None
+        for line in process.stderr:  # the ASC pass stops inside its second batch's transaction
+            if line.startswith("ALLIANCE-FAULT-PAUSE"):
+                paused = int(line.split("pid=")[1])
+                break
+        assert paused is not None, "the run never reached the fault point"
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) != 0
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                os.kill(paused, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.1)
+        else:
+            pytest.fail(f"the ASC process {paused} outlived its parent")
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate()
+
+    engine = make_engine(pg_url)
+    try:
+        # nothing half-loaded: each loaded batch holds exactly its lines
+        assert query(engine, "SELECT COUNT(*) FROM etl_batch b WHERE b.status = 'loaded' AND b.rows_loaded <> "
+                             "(SELECT COUNT(*) FROM fact_ledger_line f WHERE f.batch_id = b.batch_id)") == [(0,)]
+        assert query(engine, "SELECT COUNT(*) FROM etl_batch WHERE force_code = 'ASC' AND status = 'loaded'") == [(1,)]
+    finally:
+        engine.dispose()
+    done = _cli(["run", "--sources", str(generated), "--warehouse", pg_url, "--parallel"], tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    engine = make_engine(pg_url)
+    try:
+        assert warehouse_totals(engine) == source_totals(generated)
+    finally:
+        engine.dispose()

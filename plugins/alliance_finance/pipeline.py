@@ -831,6 +831,12 @@ def _run_side_by_side(forces: list[str], sources: Path | None, warehouse_url: st
         args=(force_code, sources, warehouse_url, wiltshire_url, level, finishing, validated))
         for force_code in forces}
     exit_code = 0
+    import signal
+
+    def stop(signum, frame):  # SIGTERM (a scheduler or an operator stopping the run): stop the passes too
+        raise SystemExit(128 + signum)
+
+    previous = signal.signal(signal.SIGTERM, stop) if threading.current_thread() is threading.main_thread() else None
     try:
         for process in processes.values():
             process.start()
@@ -843,17 +849,22 @@ def _run_side_by_side(forces: list[str], sources: Path | None, warehouse_url: st
                           "was rolled back: run again", file=sys.stderr, flush=True)
     finally:
         for process in processes.values():
-            if process.is_alive():  # this process was interrupted: so are the passes
-                process.terminate()
+            if process.is_alive():  # this process was interrupted: so are the passes (each rolls back its
+                process.terminate()  # batch in flight; the next run offers it again)
                 process.join()
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     return exit_code
 
 
 def _force_process(force_code: str, sources: Path | None, warehouse_url: str, wiltshire_url: str | None,
                    level: int, finishing, validated) -> None:
     """The body of one process of :func:`_run_side_by_side`: exits 0 or 1 as the force's pass did."""
+    import signal
+
     from .cli import configure_logging
 
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped by the parent: at once (the batch in flight rolls back)
     configure_logging(verbose=level <= logging.DEBUG)
     validator = _RunValidator(warehouse_url)
     code = 1
