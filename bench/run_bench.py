@@ -51,7 +51,7 @@ FULL = {
     "history": {"from_fy": 2014, "to_fy": 2018, "scale": "10"},
     "nights": 3,
     "repeat": 3,
-    "naive_share": int(os.environ.get("ALLIANCE_BENCH_NAIVE_SHARE", "10")),
+    "naive_share": 1,  # every file: measured, not extrapolated
     "report": ROOT / "docs" / "performance.md",
 }
 QUICK = {
@@ -60,7 +60,7 @@ QUICK = {
     "history": {"from_fy": 2015, "to_fy": 2016, "scale": "1"},
     "nights": 2,
     "repeat": 1,
-    "naive_share": int(os.environ.get("ALLIANCE_BENCH_NAIVE_SHARE", "10")),
+    "naive_share": 10,
     "report": ROOT / "bench" / "quick-report.md",
 }
 
@@ -270,9 +270,10 @@ def run_measured(command: list[str], env: dict, log_path: Path) -> dict:
             "user_seconds": round(usage.ru_utime, 2), "system_seconds": round(usage.ru_stime, 2)}
 
 
-def pipeline_run(sources: Path, url: str, env: dict, work: Path, label: str, wiltshire: Path | None = None) -> dict:
+def pipeline_run(sources: Path, url: str, env: dict, work: Path, label: str, wiltshire: Path | None = None,
+                 extra: tuple[str, ...] = ()) -> dict:
     """``alliance-finance run`` once, with its stage seconds and line counts from its own log."""
-    command = [PYTHON, "-m", "alliance_finance.cli", "run", "--sources", str(sources), "--warehouse", url]
+    command = [PYTHON, "-m", "alliance_finance.cli", "run", "--sources", str(sources), "--warehouse", url, *extra]
     if wiltshire is not None:
         command += ["--wiltshire-url", f"sqlite:///{wiltshire}"]
     log_path = work / f"{label}.log"
@@ -293,52 +294,6 @@ def pipeline_run(sources: Path, url: str, env: dict, work: Path, label: str, wil
         raise RuntimeError(f"{label}: alliance-finance run exited {result['exit']} (log {log_path}):\n{tail}")
     log(f"{label}: {result['seconds']:.1f} s, {lines:,} lines, peak {result['peak_mb']:.0f} MB, "
         f"load average {result['load_average']}")
-    return result
-
-
-def side_by_side(sources: Path, url: str, env: dict, work: Path, label: str) -> dict:
-    """``alliance-finance run --force ASC`` and ``--force WP`` started together, as the two force DAGs
-    (both scheduled at 02:00) run in production: wall seconds until both are done, the processes'
-    summed peak memory."""
-    import psutil
-
-    processes, logs = {}, {}
-    started = time.perf_counter()
-    for force in ("ASC", "WP"):
-        logs[force] = work / f"{label}-{force}.log"
-        with open(logs[force], "w") as output:
-            processes[force] = subprocess.Popen(
-                [PYTHON, "-m", "alliance_finance.cli", "run", "--sources", str(sources), "--warehouse", url,
-                 "--force", force], env=env, stdout=output, stderr=subprocess.STDOUT)
-    peak, finished, usage = 0, {}, {}
-    while len(finished) < len(processes):
-        rss = 0
-        for force, process in processes.items():
-            if force in finished:
-                continue
-            try:
-                rss += psutil.Process(process.pid).memory_info().rss
-            except psutil.Error:
-                pass
-            pid, status, used = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                finished[force] = os.waitstatus_to_exitcode(status)
-                usage[force] = used
-        peak = max(peak, rss)
-        time.sleep(0.1)
-    seconds = time.perf_counter() - started
-    stages, lines = {}, 0
-    for force, path in logs.items():
-        text = path.read_text(errors="replace")
-        stages.update({f: dict(_stage_pairs(pairs), run=float(run)) for f, run, pairs in STAGE_LINE.findall(text)})
-        lines += sum(int(loaded.replace(",", "")) + int(quarantined.replace(",", ""))
-                     for _, _, _, loaded, quarantined in SUMMARY_LINE.findall(text))
-        if finished[force] != 0:
-            raise RuntimeError(f"{label}: alliance-finance run --force {force} exited {finished[force]} (log {path})")
-    result = {"seconds": round(seconds, 2), "lines": lines, "stages": stages, "load_average": load_average(),
-              "peak_tree_mb": round(peak / 1024 / 1024, 1),
-              "peak_mb": round(sum(u.ru_maxrss for u in usage.values()) / 1024, 1)}
-    log(f"{label}: {seconds:.1f} s, {lines:,} lines (ASC and WP side by side), load average {result['load_average']}")
     return result
 
 
@@ -370,13 +325,13 @@ def section_throughput(profile: dict, data: Path, pg: Postgres, env: dict, work:
         finally:
             pg.drop(url)
 
-    # the two forces side by side, as their DAGs run them
+    # the two forces side by side (run --parallel), as their two DAGs run every night
     together = []
     for attempt in range(profile["repeat"]):
         url = pg.create()
         try:
             migrate(url, env)
-            together.append(side_by_side(source, url, env, work, f"side-by-side-{attempt + 1}"))
+            together.append(pipeline_run(source, url, env, work, f"parallel-{attempt + 1}", extra=("--parallel",)))
         finally:
             pg.drop(url)
 
@@ -414,7 +369,8 @@ def section_throughput(profile: dict, data: Path, pg: Postgres, env: dict, work:
     copy_per_line = floor["indexed_seconds"] / floor["rows"]
     result = {
         "source": str(source), "spec": spec, "runs": runs, "floors": floors, "tiny_runs": tiny_runs,
-        "side_by_side": together, "side_by_side_seconds": best(together)["seconds"] if together else None,
+        "parallel_runs": together, "parallel_seconds": best(together)["seconds"] if together else None,
+        "parallel_peak_mb": best(together)["peak_tree_mb"] if together else None,
         "tiny_no_bytecode": tiny_cold,
         "lines": full["lines"], "seconds": full["seconds"], "lines_per_second": round(full["lines"] / full["seconds"]),
         "peak_mb": full["peak_mb"],
@@ -521,8 +477,8 @@ def section_naive(profile: dict, data: Path, pg: Postgres, env: dict, work: Path
         "failed_validations": output["failed_validations"], "peak_mb": measured["peak_mb"],
         "load_average": measured["load_average"],
         "ratio": round(extrapolated / ours, 2) if ours else None,
-        "ratio_side_by_side": (round(extrapolated / results["throughput"]["side_by_side_seconds"], 2)
-                               if (results.get("throughput") or {}).get("side_by_side_seconds") else None),
+        "ratio_parallel": (round(extrapolated / results["throughput"]["parallel_seconds"], 2)
+                           if (results.get("throughput") or {}).get("parallel_seconds") else None),
     }
 
 
@@ -724,8 +680,8 @@ def main(argv: list[str] | None = None) -> int:
         elif results.get("naive") and results.get("throughput"):
             naive, throughput = results["naive"], results["throughput"]
             naive["ratio"] = round(naive["extrapolated_seconds"] / throughput["seconds"], 2)
-            if throughput.get("side_by_side_seconds"):
-                naive["ratio_side_by_side"] = round(naive["extrapolated_seconds"] / throughput["side_by_side_seconds"], 2)
+            if throughput.get("parallel_seconds"):
+                naive["ratio_parallel"] = round(naive["extrapolated_seconds"] / throughput["parallel_seconds"], 2)
         if "history" in sections or "nightly" in sections:
             history = section_history_and_nightly(profile, args.data, pg, env, work, sections)
             results["history"] = history
