@@ -263,3 +263,21 @@ def test_the_cli_entry_point_runs_a_pass(sources, sqlite_url, readers_only, caps
 
     assert main(["run", "--sources", str(sources), "--warehouse", sqlite_url, "--force", "WP"]) == 0
     assert "WP: 2 batches loaded" in capsys.readouterr().out
+
+
+def test_groups_start_small_so_loading_starts_early_and_keep_every_item_in_order(tmp_path):
+    from types import SimpleNamespace
+
+    files = []
+    for index in range(40):
+        path = tmp_path / f"f{index:02d}.csv"
+        path.write_bytes(b"x" * 1000)
+        files.append(SimpleNamespace(data_path=path))
+    groups = list(pipeline.delivery_groups(files, max_files=100, max_bytes=10_000))
+    assert [len(g) for g in groups] == [1, 5, 10, 10, 10, 4]  # a tenth, a half, then full groups
+    assert [f for g in groups for f in g] == files
+
+    batches = [SimpleNamespace(rows_read=100) for _ in range(40)]
+    groups = list(pipeline.batch_groups(batches, max_batches=6, max_lines=1_000))
+    assert [len(g) for g in groups] == [1, 5, 6, 6, 6, 6, 6, 4]  # at most max_batches each
+    assert [b for g in groups for b in g] == batches
