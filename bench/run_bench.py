@@ -234,11 +234,24 @@ SUMMARY_LINE = re.compile(r"^(ASC|WP): ([0-9,]+) batch(?:es)? loaded, ([0-9,]+) 
                           r"([0-9,]+) quarantined", re.M)
 
 
+def machine_busy_seconds() -> float:
+    """CPU seconds the whole machine has spent busy (all cores, /proc/stat), for the share of the
+    cores a run kept busy: its own processes and the database server's."""
+    try:
+        with open("/proc/stat") as stat:
+            fields = [int(v) for v in stat.readline().split()[1:]]
+    except OSError:
+        return float("nan")
+    return (sum(fields) - fields[3] - fields[4]) / os.sysconf("SC_CLK_TCK")  # less idle and iowait
+
+
 def run_measured(command: list[str], env: dict, log_path: Path) -> dict:
-    """Run ``command``; wall seconds, peak RSS (kernel's, and the sampled process-tree sum), exit code."""
+    """Run ``command``; wall seconds, peak RSS (kernel's, and the sampled process-tree sum), exit code,
+    its CPU and the whole machine's."""
     import psutil
 
     with open(log_path, "w") as output:
+        busy_before = machine_busy_seconds()
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
         peak_tree = 0
@@ -262,12 +275,14 @@ def run_measured(command: list[str], env: dict, log_path: Path) -> dict:
         sampler.start()
         _, status, usage = os.wait4(process.pid, 0)
         seconds = time.perf_counter() - started
+        machine_cpu = machine_busy_seconds() - busy_before
         stop.set()
         sampler.join()
         process.returncode = os.waitstatus_to_exitcode(status)
     return {"seconds": round(seconds, 2), "exit": process.returncode, "peak_mb": round(usage.ru_maxrss / 1024, 1),
             "peak_tree_mb": round(peak_tree / 1024 / 1024, 1), "load_average": load_average(),
-            "user_seconds": round(usage.ru_utime, 2), "system_seconds": round(usage.ru_stime, 2)}
+            "user_seconds": round(usage.ru_utime, 2), "system_seconds": round(usage.ru_stime, 2),
+            "machine_cpu_seconds": round(machine_cpu, 1), "cores": os.cpu_count()}
 
 
 def pipeline_run(sources: Path, url: str, env: dict, work: Path, label: str, wiltshire: Path | None = None,
