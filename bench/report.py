@@ -8,8 +8,9 @@ from __future__ import annotations
 
 STAGE_NAMES = {
     "prepare": "prepare (migrations checked, reference data, finance seeds)",
-    "find": "find what is new (processed files re-hashed, loaded journal ids)",
+    "find": "find what is new (processed files checked unchanged, loaded journal ids)",
     "read": "read (sap_files / erp_sql)",
+    "wait_read": "main thread waiting for the reader",
     "gx_start": "Great Expectations start (import and context, once per run)",
     "validate": "validate (frames and Great Expectations suites)",
     "publish": "publish (validation results and Data Docs)",
@@ -18,8 +19,9 @@ STAGE_NAMES = {
     "load_map_insert": "load: map + insert (one INSERT ... SELECT)",
     "load_other": "load: bookkeeping, supersede, commit",
 }
-MAIN_THREAD = ("prepare", "find", "read", "gx_start", "validate", "publish", "wait_load")
+MAIN_THREAD = ("prepare", "find", "read", "wait_read", "gx_start", "validate", "publish", "wait_load")
 LOADER = ("load_copy", "load_map_insert", "load_other")
+READER = ("read",)
 
 
 def _met(ok: bool | None) -> str:
@@ -211,8 +213,8 @@ def render_report(results: dict, targets: dict) -> str:
         w("## 4. One night: into an empty warehouse and into five years\n")
         w("Each of the last business days of the final year is one night: its ASC delivery arrives in the inbound "
           "folder and its WP journals are posted (they were unposted until then). *Into five years*: the warehouse "
-          "of section 3, the same inbound folder (1,300 processed files, hashed again every run to refuse any that "
-          "changed) and the same ERP (every posted journal id compared with the ids loaded). *Into empty*: the "
+          "of section 3, the same inbound folder (1,300 processed files, each checked unchanged by its identity "
+          "and hashed again only if that changed, so that a changed file is refused) and the same ERP (every posted journal id compared with the ids loaded). *Into empty*: the "
           "same night's delivery and journals alone, into a migrated warehouse with no data. Same lines, same "
           "command:\n")
         w("| night | lines | into five years | into empty |\n| --- | --- | --- | --- |")
@@ -243,6 +245,11 @@ def render_report(results: dict, targets: dict) -> str:
         w(_stage_table(run["stages"]))
         if run.get("data_docs_seconds") is not None:
             w(f"After both forces, the run brings the Data Docs up to date once: {run['data_docs_seconds']} s.\n")
+        if tp.get("parallel_runs"):
+            par = min(tp["parallel_runs"], key=lambda r: r["seconds"])
+            w(f"Best `run --parallel` ({par['seconds']} s), each force in its own process (Great Expectations "
+              f"imported once before they fork, so its start is only the context):\n")
+            w(_stage_table(par["stages"]))
         gx = sum(run["stages"].get(f, {}).get(s, 0) for f in ("ASC", "WP") for s in ("gx_start", "validate", "publish"))
         total = sum(run["stages"].get(f, {}).get("run", 0) for f in ("ASC", "WP"))
         if total:
@@ -313,6 +320,13 @@ def _gap_section(tp: dict, naive: dict, targets: dict) -> str:
       f"400,000 staged lines: 616 bytes of WAL a line, four index entries), so the database alone needs "
       f"about a core for most of the run, while the two forces' reading and Great Expectations need the "
       f"other.\n")
+    spread = max(r["seconds"] for r in tp["parallel_runs"]) - par["seconds"]
+    if naive.get("ratio_parallel") and targets["naive_ratio"] <= naive["ratio_parallel"] < 1.1 * targets["naive_ratio"]:
+        w(f"**The {targets['naive_ratio']:g}× target is met narrowly**: by {_n(wanted - par['seconds'], 1)} s, "
+          f"about what the repetitions of the parallel run above differ by ({_n(spread, 1)} s); the first "
+          f"approach ran once, and from one run to the next on this machine it varies as much (126 to 137 s "
+          f"in the full runs made during this work, where the parallel run took 24.7 to 28.2 s). Treat the ratio as "
+          f"about {targets['naive_ratio']:g}, not as a margin.\n")
     if naive.get("ratio_parallel") and naive["ratio_parallel"] < targets["naive_ratio"]:
         w(f"**The {targets['naive_ratio']:g}× target is missed by {_n(par['seconds'] - wanted, 1)} s "
           f"({naive['ratio_parallel']}×).** The profile (the stage seconds above, and py-spy over both "
@@ -341,12 +355,12 @@ def _stage_table(stages: dict) -> str:
         a, b = stages.get("ASC", {}).get(stage), stages.get("WP", {}).get(stage)
         if a is None and b is None:
             continue
-        thread = "" if stage in MAIN_THREAD else " *(loader thread)*"
+        thread = " *(reader thread)*" if stage in READER else "" if stage in MAIN_THREAD else " *(loader thread)*"
         rows.append(f"| {STAGE_NAMES.get(stage, stage)}{thread} | {_n(a, 2)} | {_n(b, 2)} |")
     rows.append(f"| **the force's pass, wall clock** | **{_n(stages.get('ASC', {}).get('run'), 2)}** | "
                 f"**{_n(stages.get('WP', {}).get('run'), 2)}** |")
-    return "\n".join(rows) + "\n\nThe loader thread's stages run beside the main thread's, so the rows add up to " \
-                              "more than the pass.\n"
+    return "\n".join(rows) + "\n\nThe reader's and the loader's threads run beside the main thread, so the rows add " \
+                              "up to more than the pass.\n"
 
 
 WHAT_CHANGED = """## What was changed for speed, and why
