@@ -54,7 +54,7 @@ def render_report(results: dict, targets: dict) -> str:
       + (" **This is a `--quick` run: reduced sizes, not the figures the targets are about.**" if quick else "") + "\n")
 
     w("## How to run it\n")
-    w("```\nmake bench                                   # everything, tens of minutes; writes this page\n"
+    w("```\nmake bench                                   # everything, about ten minutes; writes this page\n"
       "python bench/run_bench.py --quick            # scale 2, one year; FY 2015-16 at scale 1 (a few minutes)\n"
       "python bench/run_bench.py --sections nightly,dags   # some sections; the others are kept from the last run\n"
       "python bench/run_bench.py --profile          # also a pyinstrument profile of the throughput run\n```\n")
