@@ -305,6 +305,21 @@ def _nul_in_line_description(s: Sources) -> None:
     s.post(bad, good_journal(502))
 
 
+def _invalid_utf8_in_wp_texts(s: Sources) -> None:
+    # SQLite keeps any bytes as TEXT: "Goods \xff and" in a line, a Latin-1 "caf\xe9" in a header
+    s.post(good_journal(501), good_journal(502), good_journal(503))
+    s.execute("UPDATE gl_journal_line SET line_description = CAST(X'476f6f647320ff20616e64' AS TEXT) "
+              "WHERE journal_id = 501 AND line_no = 1")
+    s.execute("UPDATE gl_journal SET description = CAST(X'636166e9' AS TEXT) WHERE journal_id = 503")
+
+
+def _check_journal_503_not_utf8(engine) -> None:
+    [(reason,)] = rows(engine, "SELECT DISTINCT reason FROM quarantine_line WHERE document_ref = '503'")
+    assert "journal 503 quarantined whole" in reason, reason
+    assert "description: not valid UTF-8 text (4 bytes: b'caf\\xe9')" in reason, reason
+    assert rows(engine, "SELECT COUNT(*) FROM fact_ledger_line WHERE document_ref = '503'") == [(0,)]
+
+
 WP_TEXTS = ("Robert'); DROP TABLE fact_ledger_line;--", "a\n\\.\nb", "\\N", "''\"\"\\\\", "x\r\ny")
 
 
@@ -492,6 +507,10 @@ CORPUS: tuple[Defect, ...] = (
     Defect("wp_nul_in_a_line_description", "WP", "a NUL character in line_description",
            (_nul_in_line_description,), "quarantined",
            ("journal 501 quarantined whole", "line 1 line_description: contains a NUL character")),
+    Defect("wp_invalid_utf8_in_texts", "WP", "bytes that are not UTF-8 in a line description and in a journal "
+           "description (SQLite stores them as TEXT)", (_invalid_utf8_in_wp_texts,), "quarantined",
+           ("journal 501 quarantined whole", "line 1 line_description: not valid UTF-8 text (11 bytes: "
+            "b'Goods \\xff and')"), check=_check_journal_503_not_utf8),
     Defect("wp_sql_metacharacters_and_copy_markers", "WP", "quotes, DROP TABLE, \\N, and \\. alone on a line "
            "(COPY's end-of-data marker) in supplier, description and line text", (_sql_in_wp_texts,), "loaded",
            check=_check_wp_texts),

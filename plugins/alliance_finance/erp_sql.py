@@ -134,6 +134,7 @@ MAX_AMOUNT_PENCE = 10**15 - 1
 
 # PostgreSQL text cannot hold U+0000, so such a journal could never load: it is quarantined
 _NUL_PROBLEM = "contains a NUL character (U+0000), which the warehouse cannot store"
+_NOT_UTF8_PROBLEM = "not valid UTF-8 text"
 
 JOURNAL_COLUMNS = ("journal_id", "source", "period_name", "accounting_date", "status", "posted_at",
                    "reverses_journal_id", "description")
@@ -346,12 +347,31 @@ def _source_engine(source_url: str, where: str) -> sa.Engine:
     def _manual_transactions(dbapi_connection, _record):  # pragma: no cover - trivial
         # sqlite3 would not BEGIN before a SELECT, so each query would see its own state of the file
         dbapi_connection.isolation_level = None
+        # SQLite stores whatever bytes it is given as TEXT; sqlite3 would fail the whole read on the
+        # first that are not UTF-8. They come back as bytes instead, and the journal holding them is
+        # quarantined, named, with the column (see _NOT_UTF8_PROBLEM)
+        dbapi_connection.text_factory = _sqlite_text
 
     @sa.event.listens_for(engine, "begin")
     def _begin(connection):  # pragma: no cover - trivial
         connection.exec_driver_sql("BEGIN")
 
     return engine
+
+
+def _sqlite_text(data: bytes) -> str | bytes:
+    """A SQLite TEXT value: its UTF-8 text, or its bytes when they are not UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data
+
+
+def _not_utf8(column: str, value: Any) -> str | None:
+    """The problem with a text column's value that came back as bytes (not valid UTF-8), if so."""
+    if isinstance(value, (bytes, bytearray)):
+        return f"{column}: {_NOT_UTF8_PROBLEM} ({len(value)} bytes: {bytes(value[:40])!r})"
+    return None
 
 
 def _sqlite_file_exists(database: str) -> bool:
@@ -486,6 +506,10 @@ def _read_header(journal: _Journal, memo: dict | None = None) -> None:
     for column in ("source", "description"):
         if isinstance(row[column], str) and "\x00" in row[column]:
             journal.problems.append(f"{column}: {_NUL_PROBLEM}")
+    for column in ("period_name", "accounting_date", "posted_at", "reverses_journal_id", "description"):
+        problem = _not_utf8(column, row[column])
+        if problem:
+            journal.problems.append(problem)
     journal.raw_header = (
         str(journal.journal_id),
         _text(row["source"]),
@@ -970,6 +994,10 @@ def _read_journal(journal: _Journal, rows: list[sa.Row], accounts: dict) -> tupl
             problems.append(f"{label}: expected exactly one of entered_dr and entered_cr, found {found}")
             amounts_valid = False
 
+        for column, value in (("line_description", line_description), ("supplier_name", supplier_name)):
+            problem = _not_utf8(column, value)
+            if problem:
+                problems.append(f"{label} {problem}")
         if (type(line_description) is str and "\x00" in line_description) or (
                 type(supplier_name) is str and "\x00" in supplier_name):
             column = "line_description" if "\x00" in (line_description or "") else "supplier_name"
