@@ -44,6 +44,17 @@ def asc_line(**values: str) -> dict[str, str]:
     return line
 
 
+def asc_document(number: str, amount: str, day: dt.date, *, cost_centre: str = "AS100010",
+                 account: str = "504100") -> list[dict[str, str]]:
+    """A balanced two-line document posted on ``day``: ``amount`` debited to ``account`` on
+    ``cost_centre``, credited to creditors (200100, no cost centre)."""
+    posted = day.strftime("%d.%m.%Y")
+    return [asc_line(Document_Number=number, Line_Item="1", Posting_Date=posted, Amount=amount, DC="S",
+                     Cost_Centre=cost_centre, GL_Account=account),
+            asc_line(Document_Number=number, Line_Item="2", Posting_Date=posted, Amount=amount, DC="H",
+                     Cost_Centre="", GL_Account="200100")]
+
+
 def happy_lines() -> list[dict[str, str]]:
     """Three balanced documents covering what the contract allows: quoted text with commas and
     doubled quotes, non-ASCII letters, thousands separators, S and H, a blank cost centre on a

@@ -20,6 +20,7 @@ from alliance_finance.errors import ConcurrentRunError
 from alliance_finance.warehouse import locks
 from alliance_finance.warehouse.engine import make_engine
 import asc_fixtures as asc
+from asc_fixtures import asc_document
 import wp_fixtures as wp
 from test_warehouse import batches, fact_checksum, query
 
@@ -31,15 +32,6 @@ class ReadersOnly:
 
     def validate(self, batches):
         return [None for _ in batches]
-
-
-def asc_document(number: str, amount: str, day: dt.date, *, cost_centre: str = "AS100010",
-                 account: str = "504100") -> list[dict]:
-    posted = day.strftime("%d.%m.%Y")
-    return [asc.asc_line(Document_Number=number, Line_Item="1", Posting_Date=posted, Amount=amount, DC="S",
-                         Cost_Centre=cost_centre, GL_Account=account),
-            asc.asc_line(Document_Number=number, Line_Item="2", Posting_Date=posted, Amount=amount, DC="H",
-                         Cost_Centre="", GL_Account="200100")]
 
 
 @pytest.fixture

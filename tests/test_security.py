@@ -30,6 +30,7 @@ from psycopg import errors
 from sqlalchemy.engine import make_url
 
 import asc_fixtures as asc
+from asc_fixtures import asc_document
 import wp_fixtures as wp
 from alliance_finance import pipeline
 from alliance_finance.cli import main as cli_main
@@ -96,14 +97,6 @@ def secured(pg_url) -> str:
     for group, person in PEOPLE.items():
         ensure_person(pg_url, person, group)
     return pg_url
-
-
-def asc_document(number: str, amount: str, day: dt.date) -> list[dict]:
-    posted = day.strftime("%d.%m.%Y")
-    return [asc.asc_line(Document_Number=number, Line_Item="1", Posting_Date=posted, Amount=amount, DC="S",
-                         Cost_Centre="AS100010", GL_Account="504100"),
-            asc.asc_line(Document_Number=number, Line_Item="2", Posting_Date=posted, Amount=amount, DC="H",
-                         Cost_Centre="", GL_Account="200100")]
 
 
 @pytest.fixture
@@ -195,18 +188,23 @@ def test_the_pipeline_runs_as_the_loader_and_each_role_sees_what_it_may(secured,
     assert (tmp_path / "report" / HTML_NAME).is_file()
 
 
+def insert_a_line_per_force(conn) -> None:
+    """One loaded batch and one fact line for each force, written directly (no pipeline run)."""
+    conn.execute("INSERT INTO etl_batch (force_code, source_ref, status, rows_read, started_at) "
+                 "VALUES ('ASC', 'a', 'loaded', 1, now()), ('WP', 'w', 'loaded', 1, now())")
+    conn.execute("INSERT INTO fact_ledger_line (force_code, fiscal_year, period, posting_date, source_line_ref, "
+                 "document_ref, source_line_number, local_account, objective_code, subjective_code, "
+                 "amount_pence, document_type, batch_id) "
+                 "SELECT force_code, 2016, 1, DATE '2016-04-05', force_code || '/1', 'd', 1, 'x', 'UNMAPPED', "
+                 "'UNMAPPED', 100, 'KR', batch_id FROM etl_batch")
+
+
 def test_a_view_over_a_security_invoker_view_would_hide_the_other_force(secured):
     """Why sql/security/ turns v_nre_line to its owner's rights: PostgreSQL checks the tables under a
     security-invoker view as the user running the query, even when an owner's-rights view reads it."""
     pg_url = secured
     with admin(pg_url) as conn:
-        conn.execute("INSERT INTO etl_batch (force_code, source_ref, status, rows_read, started_at) "
-                     "VALUES ('ASC', 'a', 'loaded', 1, now()), ('WP', 'w', 'loaded', 1, now())")
-        conn.execute("INSERT INTO fact_ledger_line (force_code, fiscal_year, period, posting_date, source_line_ref, "
-                     "document_ref, source_line_number, local_account, objective_code, subjective_code, "
-                     "amount_pence, document_type, batch_id) "
-                     "SELECT force_code, 2016, 1, DATE '2016-04-05', force_code || '/1', 'd', 1, 'x', 'UNMAPPED', "
-                     "'UNMAPPED', 100, 'KR', batch_id FROM etl_batch")
+        insert_a_line_per_force(conn)
     query = "SELECT force_code FROM v_consolidated_spend ORDER BY 1"
     with connect(pg_url, PEOPLE["asc_finance"]) as person:
         assert rows(person, query) == [("ASC",), ("WP",)]
@@ -246,13 +244,7 @@ def _createrole_administrator_secures(pg_url: str, admin_role: str) -> None:
         assert rows(conn, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user") == [(False,)]
         assert rows(conn, "SELECT DISTINCT pg_get_userbyid(relowner) FROM pg_class "
                           "WHERE relnamespace = 'alliance'::regnamespace") == [(admin_role,)]
-        conn.execute("INSERT INTO etl_batch (force_code, source_ref, status, rows_read, started_at) "
-                     "VALUES ('ASC', 'a', 'loaded', 1, now()), ('WP', 'w', 'loaded', 1, now())")
-        conn.execute("INSERT INTO fact_ledger_line (force_code, fiscal_year, period, posting_date, source_line_ref, "
-                     "document_ref, source_line_number, local_account, objective_code, subjective_code, "
-                     "amount_pence, document_type, batch_id) "
-                     "SELECT force_code, 2016, 1, DATE '2016-04-05', force_code || '/1', 'd', 1, 'x', 'UNMAPPED', "
-                     "'UNMAPPED', 100, 'KR', batch_id FROM etl_batch")
+        insert_a_line_per_force(conn)
     with connect(pg_url, PEOPLE["asc_finance"]) as person:
         assert rows(person, "SELECT force_code FROM fact_ledger_line") == [("ASC",)]
         assert rows(person, "SELECT force_code FROM v_consolidated_spend ORDER BY 1") == [("ASC",), ("WP",)]
