@@ -186,11 +186,15 @@ def _fetch(connection: sa.Connection, statement: str, ids: list[int]) -> list[tu
             text = text.bindparams(sa.bindparam("ids", expanding=True))
         return [tuple(row) for row in connection.execute(text, {"ids": ids} if ids else {})]
     sql = statement.format(ids="(" + ", ".join([mark] * len(ids)) + ")") if ids else statement
+
+    def rows(cursor) -> list[tuple]:
+        cursor.execute(sql, tuple(ids)) if ids else cursor.execute(sql)
+        return cursor.fetchall()
+
     cursor = connection.connection.cursor()
     try:
         try:
-            cursor.execute(sql, tuple(ids)) if ids else cursor.execute(sql)
-            return cursor.fetchall()
+            return rows(cursor)
         except Exception as exc:  # noqa: BLE001 - only sqlite3's failure to decode is handled here
             driver = connection.connection.driver_connection
             if not (hasattr(driver, "text_factory") and "Could not decode to UTF-8" in str(exc)):
@@ -203,8 +207,7 @@ def _fetch(connection: sa.Connection, statement: str, ids: list[int]) -> list[tu
         driver.text_factory = _sqlite_text
         try:
             cursor = connection.connection.cursor()
-            cursor.execute(sql, tuple(ids)) if ids else cursor.execute(sql)
-            return cursor.fetchall()
+            return rows(cursor)
         finally:
             driver.text_factory = str
     finally:
