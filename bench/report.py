@@ -272,7 +272,7 @@ def render_report(results: dict, targets: dict) -> str:
         w("")
         w("The deployment case is the cached one: Airflow's DAG processor parses the same files every few "
           "minutes in a long-lived environment whose `__pycache__` is written once (or baked into the image). "
-          "Files import only `alliance_finance.dag_factory`, `forces` (PyYAML, jsonschema) and Airflow's SDK: no "
+          "Files import only `alliance_finance.orchestration.dags`, `forces` (PyYAML, jsonschema) and Airflow's SDK: no "
           "pandas, no Great Expectations, no database (tests/test_dags.py checks it).\n")
 
     w(WHAT_CHANGED)

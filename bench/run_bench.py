@@ -675,8 +675,8 @@ def main(argv: list[str] | None = None) -> int:
                PYTHONUNBUFFERED="1")
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.pop("ALLIANCE_WAREHOUSE_URL", None)
-    subprocess.run([PYTHON, "-c", "import great_expectations, pandas, alliance_finance.pipeline, alliance_finance.validation, "
-                    "alliance_finance.sap_files, alliance_finance.erp_sql, alliance_finance.warehouse.load"],
+    subprocess.run([PYTHON, "-c", "import great_expectations, pandas, alliance_finance.runner.pipeline, alliance_finance.validation, "
+                    "alliance_finance.sources.sap_files, alliance_finance.sources.erp_sql, alliance_finance.warehouse.load"],
                    env=env, check=True, capture_output=True)
     pg = Postgres(args.pg_admin_url)
     started = time.perf_counter()

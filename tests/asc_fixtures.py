@@ -15,7 +15,7 @@ import hashlib
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from alliance_finance.money import format_pence, parse_amount_to_pence
+from alliance_finance.core.money import format_pence, parse_amount_to_pence
 
 HEADER = (
     "Company Code", "Fiscal Year", "Posting Period", "Document Number", "Line Item",

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 import yaml
 
-from alliance_finance.forces import FORCES_FILE, FORCES_SCHEMA_FILE, load_forces, validate_forces_file
+from alliance_finance.config.forces import ForcesFileError, FORCES_FILE, FORCES_SCHEMA_FILE, load_forces, validate_forces_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"
@@ -46,7 +46,7 @@ def test_a_broken_force_entry_fails_validation(tmp_path, breakage):
     doc["forces"][0].update(breakage)
     bad = tmp_path / "forces.yaml"
     bad.write_text(yaml.safe_dump(doc))
-    with pytest.raises(jsonschema.ValidationError):
+    with pytest.raises(ForcesFileError, match=str(bad)):
         validate_forces_file(bad)
 
 
@@ -106,9 +106,9 @@ def test_only_transient_errors_are_retried():
     import sqlalchemy as sa
     from airflow.sdk.definitions.retry_policy import RetryAction
 
-    from alliance_finance.dag_factory import RETRY_POLICY
-    from alliance_finance.errors import ConcurrentRunError, SourceSchemaError, TransientError
-    from alliance_finance.orchestration import transient_errors_retried
+    from alliance_finance.orchestration.dags import RETRY_POLICY
+    from alliance_finance.core.errors import ConcurrentRunError, SourceSchemaError, TransientError
+    from alliance_finance.orchestration.tasks import transient_errors_retried
 
     with pytest.raises(TransientError) as caught:
         with transient_errors_retried("ASC"):
@@ -128,7 +128,7 @@ def test_only_transient_errors_are_retried():
 def test_failure_message_names_dag_run_task_batch_and_reason_without_secrets():
     from types import SimpleNamespace
 
-    from alliance_finance.notify import AllianceFailureNotifier, describe_failure
+    from alliance_finance.orchestration.notify import AllianceFailureNotifier, describe_failure
 
     exc = RuntimeError("ASC_GL_20160405_001.csv: rows 12 in the file, 13 in its control file; "
                        "warehouse postgresql://alliance_loader:S3cretPw@db:5432/alliance")

@@ -10,15 +10,15 @@ from decimal import Decimal
 import pytest
 import sqlalchemy as sa
 
-from alliance_finance.erp_sql import (
+from alliance_finance.sources.erp_sql import (
     AccountString,
     amount_to_pence,
     extract_new_journals,
     parse_account_string,
     parse_period_name,
 )
-from alliance_finance.errors import SourceSchemaError
-from alliance_finance.ledger import CONFORMED_SCHEMA
+from alliance_finance.core.errors import SourceSchemaError
+from alliance_finance.core.ledger import CONFORMED_SCHEMA
 from wp_fixtures import (
     CREDITOR_ACCOUNT,
     EXPENSE_ACCOUNT,

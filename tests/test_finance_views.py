@@ -17,8 +17,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from alliance_finance import fiscal
-from alliance_finance.finance import (
+from alliance_finance.core import fiscal
+from alliance_finance.marts.finance import (
     FinanceSeedError,
     load_finance_seeds,
     read_board_figures,
@@ -27,8 +27,8 @@ from alliance_finance.finance import (
     seeds_digest,
     sync_finance_seeds,
 )
-from alliance_finance.money import decimal_to_pence
-from alliance_finance.reference import load_reference
+from alliance_finance.core.money import decimal_to_pence
+from alliance_finance.config.reference import load_reference
 from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.migrate import upgrade
 
@@ -155,7 +155,7 @@ def build_warehouse(url: str, ledger: list[tuple] = LEDGER, seeds_dir: Path | No
 def write_seeds(directory: Path, *, targets: str | None = None, keys: str = "", deflators: str = "",
                 centres: str | None = None) -> Path:
     """A seeds folder: the project's defaults unless a file's rows are given."""
-    from alliance_finance.finance import SEEDS_DIR
+    from alliance_finance.marts.finance import SEEDS_DIR
 
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "savings_targets.csv").write_text(

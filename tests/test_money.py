@@ -2,7 +2,7 @@ from decimal import Decimal
 
 import pytest
 
-from alliance_finance.money import decimal_to_pence, format_gbp, format_pence, parse_amount_to_pence, pence_to_decimal
+from alliance_finance.core.money import decimal_to_pence, format_gbp, format_pence, parse_amount_to_pence, pence_to_decimal
 
 
 @pytest.mark.parametrize("text,pence", [("0.00", 0), ("12,345.67", 1234567), ("1234567.89", 123456789),

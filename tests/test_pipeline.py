@@ -15,8 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from alliance_finance import pipeline
-from alliance_finance.errors import ConcurrentRunError
+from alliance_finance.runner import pipeline
+from alliance_finance.core.errors import ConcurrentRunError
 from alliance_finance.warehouse import locks
 from alliance_finance.warehouse.engine import make_engine
 import asc_fixtures as asc
@@ -124,8 +124,7 @@ def test_a_processed_file_changed_in_place_is_refused_even_with_its_size_and_tim
 
 
 def test_a_night_hashes_again_only_files_not_provably_unchanged(sources, warehouse_url, monkeypatch):
-    from alliance_finance import sap_files
-
+    from alliance_finance.sources import sap_files
     run("ASC", sources, warehouse_url)
     hashed = []
     real = sap_files.file_digest

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from alliance_finance import pipeline
-from alliance_finance.paths import REFERENCE_DIR
+from alliance_finance.runner import pipeline
+from alliance_finance.core.paths import REFERENCE_DIR
 from alliance_finance.warehouse.engine import make_engine
 from test_warehouse import fact_checksum, query
 

@@ -30,10 +30,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alliance_finance import erp_sql, fiscal, sap_files
-from alliance_finance.ledger import CONFORMED_SCHEMA, Batch
-from alliance_finance.money import decimal_to_pence, format_pence, parse_amount_to_pence, pence_to_decimal
-from alliance_finance.reference import UNMAPPED, load_reference
+from alliance_finance.sources import erp_sql
+from alliance_finance.sources import sap_files
+from alliance_finance.core import fiscal
+from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch
+from alliance_finance.core.money import decimal_to_pence, format_pence, parse_amount_to_pence, pence_to_decimal
+from alliance_finance.config.reference import UNMAPPED, load_reference
 import asc_fixtures as asc
 import wp_fixtures as wp
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from alliance_finance.reference import FILES, UNMAPPED, load_reference
+from alliance_finance.config.reference import FILES, UNMAPPED, load_reference
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared" / "reference"

@@ -19,8 +19,8 @@ import uuid
 import pytest
 import sqlalchemy as sa
 
-from alliance_finance import pipeline
-from alliance_finance.errors import AllianceFinanceError
+from alliance_finance.runner import pipeline
+from alliance_finance.core.errors import AllianceFinanceError
 from alliance_finance.warehouse.engine import make_engine
 from bad_input_corpus import CORPUS, DAY, Defect, Sources, baseline, rows
 from checksums import assert_sound, fact_checksum

@@ -9,7 +9,7 @@ for), and the run that follows must converge to exactly the warehouse a clean ru
 (``checksums.fact_checksum`` and ``checksums.batch_ledger``).
 
 Kill trials stop the run at a named phase with the ``ALLIANCE_FAULT_PAUSE`` hook
-(``alliance_finance.faults``) and SIGKILL it there, or at a random moment after a phase began.
+(``alliance_finance.core.faults``) and SIGKILL it there, or at a random moment after a phase began.
 Most trials run the real CLI with the readers' checks only as validator (a one-line wrapper,
 :data:`READERS_ONLY_CLI`) to keep the suite fast; one chain runs the real Great Expectations
 validation and is killed inside it. docs/reliability.md records the figures.
@@ -38,7 +38,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from alliance_finance import pipeline
+from alliance_finance.runner import pipeline
 from alliance_finance.warehouse.engine import make_engine
 from checksums import assert_sound, batch_ledger, fact_checksum, row_accounting_problems
 from conftest import drop_pg_database, new_pg_database
@@ -51,8 +51,7 @@ SEED = int(os.environ.get("ALLIANCE_RELIABILITY_SEED", "20140915"))
 #: ``alliance-finance run`` exactly, with the readers' checks standing in for Great Expectations
 READERS_ONLY_CLI = textwrap.dedent("""
     import sys
-    from alliance_finance import pipeline
-
+    from alliance_finance.runner import pipeline
     class ReadersOnly:
         def validate(self, batches):
             return [None for _ in batches]
@@ -157,7 +156,11 @@ def cli_run(sources: Path, url: str, workdir: Path, *, real_gx: bool = False, ex
 FORK_SERVER = textwrap.dedent("""
     import importlib, json, os, sys, traceback
     import pandas, pyarrow, pyarrow.compute, pyarrow.csv, psycopg, sqlalchemy
-    from alliance_finance import cli, erp_sql, faults, pipeline, sap_files
+    from alliance_finance import cli
+    from alliance_finance.runner import pipeline
+    from alliance_finance.sources import erp_sql
+    from alliance_finance.sources import sap_files
+    from alliance_finance.core import faults
     from alliance_finance.warehouse import load, locks, mapping, migrate
     if os.environ.get("FORK_SERVER_GX"):
         import great_expectations
@@ -770,8 +773,7 @@ def test_a_second_run_arriving_mid_load_waits_and_finds_nothing_new(
 def test_a_dag_load_task_and_a_cli_run_racing_load_everything_once(sources, reference, pg_url, tmp_path,
                                                                    monkeypatch):
     """The DAG's load task loads batches it staged earlier while ``run_force`` runs: each batch once."""
-    from alliance_finance import orchestration
-
+    from alliance_finance.orchestration import tasks as orchestration
     monkeypatch.setattr(orchestration, "warehouse_url", lambda force_code=None: pg_url)
     monkeypatch.setattr(orchestration, "sources_dir", lambda: sources)
     monkeypatch.setattr(orchestration, "source_url", lambda force_code: None)

@@ -18,8 +18,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from alliance_finance.ledger import CONFORMED_SCHEMA
-from alliance_finance.sap_files import HEADER, Delivery, discover_deliveries, file_digest, read_delivery
+from alliance_finance.core.ledger import CONFORMED_SCHEMA
+from alliance_finance.sources.sap_files import HEADER, Delivery, discover_deliveries, file_digest, read_delivery
 from asc_fixtures import asc_line, csv_record, delivery_name, happy_lines, write_delivery
 
 NAME = delivery_name()
@@ -202,7 +202,7 @@ def test_twenty_thousand_lines_read_whole(inbound):
 def test_a_data_file_without_its_control_file_is_left_alone(inbound, caplog):
     path = write_delivery(inbound, write_control=False)
     before = path.read_bytes()
-    with caplog.at_level(logging.DEBUG, logger="alliance_finance.sap_files"):
+    with caplog.at_level(logging.DEBUG, logger="alliance_finance.sources.sap_files"):
         assert discover_deliveries(inbound) == []
     assert path.read_bytes() == before
     assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
@@ -228,7 +228,7 @@ def test_deliveries_come_in_date_then_sequence_order(inbound):
 def test_stray_names_are_ignored_with_a_warning(inbound, caplog, stray):
     (inbound / stray).write_bytes(b"not a delivery")
     (inbound / (stray.rsplit(".", 1)[0] + ".ctl")).write_text(f"file={stray}\n")
-    with caplog.at_level(logging.WARNING, logger="alliance_finance.sap_files"):
+    with caplog.at_level(logging.WARNING, logger="alliance_finance.sources.sap_files"):
         assert discover_deliveries(inbound) == []
     assert any(stray in r.getMessage() for r in caplog.records if r.levelno == logging.WARNING)
 
@@ -253,7 +253,7 @@ def test_a_symlink_out_of_the_inbound_folder_is_ignored(inbound, tmp_path, caplo
     write_delivery(inbound, sequence=2)
     (inbound / other.replace(".csv", ".ctl")).unlink()
     (inbound / other.replace(".csv", ".ctl")).symlink_to(outside.with_suffix(".ctl"))
-    with caplog.at_level(logging.WARNING, logger="alliance_finance.sap_files"):
+    with caplog.at_level(logging.WARNING, logger="alliance_finance.sources.sap_files"):
         assert discover_deliveries(inbound) == []
     messages = " ".join(r.getMessage() for r in caplog.records)
     assert "outside the inbound folder" in messages
@@ -262,7 +262,7 @@ def test_a_symlink_out_of_the_inbound_folder_is_ignored(inbound, tmp_path, caplo
 
 def test_a_control_file_without_data_is_reported(inbound, caplog):
     (inbound / "ASC_GL_20160405_001.ctl").write_text("file=ASC_GL_20160405_001.csv\n")
-    with caplog.at_level(logging.WARNING, logger="alliance_finance.sap_files"):
+    with caplog.at_level(logging.WARNING, logger="alliance_finance.sources.sap_files"):
         assert discover_deliveries(inbound) == []
     assert any("without its data file" in r.getMessage() for r in caplog.records)
 

@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 import asc_fixtures as asc
 from asc_fixtures import asc_document
 import wp_fixtures as wp
-from alliance_finance import pipeline
+from alliance_finance.runner import pipeline
 from alliance_finance.cli import main as cli_main
 from alliance_finance.report import HTML_NAME
 from alliance_finance.warehouse import migrate, security

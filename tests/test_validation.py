@@ -17,10 +17,10 @@ import sys
 import pyarrow as pa
 import pytest
 
-from alliance_finance import fiscal
-from alliance_finance.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
-from alliance_finance.money import format_pence
-from alliance_finance.paths import PROJECT_ROOT
+from alliance_finance.core import fiscal
+from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
+from alliance_finance.core.money import format_pence
+from alliance_finance.core.paths import PROJECT_ROOT
 from alliance_finance.validation import (
     ASC_RAW,
     CONFORMED,
@@ -496,7 +496,7 @@ def test_failures_beyond_the_samples_are_attributed_row_by_row(validator):
 def test_an_asc_delivery_read_by_sap_files_passes_or_fails_as_its_content_says(validator, tmp_path):
     """The reader's Batch (raw and lines) is what the suites expect: a clean file passes, and a line
     the reader conforms faithfully but that breaks a rule is caught here, by line number."""
-    from alliance_finance.sap_files import discover_deliveries, read_delivery
+    from alliance_finance.sources.sap_files import discover_deliveries, read_delivery
     from asc_fixtures import asc_line, happy_lines, write_delivery
 
     inbound = tmp_path / "inbound"
@@ -520,7 +520,7 @@ def test_an_asc_delivery_read_by_sap_files_passes_or_fails_as_its_content_says(v
 
 
 def test_wp_batches_extracted_by_erp_sql_pass(validator, tmp_path):
-    from alliance_finance.erp_sql import extract_new_journals
+    from alliance_finance.sources.erp_sql import extract_new_journals
     from wp_fixtures import create_erp_database, history, insert_journals
 
     url = create_erp_database(f"sqlite:///{tmp_path / 'erp.db'}")

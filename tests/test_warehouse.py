@@ -18,10 +18,10 @@ import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
-from alliance_finance.errors import ConcurrentRunError
-from alliance_finance.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
-from alliance_finance.paths import REFERENCE_DIR
-from alliance_finance.reference import load_reference
+from alliance_finance.core.errors import ConcurrentRunError
+from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
+from alliance_finance.core.paths import REFERENCE_DIR
+from alliance_finance.config.reference import load_reference
 from alliance_finance.warehouse import locks, mapping, migrate
 from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.load import BatchLoader, load_batch

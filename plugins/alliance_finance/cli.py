@@ -12,7 +12,7 @@ import signal
 import sys
 from pathlib import Path
 
-from .paths import default_warehouse_url
+from alliance_finance.core.paths import default_warehouse_url
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(verbose=args.verbose)
     if getattr(args, "warehouse", "unset") is None:
         args.warehouse = default_warehouse_url()
-    from .warehouse.engine import UnusableURL, check_url
+    from alliance_finance.warehouse.engine import UnusableURL, check_url
 
     try:
         for option in ("warehouse", "wiltshire_url"):
@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate":
         if args.from_fy > args.to_fy:
             parser.error(f"--from-fy {args.from_fy} is after --to-fy {args.to_fy}")
-        from .generate import generate_sources
+        from alliance_finance.generate import generate_sources
         from decimal import Decimal
 
         summary = generate_sources(args.out, from_fy=args.from_fy, to_fy=args.to_fy,
@@ -138,22 +138,22 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "run":
         if args.sources is None and args.wiltshire_url is None:
             parser.error("run needs --sources DIR (and/or --wiltshire-url URL)")
-        from .pipeline import run_cli
+        from alliance_finance.runner.pipeline import run_cli
         return run_cli(sources=args.sources, warehouse_url=args.warehouse, force=args.force,
                        wiltshire_url=args.wiltshire_url, parallel=args.parallel)
 
     if args.command == "reconcile":
         if args.sources is None and args.wiltshire_url is None:
             parser.error("reconcile needs --sources DIR or --wiltshire-url URL")
-        from .reconcile import reconcile_cli
+        from alliance_finance.reconcile import reconcile_cli
         return reconcile_cli(args.warehouse, args.sources, args.wiltshire_url, args.posted_since)
 
     if args.command == "status":
-        from .status import status_cli
+        from alliance_finance.status import status_cli
         return status_cli(warehouse_url=args.warehouse)
 
     if args.command == "report":
-        from .report import report_cli
+        from alliance_finance.report import report_cli
         return report_cli(warehouse_url=args.warehouse, out=args.out)
 
     parser.error(f"unknown command {args.command}")

@@ -21,7 +21,7 @@ import time
 from decimal import Decimal
 from pathlib import Path
 
-from .paths import PROJECT_ROOT, VAR_DIR
+from alliance_finance.core.paths import PROJECT_ROOT, VAR_DIR
 
 FROM_FY, TO_FY, SCALE, SEED = 2014, 2018, Decimal(1), 2015
 SOURCES = VAR_DIR / "sources"
@@ -59,7 +59,7 @@ def generate() -> None:
     if marker.exists() and json.loads(marker.read_text()) == params:
         say(f"[1/5] sample sources already in {SOURCES} (FY {FROM_FY}-{TO_FY}, scale {SCALE}, seed {SEED})")
         return
-    from .generate import generate_sources
+    from alliance_finance.generate import generate_sources
 
     say(f"[1/5] generating sample sources for FY {FROM_FY} to FY {TO_FY} into {SOURCES} ...")
     started = time.monotonic()
@@ -125,9 +125,9 @@ def airflow_db() -> None:
 def savings_table() -> str:
     import sqlalchemy as sa
 
-    from .fiscal import fy_label
-    from .money import format_gbp
-    from .warehouse.engine import make_engine
+    from alliance_finance.core.fiscal import fy_label
+    from alliance_finance.core.money import format_gbp
+    from alliance_finance.warehouse.engine import make_engine
 
     engine = make_engine(f"sqlite:///{WAREHOUSE}")
     try:
@@ -162,7 +162,7 @@ def main() -> int:
     say("")
     say(f"  warehouse    {WAREHOUSE}   (alliance-finance status --warehouse sqlite:///{WAREHOUSE})")
     say(f"  report       {REPORT / 'index.html'}   (+ PNG charts and the XLSX workbook beside it)")
-    from .pipeline import data_docs_dir
+    from alliance_finance.runner.pipeline import data_docs_dir
 
     say(f"  Data Docs    {data_docs_dir(f'sqlite:///{WAREHOUSE}')}")
     say(f"  sources      {SOURCES}")

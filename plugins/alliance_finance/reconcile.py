@@ -64,8 +64,7 @@ def reconcile_wp(engine: sa.Engine, source_url: str, *, posted_since: dt.date | 
     ``posted_since`` limits the check to journals posted on or after that day (a nightly window);
     without it every recorded journal is checked.
     """
-    from . import erp_sql
-
+    from alliance_finance.sources import erp_sql
     result = Reconciliation()
     recorded = _recorded_journals(engine)
     if not recorded:
@@ -138,7 +137,7 @@ def _compare(journal: str, source: list[tuple], warehouse: list[tuple], source_q
 
 def _show(name: str, value) -> str:
     if name == "amount_pence" and isinstance(value, int):
-        from .money import format_pence
+        from alliance_finance.core.money import format_pence
 
         return format_pence(value)
     return repr(value if not isinstance(value, str) or len(value) <= 60 else value[:60] + "…")
@@ -152,7 +151,7 @@ def _recorded_journals(engine: sa.Engine) -> set[str]:
 
 def _posted_ids(source_url: str, since: dt.date | None = None) -> set[int]:
     """The ids of the ERP's posted journals (posted on or after ``since``)."""
-    from .warehouse.engine import normalise_url
+    from alliance_finance.warehouse.engine import normalise_url
 
     engine = sa.create_engine(normalise_url(source_url), poolclass=sa.pool.NullPool)
     try:
@@ -201,9 +200,9 @@ def _quarantined_counts(engine: sa.Engine, journals: list[str]) -> dict[str, int
 def reconcile_cli(warehouse_url: str, sources: Path | None, wiltshire_url: str | None,
                   posted_since: dt.date | None) -> int:
     """``alliance-finance reconcile``: print the check; exit 1 when a journal differs or it cannot run."""
-    from .errors import AllianceFinanceError
-    from .pipeline import wiltshire_source_url
-    from .warehouse.engine import make_engine, mask_secrets
+    from alliance_finance.core.errors import AllianceFinanceError
+    from alliance_finance.runner.pipeline import wiltshire_source_url
+    from alliance_finance.warehouse.engine import make_engine, mask_secrets
 
     urls = [u for u in (warehouse_url, wiltshire_url) if u]
     engine = make_engine(warehouse_url)

@@ -9,7 +9,7 @@
 * ``alliance_finance.xlsx``: one sheet per view, money as real numbers exact to the penny in
   ``£#,##0.00``, header row frozen, and text that a spreadsheet could take for a formula kept as text.
 
-Every figure comes from the finance views through :func:`alliance_finance.finance.read_board_figures`
+Every figure comes from the finance views through :func:`alliance_finance.marts.finance.read_board_figures`
 (one snapshot); nothing is computed here but presentation (labels, percentages, the words "owes").
 The same warehouse gives the same page and charts, byte for byte.
 """
@@ -27,9 +27,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .finance import ALL_FORCES, BASELINE_FY, REPORT_VIEWS, BoardFigures, read_board_figures
-from .fiscal import fy_label
-from .money import format_gbp
+from alliance_finance.marts.finance import ALL_FORCES, BASELINE_FY, REPORT_VIEWS, BoardFigures, read_board_figures
+from alliance_finance.core.fiscal import fy_label
+from alliance_finance.core.money import format_gbp
 
 log = logging.getLogger(__name__)
 
@@ -65,7 +65,7 @@ class ReportFiles:
 
 def report_cli(warehouse_url: str, out: Path) -> int:
     """``alliance-finance report``: write the report into ``out``; 0 when written, 1 when it could not be."""
-    from .warehouse.engine import mask_url
+    from alliance_finance.warehouse.engine import mask_url
 
     try:
         files = build_report(warehouse_url, Path(out))
@@ -85,7 +85,7 @@ def report_cli(warehouse_url: str, out: Path) -> int:
 
 def build_report(url_or_engine: str | sa.Engine, out: Path) -> ReportFiles:
     """Read the warehouse and write the HTML page, the PNG charts and the workbook into ``out``."""
-    from .warehouse.engine import make_engine
+    from alliance_finance.warehouse.engine import make_engine
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -122,7 +122,7 @@ def build_report(url_or_engine: str | sa.Engine, out: Path) -> ReportFiles:
 
 def _missing_sqlite_file(url: str) -> bool:
     # Reporting must not create an empty SQLite warehouse where none exists.
-    from .warehouse.engine import normalise_url
+    from alliance_finance.warehouse.engine import normalise_url
 
     u = normalise_url(url)
     return u.get_backend_name() == "sqlite" and bool(u.database) and u.database != ":memory:" \
@@ -130,7 +130,7 @@ def _missing_sqlite_file(url: str) -> bool:
 
 
 def _has_schema(engine: sa.Engine) -> bool:
-    from .warehouse.engine import PG_SCHEMA
+    from alliance_finance.warehouse.engine import PG_SCHEMA
 
     schema = PG_SCHEMA if engine.dialect.name == "postgresql" else None
     return sa.inspect(engine).has_table("fact_ledger_line", schema=schema)

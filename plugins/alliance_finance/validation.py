@@ -82,9 +82,9 @@ from typing import TYPE_CHECKING, Any, Iterable, Sequence
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from .ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
-from .money import format_pence, parse_amount_to_pence
-from .paths import EXPECTATIONS_DIR
+from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
+from alliance_finance.core.money import format_pence, parse_amount_to_pence
+from alliance_finance.core.paths import EXPECTATIONS_DIR
 
 if TYPE_CHECKING:  # pragma: no cover
     import numpy as np
@@ -905,7 +905,7 @@ def _conformed_frame(lines: list[pa.Table], members: list[int]) -> tuple[pa.Tabl
 
 
 def posting_date_agrees(fiscal_year, period, posting_date) -> pa.Array:
-    """Vectorised :func:`alliance_finance.fiscal.posting_date_agrees`: periods 1-12, the date lies
+    """Vectorised :func:`alliance_finance.core.fiscal.posting_date_agrees`: periods 1-12, the date lies
     in that month; 13-16, in March of the fiscal year or later; anything else (or null) is false."""
     year = pc.cast(fiscal_year, pa.int32())
     p = pc.cast(period, pa.int32())

@@ -14,13 +14,13 @@ from pathlib import Path
 
 import numpy as np
 
-from ..reference import ReferenceData, load_reference
-from . import story
-from .asc_files import AscWriter
-from .calendar import business_days
-from .documents import Chart, Documents, MonthBuilder, build_chart, concat, volume_plan
-from .summary import PAY_SUBJECTIVES, GenerationSummary
-from .wp_database import WpWriter
+from alliance_finance.config.reference import ReferenceData, load_reference
+from alliance_finance.generate import story
+from alliance_finance.generate.asc_files import AscWriter
+from alliance_finance.generate.calendar import business_days
+from alliance_finance.generate.documents import Chart, Documents, MonthBuilder, build_chart, concat, volume_plan
+from alliance_finance.generate.summary import PAY_SUBJECTIVES, GenerationSummary
+from alliance_finance.generate.wp_database import WpWriter
 
 log = logging.getLogger(__name__)
 

@@ -22,7 +22,7 @@ import dataclasses
 
 import numpy as np
 
-from ..reference import ReferenceData
+from alliance_finance.config.reference import ReferenceData
 
 FORCES = ("ASC", "WP")
 FORCE_NUMBER = {"ASC": 1, "WP": 2}

@@ -12,7 +12,7 @@ import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
-from ..money import format_gbp
+from alliance_finance.core.money import format_gbp
 
 #: subjective codes counted as pay (the Employees group less other employee expenses)
 PAY_SUBJECTIVES = frozenset({"OFF_PAY", "OFF_OT", "STF_PAY", "STF_OT", "PCSO_PAY", "PEN"})

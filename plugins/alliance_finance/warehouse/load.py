@@ -36,12 +36,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import sqlalchemy as sa
 
-from .. import faults
-from ..ledger import CONFORMED_COLUMNS, CONFORMED_SCHEMA, Batch
-from ..money import format_gbp
-from . import locks, sqlfiles
-from .mapping import mapped_lines_sql
-from .meta import utcnow
+from alliance_finance.core import faults
+from alliance_finance.core.ledger import CONFORMED_COLUMNS, CONFORMED_SCHEMA, Batch
+from alliance_finance.core.money import format_gbp
+from alliance_finance.warehouse import locks, sqlfiles
+from alliance_finance.warehouse.mapping import mapped_lines_sql
+from alliance_finance.warehouse.meta import utcnow
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ SQLite: a lock file per force next to the database file (``fcntl.flock``), and S
 writer (loads and reseeding open ``BEGIN IMMEDIATE`` transactions) for the rest.
 
 A run that finds its force's lock held waits a short while (``wait_seconds``), then fails with
-:class:`~alliance_finance.errors.ConcurrentRunError` naming who holds it and since when. It does
+:class:`~alliance_finance.core.errors.ConcurrentRunError` naming who holds it and since when. It does
 not queue: the holder is doing the same work, and Airflow retries the task later.
 """
 
@@ -28,7 +28,7 @@ from typing import Iterator
 
 import sqlalchemy as sa
 
-from ..errors import ConcurrentRunError
+from alliance_finance.core.errors import ConcurrentRunError
 
 #: advisory lock namespace of this project (the bytes "ALLY")
 LOCK_NAMESPACE = 0x414C4C59

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..errors import AllianceFinanceError
-from ..reference import FILES, ReferenceData, load_reference
-from . import locks, meta, sqlfiles
-from .engine import make_engine
+from alliance_finance.core.errors import AllianceFinanceError
+from alliance_finance.config.reference import FILES, ReferenceData, load_reference
+from alliance_finance.warehouse import locks, meta, sqlfiles
+from alliance_finance.warehouse.engine import make_engine
 
 log = logging.getLogger(__name__)
 

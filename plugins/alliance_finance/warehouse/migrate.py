@@ -28,9 +28,9 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..paths import SQL_DIR
-from . import locks, meta, security, sqlfiles
-from .engine import PG_SCHEMA, make_engine
+from alliance_finance.core.paths import SQL_DIR
+from alliance_finance.warehouse import locks, meta, security, sqlfiles
+from alliance_finance.warehouse.engine import PG_SCHEMA, make_engine
 
 log = logging.getLogger(__name__)
 
@@ -271,8 +271,7 @@ def ensure_views(conn: sa.Connection, *, force: bool = False, sql_dir: Path | No
 def seed_fiscal_periods(conn: sa.Connection, first_fy: int = 2010, last_fy: int = 2035) -> None:
     """Fill dim_fiscal_period: periods 1-12 are the months April to March; 13-16 the year-end
     adjustment periods, which belong to March (their lines may be posted later)."""
-    from .. import fiscal
-
+    from alliance_finance.core import fiscal
     rows = []
     for fy in range(first_fy, last_fy + 1):
         for period in range(1, 17):
@@ -300,8 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     import os
     import sys
 
-    from ..paths import default_warehouse_url
-    from .engine import mask_secrets, mask_url
+    from alliance_finance.core.paths import default_warehouse_url
+    from alliance_finance.warehouse.engine import mask_secrets, mask_url
 
     parser = argparse.ArgumentParser(
         prog="python -m alliance_finance.warehouse.migrate",

@@ -27,10 +27,10 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from ..errors import AllianceFinanceError
-from ..paths import SQL_DIR
-from . import meta, sqlfiles
-from .engine import PG_SCHEMA
+from alliance_finance.core.errors import AllianceFinanceError
+from alliance_finance.core.paths import SQL_DIR
+from alliance_finance.warehouse import meta, sqlfiles
+from alliance_finance.warehouse.engine import PG_SCHEMA
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +53,7 @@ class SchemaChangeNotPermitted(AllianceFinanceError):
 
 def force_roles() -> dict[str, str]:
     """Each force's finance role, by force code, from ``dags/forces.yaml``: ``{"ASC": "asc_finance", ...}``."""
-    from ..forces import load_forces
+    from alliance_finance.config.forces import load_forces
 
     roles = {}
     for force in load_forces():
@@ -164,7 +164,7 @@ def apply_security(conn: sa.Connection, *, force: bool = False, revision: str | 
                      "(connect as a superuser or a role with CREATEROLE to create them)", user)
         return False
     sql = render_security_sql(sql_dir)
-    from .migrate import execute_statements
+    from alliance_finance.warehouse.migrate import execute_statements
 
     for path in security_files(sql_dir):
         try:

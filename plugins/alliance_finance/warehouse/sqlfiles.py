@@ -24,7 +24,7 @@ from pathlib import Path
 
 import jinja2
 
-from ..paths import SQL_DIR
+from alliance_finance.core.paths import SQL_DIR
 
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 

@@ -18,7 +18,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from alliance_finance.finance import create_finance_tables, seeds_digest, load_finance_seeds, FINANCE_SEEDS_DIGEST
+    from alliance_finance.marts.finance import create_finance_tables, seeds_digest, load_finance_seeds, FINANCE_SEEDS_DIGEST
     from alliance_finance.warehouse import meta
 
     conn = op.get_bind()

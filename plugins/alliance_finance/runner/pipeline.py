@@ -38,15 +38,15 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterable, Iterator
 
-from . import faults
-from .errors import AllianceFinanceError, ProcessedFileChanged, TransientError
-from .money import format_gbp
+from alliance_finance.core import faults
+from alliance_finance.core.errors import AllianceFinanceError, ProcessedFileChanged, TransientError
+from alliance_finance.core.money import format_gbp
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlalchemy as sa
 
-    from .ledger import Batch
-    from .warehouse.load import LoadOutcome
+    from alliance_finance.core.ledger import Batch
+    from alliance_finance.warehouse.load import LoadOutcome
 
 _log = logging.getLogger(__name__)
 
@@ -227,7 +227,7 @@ class ForceRunResult:
 
 def prepare_warehouse(warehouse: "str | sa.Engine", reference_dir: Path | None = None) -> int:
     """Migrate to head, apply changed reference data and finance seeds; returns lines restated."""
-    from .warehouse import mapping, migrate
+    from alliance_finance.warehouse import mapping, migrate
 
     engine, owned = _engine(warehouse)
     try:
@@ -243,10 +243,10 @@ def prepare_warehouse(warehouse: "str | sa.Engine", reference_dir: Path | None =
 def _sync_finance_seeds(engine) -> None:
     import importlib.util
 
-    if importlib.util.find_spec("alliance_finance.finance") is None:
+    if importlib.util.find_spec("alliance_finance.marts.finance") is None:
         return
-    from . import finance
-    from .warehouse import locks
+    from alliance_finance.marts import finance
+    from alliance_finance.warehouse import locks
 
     if not hasattr(finance, "sync_finance_seeds"):
         return
@@ -317,7 +317,7 @@ def pending_deliveries(force_code: str, sources: Path | None, warehouse_url: str
     ASC lists the unprocessed deliveries by name. WP cannot know its new journals without reading
     the ERP, so it names the extract instead.
     """
-    from .warehouse.engine import make_engine, mask_url
+    from alliance_finance.warehouse.engine import make_engine, mask_url
 
     if force_code == "WP":
         return PendingWork("WP", mask_url(wiltshire_source_url(sources, wiltshire_url)))
@@ -331,8 +331,7 @@ def pending_deliveries(force_code: str, sources: Path | None, warehouse_url: str
 
 def pending_asc(engine: "sa.Engine", inbound: Path, digests: "FileDigests | None" = None) -> PendingWork:
     """The ASC deliveries in ``inbound`` not processed yet, and processed ones refused because they changed."""
-    from . import sap_files
-
+    from alliance_finance.sources import sap_files
     processed = _processed_deliveries(engine, "ASC")
     work = PendingWork("ASC", str(inbound))
     digests = digests or FileDigests.for_folder(inbound)
@@ -386,14 +385,14 @@ class FileDigests:
         """The remembered digests of the files in ``inbound``."""
         import hashlib
 
-        from .paths import VAR_DIR
+        from alliance_finance.core.paths import VAR_DIR
 
         key = hashlib.sha256(str(Path(inbound).resolve()).encode()).hexdigest()[:16]
         return cls(VAR_DIR / "inbound-digests" / f"{key}.json")
 
     def digest(self, path: Path) -> str:
         """SHA-256 (hex) of the file's bytes: remembered while its identity is unchanged, else hashed."""
-        from .sap_files import file_digest
+        from alliance_finance.sources.sap_files import file_digest
 
         name = str(path)
         self._seen.add(name)
@@ -476,8 +475,8 @@ def batch_groups(batches: Iterable["Batch"], max_batches: int = GROUP_FILES,
 
 def data_docs_dir(warehouse_url: str) -> Path:
     """Where Data Docs go: beside a SQLite warehouse file, else under var/."""
-    from .paths import VAR_DIR
-    from .warehouse.engine import normalise_url
+    from alliance_finance.core.paths import VAR_DIR
+    from alliance_finance.warehouse.engine import normalise_url
 
     url = normalise_url(warehouse_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
@@ -493,7 +492,7 @@ def default_validator(warehouse_url: str):
         # the validation module arrives with its own issue; until then the readers' checks stand
         _log.warning("alliance_finance.validation is not built yet: batches are checked by their readers only")
         return _ReadersOnly()
-    from .validation import Validator
+    from alliance_finance.validation import Validator
 
     return Validator(data_docs_dir=data_docs_dir(warehouse_url))
 
@@ -511,14 +510,14 @@ def run_force(force_code: str, *, sources: Path | None, warehouse_url: str, wilt
     """One pass for one force: prepare the warehouse, then load everything new under the force's lock.
 
     Rejected batches and refused files are in the result (``result.ok`` is False); a failure of the
-    run itself raises: :class:`~alliance_finance.errors.ConcurrentRunError` (lock held),
-    :class:`SourcesMissing`, :class:`~alliance_finance.errors.SourceSchemaError`, or
-    :class:`~alliance_finance.errors.TransientError` when the warehouse cannot be reached.
+    run itself raises: :class:`~alliance_finance.core.errors.ConcurrentRunError` (lock held),
+    :class:`SourcesMissing`, :class:`~alliance_finance.core.errors.SourceSchemaError`, or
+    :class:`~alliance_finance.core.errors.TransientError` when the warehouse cannot be reached.
     """
     import sqlalchemy as sa
 
-    from .warehouse import locks
-    from .warehouse.engine import make_engine, mask_url
+    from alliance_finance.warehouse import locks
+    from alliance_finance.warehouse.engine import make_engine, mask_url
 
     _check_force(force_code)
     logger = log or _log
@@ -554,8 +553,7 @@ def run_force(force_code: str, *, sources: Path | None, warehouse_url: str, wilt
 
 def _run_asc(engine, sources, warehouse_url, validator, logger, result: ForceRunResult,
              clock: StageClock | None = None) -> None:
-    from . import sap_files
-
+    from alliance_finance.sources import sap_files
     clock = clock or StageClock()
     inbound = asc_inbound(sources)
     digests = FileDigests.for_folder(inbound)
@@ -586,8 +584,8 @@ def _run_asc(engine, sources, warehouse_url, validator, logger, result: ForceRun
 
 def _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, result: ForceRunResult,
             clock: StageClock | None = None) -> None:
-    from . import erp_sql
-    from .warehouse.engine import mask_url
+    from alliance_finance.sources import erp_sql
+    from alliance_finance.warehouse.engine import mask_url
 
     clock = clock or StageClock()
     source_url = wiltshire_source_url(sources, wiltshire_url)
@@ -730,7 +728,7 @@ def load_validated(engine: "sa.Engine", batches: list["Batch"], validator, logge
 def load_batches(engine: "sa.Engine", batches: list["Batch"], logger: logging.Logger | None = None, *,
                  clock: StageClock | None = None) -> list["LoadOutcome"]:
     """Load validated batches, each in its own transaction, in order; log each at INFO (ERROR if rejected)."""
-    from .warehouse.load import BatchLoader
+    from alliance_finance.warehouse.load import BatchLoader
 
     logger = logger or _log
     outcomes = []
@@ -760,8 +758,8 @@ def run_cli(sources: Path | None, warehouse_url: str, force: str | None, wiltshi
     loaded; 1 when any batch was rejected, a file refused, or a run failed (the message names the
     file or journal and the reason). URLs are always masked.
     """
-    from .warehouse import migrate
-    from .warehouse.engine import mask_url
+    from alliance_finance.warehouse import migrate
+    from alliance_finance.warehouse.engine import mask_url
 
     urls = [u for u in (warehouse_url, wiltshire_url) if u]
     if sources is not None and not Path(sources).is_dir():
@@ -824,8 +822,9 @@ def _run_side_by_side(forces: list[str], sources: Path | None, warehouse_url: st
         context = multiprocessing.get_context("fork")
         import great_expectations  # noqa: F401 - inherited by both processes
 
-        from . import erp_sql, sap_files, validation  # noqa: F401
-        from .warehouse import load  # noqa: F401
+        from alliance_finance import validation  # noqa: F401
+        from alliance_finance.sources import erp_sql, sap_files  # noqa: F401
+        from alliance_finance.warehouse import load  # noqa: F401
     else:
         context = multiprocessing.get_context("spawn")
     sys.stdout.flush()
@@ -869,7 +868,7 @@ def _force_process(force_code: str, sources: Path | None, warehouse_url: str, wi
     """The body of one process of :func:`_run_side_by_side`: exits 0 or 1 as the force's pass did."""
     import signal
 
-    from .cli import configure_logging
+    from alliance_finance.cli import configure_logging
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped by the parent: at once (the batch in flight rolls back)
     configure_logging(verbose=level <= logging.DEBUG)
@@ -950,7 +949,7 @@ def _check_force(force_code: str) -> None:
 def _engine(warehouse):
     import sqlalchemy as sa
 
-    from .warehouse.engine import make_engine
+    from alliance_finance.warehouse.engine import make_engine
 
     if isinstance(warehouse, sa.Engine):
         return warehouse, False
@@ -960,7 +959,7 @@ def _engine(warehouse):
 def _reachable(engine, url: str) -> None:
     import sqlalchemy as sa
 
-    from .warehouse.engine import mask_url
+    from alliance_finance.warehouse.engine import mask_url
 
     try:
         with engine.connect():
@@ -981,7 +980,7 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _masked(text: str, urls: list[str]) -> str:
-    from .warehouse.engine import mask_url
+    from alliance_finance.warehouse.engine import mask_url
 
     for url in urls:
         text = text.replace(str(url), mask_url(url))

@@ -3,7 +3,7 @@
 Each business night SAP writes ``ASC_GL_<YYYYMMDD>_<NNN>.csv`` and then, once that is complete,
 its control file ``ASC_GL_<YYYYMMDD>_<NNN>.ctl`` (SOURCES.md). :func:`discover_deliveries` lists
 the deliveries whose control file is there; :func:`read_delivery` turns one into a
-:class:`~alliance_finance.ledger.Batch` of conformed lines, or into a batch rejected whole.
+:class:`~alliance_finance.core.ledger.Batch` of conformed lines, or into a batch rejected whole.
 
 A delivery is checked in stages, stopping at the first that fails (within a stage up to
 five examples and the count are reported):
@@ -58,7 +58,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from .ledger import CONFORMED_SCHEMA, Batch, empty_lines
+from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch, empty_lines
 
 log = logging.getLogger(__name__)
 

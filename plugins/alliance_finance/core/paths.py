@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-#: The repository root (this package lives in ``<root>/plugins/alliance_finance``).
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+#: The repository root (this package lives in ``<root>/plugins/alliance_finance/core``).
+PROJECT_ROOT = Path(__file__).resolve().parents[3]
 
 #: The project's copy of the forces' reference data (the mapping seeds).
 #: ``ALLIANCE_REFERENCE_DIR`` points elsewhere, for a deployment that keeps it apart.

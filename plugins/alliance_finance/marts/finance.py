@@ -27,8 +27,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from .errors import AllianceFinanceError
-from .paths import PROJECT_ROOT
+from alliance_finance.core.errors import AllianceFinanceError
+from alliance_finance.core.paths import PROJECT_ROOT
 
 #: Finance's editable data. ``ALLIANCE_SEEDS_DIR`` points elsewhere for a deployment that keeps it apart.
 SEEDS_DIR = Path(os.environ.get("ALLIANCE_SEEDS_DIR", PROJECT_ROOT / "seeds"))
@@ -54,7 +54,7 @@ SEED_FILES = {
 }
 
 #: Force code of the rows that stand for both forces together.
-ALL_FORCES = "ALL"
+from alliance_finance.config.forces import ALL_FORCES  # noqa: F401 (re-exported: the views use it)
 
 #: Integer columns that carry an exact decimal, by suffix, with the decimal places they hold. The
 #: view's decimal column of the same name without the suffix is rebuilt from them.
@@ -270,7 +270,7 @@ def load_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> di
 
 def create_finance_tables(conn: sa.Connection) -> None:
     """Create the four finance tables (``sql/migrations/0002_finance.sql``) in the caller's transaction."""
-    from .warehouse.migrate import execute_sql_file
+    from alliance_finance.warehouse.migrate import execute_sql_file
 
     execute_sql_file(conn, FINANCE_TABLES_SQL)
 
@@ -296,7 +296,7 @@ def sync_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> bo
     views by the next night without anyone touching the database. The digest of the files loaded is
     kept in ``warehouse_meta`` under ``finance_seeds_digest``.
     """
-    from .warehouse import meta
+    from alliance_finance.warehouse import meta
 
     digest = seeds_digest(seeds_dir)
     if meta.get_meta(conn, FINANCE_SEEDS_DIGEST) == digest:

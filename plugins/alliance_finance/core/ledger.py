@@ -99,6 +99,8 @@ class Batch:
     raw: pa.Table | None = None
     #: format-specific bookkeeping the loader stores with the batch (e.g. WP journal ids loaded)
     meta: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: the format that read it (forces.yaml ``source_format``): chooses its raw validation suite
+    source_format: str | None = None
 
     @property
     def rejected(self) -> bool:
@@ -120,7 +122,7 @@ def empty_lines() -> pa.Table:
 # rest) and read back by the load task. The CLI keeps batches in memory and never calls these.
 
 _BATCH_FIELDS = ("force_code", "source_ref", "digest", "rows_read", "total_debit_pence",
-                 "total_credit_pence", "sequence", "error", "meta")
+                 "total_credit_pence", "sequence", "error", "meta", "source_format")
 
 
 def save_batch(batch: Batch, directory, stem: str):

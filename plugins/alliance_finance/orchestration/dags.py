@@ -1,6 +1,6 @@
 """Airflow wiring: one nightly DAG per force, and the consolidation DAG their Assets trigger.
 
-Wiring only. Every task body is a call into :mod:`alliance_finance.orchestration`, imported inside
+Wiring only. Every task body is a call into :mod:`alliance_finance.orchestration.tasks`, imported inside
 the task, so parsing a DAG file imports Airflow's SDK and PyYAML and nothing heavier (no pandas,
 no Great Expectations, no database work).
 
@@ -27,17 +27,17 @@ import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
 from airflow.sdk.definitions.retry_policy import ExceptionRetryPolicy, RetryAction, RetryRule
 
-from .forces import ForceConfig, load_forces
-from .notify import failure_notifier
+from alliance_finance.config.forces import ForceConfig, load_forces
+from alliance_finance.orchestration.notify import failure_notifier
 
 START_DATE = pendulum.datetime(2024, 1, 1, tz="Europe/London")
 CONSOLIDATION_DAG_ID = "alliance_consolidation"
 
 RETRY_POLICY = ExceptionRetryPolicy(
     rules=[
-        RetryRule(exception="alliance_finance.errors.TransientError", action=RetryAction.RETRY,
+        RetryRule(exception="alliance_finance.core.errors.TransientError", action=RetryAction.RETRY,
                   reason="warehouse or source unreachable: another try may succeed"),
-        RetryRule(exception="alliance_finance.errors.ConcurrentRunError", action=RetryAction.RETRY,
+        RetryRule(exception="alliance_finance.core.errors.ConcurrentRunError", action=RetryAction.RETRY,
                   retry_delay=dt.timedelta(minutes=2), reason="another run holds this force's load lock"),
     ],
     default=RetryAction.FAIL,
@@ -87,36 +87,31 @@ def make_force_dag(force: ForceConfig):
         @task
         def find_pending(**context) -> dict:
             """List what this run will process (deliveries not yet loaded, or new journals)."""
-            from alliance_finance import orchestration
-
+            from alliance_finance.orchestration import tasks as orchestration
             return orchestration.find_pending(force.code, context)
 
         @task
         def extract_and_validate(pending: dict, **context) -> dict:
             """Read every pending delivery, check it against its control totals and validate it."""
-            from alliance_finance import orchestration
-
+            from alliance_finance.orchestration import tasks as orchestration
             return orchestration.extract_and_validate(force.code, pending, context)
 
         @task
         def load(staged: dict, **context) -> dict:
             """Map and load each staged batch in its own transaction, in order."""
-            from alliance_finance import orchestration
-
+            from alliance_finance.orchestration import tasks as orchestration
             return orchestration.load_staged(force.code, staged, context)
 
         @task(outlets=[asset])
         def publish(loaded: dict, **context) -> dict:
             """Record the ledger's freshness and update its Asset for the consolidation DAG."""
-            from alliance_finance import orchestration
-
+            from alliance_finance.orchestration import tasks as orchestration
             return orchestration.publish(force.code, loaded, context, asset=asset)
 
         @task
         def report_rejections(loaded: dict, **context) -> None:
             """Fail (without retry) when any delivery of this run was rejected, naming each and why."""
-            from alliance_finance import orchestration
-
+            from alliance_finance.orchestration import tasks as orchestration
             orchestration.report_rejections(force.code, loaded, context)
 
         loaded = load(extract_and_validate(find_pending()))
@@ -160,26 +155,22 @@ def make_consolidation_dag():
     def alliance_consolidation():
         @task
         def refresh_marts(**context) -> dict:
-            from alliance_finance import orchestration
-
+            from alliance_finance.orchestration import tasks as orchestration
             return orchestration.refresh_marts(context)
 
         @task
         def build_report(refreshed: dict, **context) -> dict:
-            from alliance_finance import orchestration
-
+            from alliance_finance.orchestration import tasks as orchestration
             return orchestration.build_report(context)
 
         @task
         def build_data_docs(refreshed: dict, **context) -> dict:
-            from alliance_finance import orchestration
-
+            from alliance_finance.orchestration import tasks as orchestration
             return orchestration.build_data_docs(context)
 
         @task
         def record_freshness(refreshed: dict, **context) -> dict:
-            from alliance_finance import orchestration
-
+            from alliance_finance.orchestration import tasks as orchestration
             return orchestration.record_freshness(context)
 
         refreshed = refresh_marts()

@@ -11,7 +11,7 @@ import dataclasses
 import hashlib
 from pathlib import Path
 
-from .paths import REFERENCE_DIR
+from alliance_finance.core.paths import REFERENCE_DIR
 
 FILES = {
     "common_objectives": "common_objectives.csv",

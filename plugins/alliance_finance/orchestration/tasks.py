@@ -1,5 +1,5 @@
 """The bodies of the Airflow tasks: configuration from Airflow, then calls into the same package code
-as ``alliance-finance run`` (:mod:`alliance_finance.pipeline`).
+as ``alliance-finance run`` (:mod:`alliance_finance.runner.pipeline`).
 
 The force DAG splits one pipeline pass into steps an operator can watch and rerun:
 
@@ -8,7 +8,7 @@ The force DAG splits one pipeline pass into steps an operator can watch and reru
 ``extract_and_validate``
     reads every pending delivery (or the new WP journals), checks control totals and runs the Great
     Expectations suites over groups of batches (one GX context per task), and writes each validated
-    batch to the run's staging folder (:func:`alliance_finance.ledger.save_batch`). Nothing touches
+    batch to the run's staging folder (:func:`alliance_finance.core.ledger.save_batch`). Nothing touches
     the warehouse.
 ``load``
     under the force's load lock, loads each staged batch in its own transaction, in order, logging
@@ -37,11 +37,11 @@ import shutil
 from pathlib import Path
 from typing import Any
 
-from .errors import TransientError
-from .forces import force_by_code
-from .paths import VAR_DIR, default_warehouse_url
+from alliance_finance.core.errors import TransientError
+from alliance_finance.config.forces import force_by_code
+from alliance_finance.core.paths import VAR_DIR, default_warehouse_url
 
-log = logging.getLogger("alliance_finance.orchestration")
+log = logging.getLogger("alliance_finance.orchestration.tasks")
 
 
 # --- configuration --------------------------------------------------------------------------------
@@ -107,7 +107,7 @@ def transient_errors_retried(what: str):
     try:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError, ConnectionError, TimeoutError) as exc:
-        from .warehouse.engine import mask_url
+        from alliance_finance.warehouse.engine import mask_url
 
         raise TransientError(f"{what}: {mask_url(str(exc)) if '://' in str(exc) else exc}") from exc
 
@@ -116,17 +116,14 @@ def transient_errors_retried(what: str):
 
 def read_pending_groups(force_code: str, engine, sources: Path, wiltshire_url: str | None):
     """Read what is pending, in load order, in groups that bound memory (as ``pipeline.run_force`` does)."""
-    from . import pipeline
-
+    from alliance_finance.runner import pipeline
     if force_code == "ASC":
-        from . import sap_files
-
+        from alliance_finance.sources import sap_files
         pending = pipeline.pending_asc(engine, pipeline.asc_inbound(sources))
         for group in pipeline.delivery_groups(pending.deliveries):
             yield [sap_files.read_delivery(delivery) for delivery in group]
     else:
-        from . import erp_sql
-
+        from alliance_finance.sources import erp_sql
         url = pipeline.wiltshire_source_url(sources, wiltshire_url)
         batches = erp_sql.extract_new_journals(url, pipeline.loaded_journal_ids(engine, force_code))
         yield from pipeline.batch_groups(batches)
@@ -158,8 +155,8 @@ def already_processed(engine, batch) -> bool:
 
 def ledger_freshness(url: str) -> dict[str, dict[str, Any]]:
     """How far each force's ledger is complete (from ``alliance-finance status``'s figures)."""
-    from . import status
-    from .warehouse.engine import make_engine
+    from alliance_finance import status
+    from alliance_finance.warehouse.engine import make_engine
 
     engine = make_engine(url)
     try:
@@ -171,8 +168,7 @@ def ledger_freshness(url: str) -> dict[str, dict[str, Any]]:
 # --- the force DAG's tasks ------------------------------------------------------------------------
 
 def find_pending(force_code: str, context: dict[str, Any]) -> dict:
-    from . import pipeline
-
+    from alliance_finance.runner import pipeline
     url = warehouse_url(force_code)
     with transient_errors_retried(force_code):
         pipeline.prepare_warehouse(url)
@@ -192,8 +188,9 @@ def find_pending(force_code: str, context: dict[str, Any]) -> dict:
 
 def extract_and_validate(force_code: str, pending: dict, context: dict[str, Any]) -> dict:
     """Read and validate everything pending into the run's staging folder (the warehouse is only read)."""
-    from . import ledger, pipeline
-    from .warehouse.engine import make_engine
+    from alliance_finance.runner import pipeline
+    from alliance_finance.core import ledger
+    from alliance_finance.warehouse.engine import make_engine
 
     url = warehouse_url(force_code)
     stage = staging_dir(context)
@@ -226,10 +223,11 @@ def extract_and_validate(force_code: str, pending: dict, context: dict[str, Any]
 
 def load_staged(force_code: str, staged: dict, context: dict[str, Any]) -> dict:
     """Load the staged batches in order, each in its own transaction, under the force's load lock."""
-    from . import ledger, pipeline
-    from .warehouse import locks
-    from .warehouse.engine import make_engine
-    from .warehouse.load import BatchLoader
+    from alliance_finance.runner import pipeline
+    from alliance_finance.core import ledger
+    from alliance_finance.warehouse import locks
+    from alliance_finance.warehouse.engine import make_engine
+    from alliance_finance.warehouse.load import BatchLoader
 
     url = warehouse_url(force_code)
     stage = Path(staged["staging_dir"])
@@ -318,8 +316,8 @@ def report_rejections(force_code: str, loaded: dict, context: dict[str, Any]) ->
 
 def refresh_marts(context: dict[str, Any]) -> dict:
     """Bring schema and views up to date and refresh the finance seeds the marts read."""
-    from . import pipeline
-    from .warehouse.engine import mask_url
+    from alliance_finance.runner import pipeline
+    from alliance_finance.warehouse.engine import mask_url
 
     url = warehouse_url()
     with transient_errors_retried("warehouse"):
@@ -333,7 +331,7 @@ def report_dir() -> Path:
 
 
 def build_report(context: dict[str, Any]) -> dict:
-    from . import report
+    from alliance_finance import report
 
     out = report_dir()
     code = report.report_cli(warehouse_url(), out)
@@ -343,8 +341,7 @@ def build_report(context: dict[str, Any]) -> dict:
 
 
 def build_data_docs(context: dict[str, Any]) -> dict:
-    from . import pipeline
-
+    from alliance_finance.runner import pipeline
     url = warehouse_url()
     validator = pipeline.default_validator(url)
     path = validator.build_data_docs() if hasattr(validator, "build_data_docs") else None
