@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export AIRFLOW_HOME ?= $(CURDIR)/var/airflow
 
-.PHONY: setup test demo bench lock clean
+.PHONY: setup test demo bench lock clean airflow airflow-stop airflow-reset
 
 setup: $(STAMP)
 
@@ -28,6 +28,17 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/run_bench.py
+
+# The real Airflow components (api-server, scheduler, dag-processor, triggerer) from .venv, metadata
+# on the local PostgreSQL: scripts/airflow_local.py says what it sets and why.
+airflow: setup
+	$(BIN)/python scripts/airflow_local.py start
+
+airflow-stop: setup
+	$(BIN)/python scripts/airflow_local.py stop
+
+airflow-reset: setup
+	$(BIN)/python scripts/airflow_local.py reset
 
 # Re-resolve the pinned set after editing requirements.in.
 lock: setup

@@ -1,0 +1,255 @@
+#!/usr/bin/env python3
+"""Run the real Airflow 3.3 components from this project's .venv, as an operator would on one machine.
+
+    make airflow          # start: metadata on the local PostgreSQL, api-server on :8080, LocalExecutor
+    make airflow-stop     # stop what `make airflow` started (by the pids it recorded)
+    make airflow-reset    # stop, then drop the metadata database and the Airflow home
+
+What it sets, and why (each is something the components need and the defaults get wrong here):
+
+- the metadata database on PostgreSQL through psycopg 3: ``SQL_ALCHEMY_CONN`` (``postgresql+psycopg``)
+  and ``SQL_ALCHEMY_CONN_ASYNC`` (``postgresql+psycopg_async``); the lock has no asyncpg nor psycopg2;
+- the api-server on port 8080 (``--airflow-port``), never 8793, which is the workers' log server;
+- the simple auth manager with user ``admin`` and a password kept in
+  ``<home>/simple_auth_manager_passwords.json`` (printed at start; not only in a log);
+- a JWT secret and a Fernet key of full length, generated once into ``<home>`` (Airflow's own JWT
+  secret is shorter than it recommends and warns ``InsecureKeyLengthWarning``);
+- DAGs paused at creation: unpausing a force's DAG runs it for the latest night at once (its
+  schedule is the nightly cron; that first run is the night being caught up, which is safe: a
+  run loads only what is pending).
+
+The components log to ``<home>/logs/<component>.log`` and their pids are in ``<home>/pids/``; `stop`
+signals exactly those pids (and their process groups), nothing else. The functions are importable
+so tests start and stop the same components.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = Path(sys.executable).parent
+COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
+DEFAULT_HOME = ROOT / "var" / "airflow-local"
+DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/alliance_airflow"
+
+
+def _secret(path: Path, make) -> str:
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(make())
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def environment(home: Path, db_url: str, port: int, executor: str = "LocalExecutor",
+                extra: dict[str, str] | None = None) -> dict[str, str]:
+    """The environment every component runs with."""
+    from cryptography.fernet import Fernet
+
+    base = db_url.split("://", 1)[1]
+    passwords = home / "simple_auth_manager_passwords.json"
+    if not passwords.is_file():
+        passwords.parent.mkdir(parents=True, exist_ok=True)
+        passwords.write_text(json.dumps({"admin": secrets.token_urlsafe(12)}))
+        passwords.chmod(0o600)
+    env = dict(os.environ)
+    env.update({
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN": f"postgresql+psycopg://{base}",
+        "AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC": f"postgresql+psycopg_async://{base}",
+        "AIRFLOW__CORE__EXECUTOR": executor,
+        "AIRFLOW__CORE__DAGS_FOLDER": str(ROOT / "dags"),
+        # the package is installed in the venv; Airflow would import every .py under a plugins folder
+        # as a top-level module (plugins/alliance_finance/... would shadow the standard library)
+        "AIRFLOW__CORE__PLUGINS_FOLDER": str(home / "plugins"),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+        "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "True",
+        "AIRFLOW__CORE__DEFAULT_TIMEZONE": "Europe/London",
+        "AIRFLOW__CORE__FERNET_KEY": _secret(home / "fernet.key", lambda: Fernet.generate_key().decode()),
+        "AIRFLOW__API_AUTH__JWT_SECRET": _secret(home / "jwt.secret", lambda: secrets.token_hex(32)),
+        "AIRFLOW__API__PORT": str(port),
+        "AIRFLOW__API__BASE_URL": f"http://127.0.0.1:{port}",
+        "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
+        "AIRFLOW__CORE__AUTH_MANAGER":
+            "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
+        "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "8793",
+        "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
+    })
+    env.update(extra or {})
+    return env
+
+
+def create_database(db_url: str) -> None:
+    """Create the metadata database when it does not exist (the server's maintenance database is used)."""
+    import psycopg
+
+    server, name = db_url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
+            conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def drop_database(db_url: str) -> None:
+    import psycopg
+
+    server, name = db_url.rsplit("/", 1)
+    with psycopg.connect(f"{server}/postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def migrate(env: dict[str, str]) -> None:
+    subprocess.run([str(VENV_BIN / "airflow"), "db", "migrate"], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+
+
+def start_component(name: str, args: list[str], env: dict[str, str], home: Path) -> int:
+    """Start one component in its own process group; returns its pid (also written to <home>/pids)."""
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    (home / "pids").mkdir(parents=True, exist_ok=True)
+    log = open(home / "logs" / f"{name}.log", "ab")
+    proc = subprocess.Popen([str(VENV_BIN / "airflow"), *args], env=env, stdout=log, stderr=subprocess.STDOUT,
+                            stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(home))
+    (home / "pids" / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
+def wait_ready(port: int, timeout: float = 180.0) -> dict:
+    """Wait until the api-server answers and reports a healthy scheduler, dag processor and triggerer."""
+    deadline = time.monotonic() + timeout
+    last = None
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/api/v2/monitor/health", timeout=5) as resp:
+                last = json.load(resp)
+            if all(last.get(part, {}).get("status") == "healthy"
+                   for part in ("metadatabase", "scheduler", "dag_processor", "triggerer")):
+                return last
+        except (urllib.error.URLError, ConnectionError, TimeoutError, json.JSONDecodeError):
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"Airflow not healthy on :{port} after {timeout:.0f} s; last health: {last}")
+
+
+def token(port: int, home: Path) -> str:
+    """A JWT for the REST API (POST /auth/token with the simple auth manager's admin password)."""
+    password = json.loads((home / "simple_auth_manager_passwords.json").read_text())["admin"]
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/auth/token", method="POST",
+                                     data=json.dumps({"username": "admin", "password": password}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return json.load(resp)["access_token"]
+
+
+def api(port: int, home: Path, method: str, path: str, body: dict | None = None) -> dict:
+    request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v2/{path.lstrip('/')}", method=method,
+                                     data=json.dumps(body).encode() if body is not None else None,
+                                     headers={"Content-Type": "application/json",
+                                              "Authorization": f"Bearer {token(port, home)}"})
+    with urllib.request.urlopen(request, timeout=30) as resp:
+        return json.load(resp)
+
+
+def stop(home: Path, timeout: float = 30.0) -> list[str]:
+    """Stop the components whose pids ``start`` recorded under ``home`` (SIGTERM, then SIGKILL)."""
+    stopped = []
+    pids_dir = home / "pids"
+    for pid_file in sorted(pids_dir.glob("*.pid")) if pids_dir.is_dir() else []:
+        pid = int(pid_file.read_text())
+        try:
+            os.killpg(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pid_file.unlink()
+            continue
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            try:
+                os.waitpid(pid, os.WNOHANG)
+            except ChildProcessError:
+                pass
+            time.sleep(0.2)
+        else:
+            with _ignore_missing():
+                os.killpg(pid, signal.SIGKILL)
+        pid_file.unlink()
+        stopped.append(pid_file.stem)
+    return stopped
+
+
+class _ignore_missing:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, kind, value, tb):
+        return kind is ProcessLookupError
+
+
+def start(home: Path = DEFAULT_HOME, db_url: str = DEFAULT_DB, port: int = 8080,
+          executor: str = "LocalExecutor", extra_env: dict[str, str] | None = None) -> dict[str, str]:
+    """Create and migrate the metadata database, start the four components, wait until healthy."""
+    if port == 8793:
+        raise SystemExit("port 8793 is the workers' log server: give the api-server another port")
+    home.mkdir(parents=True, exist_ok=True)
+    if any((home / "pids").glob("*.pid")) if (home / "pids").is_dir() else False:
+        stop(home)
+    env = environment(home, db_url, port, executor, extra_env)
+    create_database(db_url)
+    migrate(env)
+    for name in COMPONENTS:
+        start_component(name, ["api-server", "--port", str(port)] if name == "api-server" else [name], env, home)
+    wait_ready(port)
+    return env
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("command", choices=["start", "stop", "reset", "trigger"])
+    parser.add_argument("dag_id", nargs="?", help="trigger: the DAG to unpause and trigger")
+    parser.add_argument("--home", type=Path, default=DEFAULT_HOME)
+    parser.add_argument("--db", default=os.environ.get("ALLIANCE_AIRFLOW_DB_URL", DEFAULT_DB),
+                        help="metadata database URL (postgresql://...)")
+    parser.add_argument("--airflow-port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")))
+    args = parser.parse_args(argv)
+    if args.command == "stop":
+        print("stopped:", ", ".join(stop(args.home)) or "nothing was running")
+        return 0
+    if args.command == "reset":
+        stop(args.home)
+        drop_database(args.db)
+        import shutil
+
+        shutil.rmtree(args.home, ignore_errors=True)
+        print(f"dropped {args.db.rsplit('/', 1)[1]} and {args.home}")
+        return 0
+    if args.command == "trigger":
+        if not args.dag_id:
+            parser.error("trigger needs a DAG id")
+        api(args.airflow_port, args.home, "PATCH", f"dags/{args.dag_id}", {"is_paused": False})
+        run = api(args.airflow_port, args.home, "POST", f"dags/{args.dag_id}/dagRuns", {"logical_date": None})
+        print(f"triggered {args.dag_id}: run {run['dag_run_id']}")
+        return 0
+    start(args.home, args.db, args.airflow_port)
+    password = json.loads((args.home / "simple_auth_manager_passwords.json").read_text())["admin"]
+    print(f"Airflow is up: http://127.0.0.1:{args.airflow_port}  (user admin, password {password})\n"
+          f"logs in {args.home / 'logs'}; the DAGs start paused; `make airflow-stop` stops it")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
