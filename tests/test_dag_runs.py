@@ -36,7 +36,7 @@ def airflow_db():
 
 @pytest.fixture(scope="session")
 def sample_sources(tmp_path_factory):
-    from alliance_finance.generate import generate_sources
+    from alliance_sample import generate_sources
 
     out = tmp_path_factory.mktemp("sources")
     generate_sources(out, from_fy=2014, to_fy=2015, scale=Decimal("0.1"), seed=7)

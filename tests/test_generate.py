@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from alliance_finance.cli import main
-from alliance_finance.generate import generate_sources
+from alliance_sample import generate_sources
 from source_checker import check_sources
 
 MILLION = 100_000_000  # pence
@@ -278,3 +278,23 @@ def test_bad_arguments_are_refused(tmp_path, kwargs):
     with pytest.raises(ValueError):
         generate_sources(tmp_path, **arguments)
     assert not any(tmp_path.iterdir())
+
+
+# ------------------------------------------------------------------------------------ the package
+
+
+def test_only_the_command_line_and_the_demo_import_the_generator():
+    """The generator is a package of its own (src/alliance_sample): the pipeline never needs it."""
+    import ast
+
+    import alliance_finance
+
+    plugin = Path(alliance_finance.__file__).parent
+    importers = set()
+    for path in sorted(plugin.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(n == "alliance_sample" or n.startswith("alliance_sample.") for n in names):
+                importers.add(str(path.relative_to(plugin)))
+    assert importers == {"cli.py", "demo.py"}

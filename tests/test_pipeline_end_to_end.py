@@ -28,7 +28,7 @@ FISCAL_YEAR = 2014
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
-    generate = pytest.importorskip("alliance_finance.generate")
+    generate = pytest.importorskip("alliance_sample")
     out = tmp_path_factory.mktemp("sources")
     generate.generate_sources(out, from_fy=FISCAL_YEAR, to_fy=FISCAL_YEAR, scale=Decimal("0.02"), seed=11)
     return out

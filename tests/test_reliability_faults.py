@@ -77,7 +77,7 @@ class ReadersOnly:
 @pytest.fixture(scope="module")
 def sources(tmp_path_factory) -> Path:
     """Generated sources, ASC cut to the 29 business days (31 deliveries) from 1 September to 10 October 2014."""
-    from alliance_finance.generate import generate_sources
+    from alliance_sample import generate_sources
 
     generated = tmp_path_factory.mktemp("generated")
     generate_sources(generated, from_fy=2014, to_fy=2014, scale=Decimal("0.1"), seed=7)

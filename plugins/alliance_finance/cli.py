@@ -127,7 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate":
         if args.from_fy > args.to_fy:
             parser.error(f"--from-fy {args.from_fy} is after --to-fy {args.to_fy}")
-        from alliance_finance.generate import generate_sources
+        from alliance_sample import generate_sources
         from decimal import Decimal
 
         summary = generate_sources(args.out, from_fy=args.from_fy, to_fy=args.to_fy,

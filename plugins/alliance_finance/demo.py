@@ -59,7 +59,7 @@ def generate() -> None:
     if marker.exists() and json.loads(marker.read_text()) == params:
         say(f"[1/5] sample sources already in {SOURCES} (FY {FROM_FY}-{TO_FY}, scale {SCALE}, seed {SEED})")
         return
-    from alliance_finance.generate import generate_sources
+    from alliance_sample import generate_sources
 
     say(f"[1/5] generating sample sources for FY {FROM_FY} to FY {TO_FY} into {SOURCES} ...")
     started = time.monotonic()

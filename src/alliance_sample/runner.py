@@ -15,12 +15,12 @@ from pathlib import Path
 import numpy as np
 
 from alliance_finance.config.reference import ReferenceData, load_reference
-from alliance_finance.generate import story
-from alliance_finance.generate.asc_files import AscWriter
-from alliance_finance.generate.calendar import business_days
-from alliance_finance.generate.documents import Chart, Documents, MonthBuilder, build_chart, concat, volume_plan
-from alliance_finance.generate.summary import PAY_SUBJECTIVES, GenerationSummary
-from alliance_finance.generate.wp_database import WpWriter
+from alliance_sample import story
+from alliance_sample.asc_files import AscWriter
+from alliance_sample.calendar import business_days
+from alliance_sample.documents import Chart, Documents, MonthBuilder, build_chart, concat, volume_plan
+from alliance_sample.summary import PAY_SUBJECTIVES, GenerationSummary
+from alliance_sample.wp_database import WpWriter
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from decimal import Decimal
 from pathlib import Path
 
-from alliance_finance.generate.summary import ForceYear, GenerationSummary
+from alliance_sample.summary import ForceYear, GenerationSummary
 
 __all__ = ["generate_sources", "GenerationSummary", "ForceYear"]
 
@@ -35,6 +35,6 @@ def generate_sources(out: Path, from_fy: int = 2014, to_fy: int = 2018, scale: D
         raise ValueError(f"scale must be positive, got {scale}")
     if from_fy > to_fy:
         raise ValueError(f"from_fy {from_fy} is after to_fy {to_fy}")
-    from alliance_finance.generate.runner import run
+    from alliance_sample.runner import run
 
     return run(Path(out), from_fy, to_fy, scale, seed)

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alliance_finance.generate.calendar import wp_period_name
-from alliance_finance.generate.documents import Chart, Documents
+from alliance_sample.calendar import wp_period_name
+from alliance_sample.documents import Chart, Documents
 
 SCHEMA = """
 CREATE TABLE gl_journal (

@@ -51,7 +51,7 @@ class ForceYear:
 
 @dataclasses.dataclass
 class GenerationSummary:
-    """The result of :func:`alliance_finance.generate.generate_sources`."""
+    """The result of :func:`alliance_sample.generate_sources`."""
 
     out: Path
     from_fy: int

@@ -21,8 +21,8 @@ import datetime as dt
 import numpy as np
 
 from alliance_finance.config.reference import ReferenceData
-from alliance_finance.generate import story
-from alliance_finance.generate.calendar import (
+from alliance_sample import story
+from alliance_sample.calendar import (
     business_days,
     calendar_month_of,
     last_business_day,
@@ -30,7 +30,7 @@ from alliance_finance.generate.calendar import (
     pay_day,
     year_end_close_saturday,
 )
-from alliance_finance.generate.vocabulary import CATEGORIES, ROLE_CATEGORY, ROLE_TEXTS, SUPPLIERS, fit, supplier_numbers
+from alliance_sample.vocabulary import CATEGORIES, ROLE_CATEGORY, ROLE_TEXTS, SUPPLIERS, fit, supplier_numbers
 
 #: the most line items a SAP document may hold (one is kept for the balancing line)
 MAX_LINES_PER_DOCUMENT = 999
