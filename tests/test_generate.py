@@ -298,3 +298,42 @@ def test_only_the_command_line_and_the_demo_import_the_generator():
             if any(n == "alliance_sample" or n.startswith("alliance_sample.") for n in names):
                 importers.add(str(path.relative_to(plugin)))
     assert importers == {"cli.py", "demo.py"}
+
+
+# ------------------------------------------------------------------------------------ the scenario
+
+
+def _scenario_with(tmp_path: Path, old: str, new: str) -> Path:
+    from alliance_sample.scenario import SCENARIO_FILE
+
+    text = SCENARIO_FILE.read_text(encoding="utf-8")
+    assert old in text
+    path = tmp_path / "scenario.yaml"
+    path.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return path
+
+
+def test_the_package_scenario_loads():
+    from alliance_sample.scenario import SCENARIO, load_scenario
+
+    assert load_scenario() == SCENARIO
+    assert SCENARIO.forces == ("ASC", "WP") and SCENARIO.baseline_fy == 2014
+    assert SCENARIO.objectives["LP01"].pay_groups == {"off": 0.62, "pcso": 0.30, "staff": 0.08}
+
+
+@pytest.mark.parametrize("old, new, key", [
+    ("WP: {2015: 3100000, 2016: 6600000, 2017: 10100000", "WP: {2015: 3100000, 2016: 6600000, 2017: 10.1m",
+     "savings.WP.2017"),
+    ("    '7650':\n", "    7650:\n", "programme.WP.7650"),
+    ("  fleet: {fuel: 0.45,", "  fleet: {petrol: 0.45,", "nonpay_mixes.fleet.petrol"),
+    ("LP02: {share: 19.0,", "LP02: {share: -19.0,", "objectives.LP02.share"),
+    ("nonpay: commissioning}", "nonpay: gardening}", "objectives.PCC02.nonpay"),
+    ("timing: half_yearly}\n  WP:", "timing: yearly}\n  WP:", "income.ASC[13].timing"),
+    ("  mismatch_fy: 2016\n", "", "partner_flows.mismatch_fy"),
+])
+def test_a_bad_scenario_value_is_refused_naming_its_key(tmp_path, old, new, key):
+    from alliance_sample.scenario import ScenarioError, load_scenario
+
+    with pytest.raises(ScenarioError, match=r"^scenario\.yaml: " + key.replace(".", r"\.").replace("[", r"\[")
+                       .replace("]", r"\]") + ": expected"):
+        load_scenario(_scenario_with(tmp_path, old, new))

@@ -22,6 +22,7 @@ import numpy as np
 
 from alliance_finance.config.reference import ReferenceData
 from alliance_sample import story
+from alliance_sample.scenario import SCENARIO
 from alliance_sample.calendar import (
     business_days,
     calendar_month_of,
@@ -77,17 +78,17 @@ def build_chart(force: str, ref: ReferenceData) -> Chart:
     for m in ref.cost_centres:
         if m.force_code == force:
             names.setdefault(m.cost_centre, m.cost_centre_name)
-    for cost_centre, name in story.NEW_COST_CENTRE_NAMES.items():
+    for cost_centre, name in SCENARIO.new_cost_centre_names.items():
         if (cost_centre.startswith("AS")) == (force == "ASC"):
             names.setdefault(cost_centre, name)
     cost_centres = [""] + sorted(c for c in names if c != "0000")
-    accounts = sorted({a for accts in story.ROLE_ACCOUNTS[force].values() for a in accts}
-                      | set(story.BALANCE_SHEET[force].values()))
-    roles = sorted(set(story.ROLE_ACCOUNTS[force]))
+    accounts = sorted({a for accts in SCENARIO.role_accounts[force].values() for a in accts}
+                      | set(SCENARIO.balance_sheet[force].values()))
+    roles = sorted(set(SCENARIO.role_accounts[force]))
     company = np.array([1 if force == "ASC" and c[:6] in ("AS9501", "AS9502") else 0 for c in cost_centres],
                        dtype=np.int8)
     chart = Chart(force, cost_centres, [""] + [names[c] for c in cost_centres[1:]], accounts, roles, company, {})
-    chart.balance_sheet = {k: chart.account_index[a] for k, a in story.BALANCE_SHEET[force].items()}
+    chart.balance_sheet = {k: chart.account_index[a] for k, a in SCENARIO.balance_sheet[force].items()}
     return chart
 
 
@@ -122,7 +123,7 @@ def volume_plan(chart: Chart, plan: story.YearPlan, scale: float, seed: int, ref
     cell_category = np.array([CATEGORIES.index(ROLE_CATEGORY.get(c.role, "general")) for c in cells], dtype=np.int64)
     cell_stream = np.array([c.stream for c in cells], dtype=object)
     annual = np.array([abs(c.annual_pence) for c in cells], dtype=np.int64)
-    target = story.LINES_PER_YEAR[plan.force] * scale
+    target = SCENARIO.lines_per_year[plan.force] * scale
 
     payroll = cell_stream == "payroll"
     payroll_lines = np.zeros(n, dtype=np.int64)
@@ -168,7 +169,7 @@ def volume_plan(chart: Chart, plan: story.YearPlan, scale: float, seed: int, ref
     scope_groups = {}
     cc_scope_group = np.full(len(chart.cost_centres), -1, dtype=np.int64)
     for cc_code, i in chart.cc_index.items():
-        if not cc_code or cc_code in story.PROGRAMME[plan.force] or cc_code in story.NEW_COST_CENTRE_NAMES:
+        if not cc_code or cc_code in SCENARIO.programme[plan.force] or cc_code in SCENARIO.new_cost_centre_names:
             continue
         key = (story.scope_of(ref, plan.force, cc_code, plan.fiscal_year), int(chart.company[i]))
         if key[0] == "unmapped":

@@ -16,6 +16,7 @@ import numpy as np
 
 from alliance_finance.config.reference import ReferenceData, load_reference
 from alliance_sample import story
+from alliance_sample.scenario import SCENARIO
 from alliance_sample.asc_files import AscWriter
 from alliance_sample.calendar import business_days
 from alliance_sample.documents import Chart, Documents, MonthBuilder, build_chart, concat, volume_plan
@@ -103,9 +104,9 @@ def run(out: Path, from_fy: int, to_fy: int, scale: Decimal, seed: int) -> Gener
     wp_path.parent.mkdir(parents=True, exist_ok=True)
     summary = GenerationSummary(out=out, from_fy=from_fy, to_fy=to_fy, scale=scale, seed=seed,
                                 asc_inbound=inbound, wp_database=wp_path)
-    charts = {force: build_chart(force, ref) for force in story.FORCES}
-    builders = {force: MonthBuilder(charts[force], seed) for force in story.FORCES}
-    counters = {force: LedgerCounter(charts[force], ref) for force in story.FORCES}
+    charts = {force: build_chart(force, ref) for force in SCENARIO.forces}
+    builders = {force: MonthBuilder(charts[force], seed) for force in SCENARIO.forces}
+    counters = {force: LedgerCounter(charts[force], ref) for force in SCENARIO.forces}
     asc = AscWriter(inbound, charts["ASC"], redelivery_month=(from_fy, REDELIVERY_PERIOD))
     wp = WpWriter(wp_path, charts["WP"])
     volumes: dict[tuple[str, int], tuple] = {}
@@ -122,7 +123,7 @@ def run(out: Path, from_fy: int, to_fy: int, scale: Decimal, seed: int) -> Gener
             fiscal_year = year if month >= 4 else year - 1
             period = (month - 4) % 12 + 1
             in_range = from_fy <= fiscal_year <= to_fy
-            for force in story.FORCES:
+            for force in SCENARIO.forces:
                 parts = []
                 if in_range:
                     parts.append(builders[force].ordinary(*planned(force, fiscal_year), period))
@@ -137,7 +138,7 @@ def run(out: Path, from_fy: int, to_fy: int, scale: Decimal, seed: int) -> Gener
                 else:
                     wp.write_month(documents, rng)
             if month == 6:
-                for force in story.FORCES:
+                for force in SCENARIO.forces:
                     volumes.pop((force, fiscal_year - 1), None)
             log.debug("generated %04d-%02d", year, month)
     finally:
