@@ -6,9 +6,13 @@ deliveries into ``OUT/avon_somerset/inbound/`` and Wiltshire's ERP reporting dat
 ``docs/sample-data.md`` and :mod:`.story`). The same seed gives the same bytes; ``scale`` multiplies
 the number of lines, never the money.
 
-Modules: :mod:`.story` (the money, per cost centre and account and year), :mod:`.documents` (a month's
-balanced documents, vectorised), :mod:`.asc_files` and :mod:`.wp_database` (the two formats),
-:mod:`.vocabulary` (texts and suppliers), :mod:`.calendar`, :mod:`.summary` (what was written).
+Modules, each with one job: :mod:`.scenario` (the story's figures, from ``scenario.yaml``, checked),
+:mod:`.money` (integer pence), :mod:`.randomness` (seeded streams), :mod:`.budget` (a year's money per
+cost centre and account), :mod:`.story` (the year plan, with accruals), :mod:`.chart` (codes as
+integers), :mod:`.volumes` (how many lines carry the money), :mod:`.month` (a month's documents),
+:mod:`.splitting` and :mod:`.balancing` (their array helpers), :mod:`.documents` (the month's arrays),
+:mod:`.asc_files` and :mod:`.wp_database` (the two formats), :mod:`.vocabulary` (texts and suppliers),
+:mod:`.calendar`, :mod:`.runner` (the month-by-month loop), :mod:`.summary` (what was written).
 """
 
 from __future__ import annotations

@@ -18,7 +18,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alliance_sample.documents import Chart, Documents
+from alliance_sample.chart import Chart
+from alliance_sample.documents import Documents
 
 HEADER = ("Company Code,Fiscal Year,Posting Period,Document Number,Line Item,Document Type,Posting Date,"
           "Document Date,Cost Centre,GL Account,Amount,D/C,Text,Vendor,Reference")

@@ -16,11 +16,16 @@ import numpy as np
 
 from alliance_finance.config.reference import ReferenceData, load_reference
 from alliance_sample import story
-from alliance_sample.scenario import SCENARIO
 from alliance_sample.asc_files import AscWriter
+from alliance_sample.budget import scope_of
 from alliance_sample.calendar import business_days
-from alliance_sample.documents import Chart, Documents, MonthBuilder, build_chart, concat, volume_plan
+from alliance_sample.chart import Chart, build_chart
+from alliance_sample.documents import Documents, concat
+from alliance_sample.month import MonthBuilder
+from alliance_sample.randomness import rng_for
+from alliance_sample.scenario import SCENARIO
 from alliance_sample.summary import PAY_SUBJECTIVES, GenerationSummary
+from alliance_sample.volumes import volume_plan
 from alliance_sample.wp_database import WpWriter
 
 log = logging.getLogger(__name__)
@@ -52,7 +57,7 @@ class LedgerCounter:
             mapped = np.zeros(len(self.chart.cost_centres), bool)
             mapped[0] = True
             for i, cc in enumerate(self.chart.cost_centres[1:], start=1):
-                s = story.scope_of(self.ref, self.chart.force, cc, fiscal_year)
+                s = scope_of(self.ref, self.chart.force, cc, fiscal_year)
                 scope[i] = {"alliance": 0, "local": 1}.get(s, 2)
                 mapped[i] = s != "unmapped"
             self._scopes[fiscal_year] = scope, mapped
@@ -131,7 +136,7 @@ def run(out: Path, from_fy: int, to_fy: int, scale: Decimal, seed: int) -> Gener
                     parts.append(builders[force].year_end(*planned(force, fiscal_year - 1), month))
                 documents = concat(parts)
                 counters[force].add(documents, summary)
-                rng = story.rng_for(seed, force, fiscal_year, 100 + month)
+                rng = rng_for(seed, force, fiscal_year, 100 + month)
                 if force == "ASC":
                     days = business_days(year, month) if in_range else []
                     asc.write_month(documents, days, (fiscal_year, period), rng)

@@ -1,10 +1,11 @@
 """The story's figures, read from ``scenario.yaml`` and checked before anything is generated.
 
-:func:`load_scenario` reads the file and checks every value (type, range, and that the codes and roles
-it names are ones the rest of the file defines); a bad value raises :class:`ScenarioError` naming the
+:func:`load_scenario` reads the file and checks every value (type, range, and that the roles, pay groups
+and non-pay mixes it names are defined in the file); a bad value raises :class:`ScenarioError` naming the
 file and the key, e.g. ``scenario.yaml: savings.WP.2017: expected a whole number of pounds >= 0,
-got '10.1m'``. :data:`SCENARIO` is the package's own file, loaded once when the generator is imported,
-so ``alliance-finance generate`` fails at its start, before writing anything.
+got '10.1m'``. :data:`SCENARIO` is the package's own file, loaded once when the generating modules are
+first imported (:func:`alliance_sample.generate_sources` imports them before it writes anything), so
+``alliance-finance generate`` fails at its start.
 
 Cost centre and account codes must be quoted strings in the file (YAML reads ``7650`` as a number and
 ``0450`` as an octal one); weights may be written as whole numbers or decimals and are kept as floats.

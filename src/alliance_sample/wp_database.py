@@ -27,7 +27,8 @@ from pathlib import Path
 import numpy as np
 
 from alliance_sample.calendar import wp_period_name
-from alliance_sample.documents import Chart, Documents
+from alliance_sample.chart import Chart
+from alliance_sample.documents import Documents
 
 SCHEMA = """
 CREATE TABLE gl_journal (
