@@ -330,6 +330,8 @@ def test_the_package_scenario_loads():
     ("nonpay: commissioning}", "nonpay: gardening}", "objectives.PCC02.nonpay"),
     ("timing: half_yearly}\n  WP:", "timing: yearly}\n  WP:", "income.ASC[13].timing"),
     ("  mismatch_fy: 2016\n", "", "partner_flows.mismatch_fy"),
+    ("    off_sal: {'41000': 0.7", "    off_salary: {'41000': 0.7", "small_team_accounts.WP.off_salary"),
+    ("split: {interest: 40, mrp: 60, rcco: 0}", "split: {interest: 40, mrp: 60}", "capital_financing.WP.split.rcco"),
 ])
 def test_a_bad_scenario_value_is_refused_naming_its_key(tmp_path, old, new, key):
     from alliance_sample.scenario import ScenarioError, load_scenario

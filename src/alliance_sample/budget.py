@@ -65,7 +65,7 @@ def _role_cells(force: str, cost_centre: str, role: str, pence: int, stream: str
     accounts = SCENARIO.role_accounts[force][role]
     if len(accounts) > 1 and role in PAY_ROLES and abs(pence) < pounds(1_000_000):
         # small teams: no inspectors, and allowances paid with the salary
-        accounts = {"41000": .7, "41010": .3} if force == "WP" and role == "off_sal" else dict(list(accounts.items())[:1])
+        accounts = SCENARIO.small_team_accounts[force].get(role) or dict(list(accounts.items())[:1])
     codes = list(accounts)
     shares = allocate(pence, [accounts[c] for c in codes])
     return [Cell(cost_centre, code, role, stream, timing, int(p)) for code, p in zip(codes, shares) if p]
@@ -222,7 +222,7 @@ def _build_year_cells(force: str, fiscal_year: int, seed: int, ref: ReferenceDat
         cells.extend(_role_cells(force, cost_centre, role, pence, stream, timing))
     capf_total = grown(SCENARIO.capital_financing[force][0], fiscal_year, 50)
     capf_cc = SCENARIO.capital_financing[force][1]
-    split = allocate(capf_total, [35, 45, 20] if force == "ASC" else [40, 60, 0])
+    split = allocate(capf_total, SCENARIO.capital_financing[force][2])
     for role, pence, timing in zip(("interest", "mrp", "rcco"), split, ("half_yearly", "P13", "P14")):
         if pence:
             cells.extend(_role_cells(force, capf_cc, role, int(pence), "capf", timing))

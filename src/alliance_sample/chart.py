@@ -37,9 +37,8 @@ def build_chart(force: str, ref: ReferenceData) -> Chart:
     for m in ref.cost_centres:
         if m.force_code == force:
             names.setdefault(m.cost_centre, m.cost_centre_name)
-    for cost_centre, name in SCENARIO.new_cost_centre_names.items():
-        if (cost_centre.startswith("AS")) == (force == "ASC"):
-            names.setdefault(cost_centre, name)
+    for cost_centre, name in SCENARIO.new_cost_centre_names[force].items():
+        names.setdefault(cost_centre, name)
     cost_centres = [""] + sorted(c for c in names if c != "0000")
     accounts = sorted({a for accts in SCENARIO.role_accounts[force].values() for a in accts}
                       | set(SCENARIO.balance_sheet[force].values()))

@@ -53,7 +53,8 @@ class Scenario:
     programme: dict[str, dict[str, tuple[dict[int, int], dict[str, float]]]]
     #: force -> [(cost centre, name, role weights, pounds by fiscal year)]
     new_codes: dict[str, list[tuple[str, str, dict[str, float], dict[int, int]]]]
-    new_cost_centre_names: dict[str, str]
+    #: force -> cost centre -> name
+    new_cost_centre_names: dict[str, dict[str, str]]
     brunel_contribution: int
     brunel_growth_permille: int
     dog_training_recharge: int
@@ -61,11 +62,14 @@ class Scenario:
     partner_mismatch_fy: int
     #: force -> stream (partner_in, partner_out) -> (cost centre, role)
     partner_cells: dict[str, dict[str, tuple[str, str]]]
-    #: force -> (pounds, cost centre)
-    capital_financing: dict[str, tuple[int, str]]
+    #: force -> (pounds, cost centre, weights of interest, minimum revenue provision and revenue contributions)
+    capital_financing: dict[str, tuple[int, str, tuple[int, int, int]]]
+    year_end_accruals: dict[str, int]
     #: force -> [(cost centre, role, pounds, timing)]
     income: dict[str, list[tuple[str, str, int, str]]]
     role_accounts: dict[str, dict[str, dict[str, float]]]
+    #: force -> pay role -> account weights for teams under £1m a year
+    small_team_accounts: dict[str, dict[str, dict[str, float]]]
     balance_sheet: dict[str, dict[str, str]]
     pay_group_roles: dict[str, dict[str, float]]
     nonpay_mixes: dict[str, dict[str, float]]
@@ -170,6 +174,7 @@ def load_scenario(path: Path = SCENARIO_FILE) -> Scenario:
     role_accounts = each_force("role_accounts", lambda v, k: {
         r.text(role, f"{k}.{role}"): r.weights(a, f"{k}.{role}", codes=True) for role, a in r.mapping(v, k).items()})
     roles = tuple(sorted({role for accounts in role_accounts.values() for role in accounts}))
+    pay_roles = {role for mix in pay_group_roles.values() for role in mix}
     for g, mix in pay_group_roles.items():
         for role in mix:
             r.text(role, f"pay_group_roles.{g}.{role}", roles)
@@ -224,8 +229,17 @@ def load_scenario(path: Path = SCENARIO_FILE) -> Scenario:
         return out
 
     def capital_financing(v, k):
-        v = r.mapping(v, k, ("pounds", "cost_centre"))
-        return r.integer(v["pounds"], f"{k}.pounds", what="a whole number of pounds"), r.code(v["cost_centre"], f"{k}.cost_centre")
+        v = r.mapping(v, k, ("pounds", "cost_centre", "split"))
+        split = r.mapping(v["split"], f"{k}.split", _CAPITAL_FINANCING_ROLES)
+        return (r.integer(v["pounds"], f"{k}.pounds", what="a whole number of pounds"),
+                r.code(v["cost_centre"], f"{k}.cost_centre"),
+                tuple(r.integer(split[role], f"{k}.split.{role}") for role in _CAPITAL_FINANCING_ROLES))
+
+    def small_teams(v, k):
+        if v == {}:
+            return {}
+        return {r.text(role, f"{k}.{role}", tuple(sorted(pay_roles))): r.weights(a, f"{k}.{role}", codes=True)
+                for role, a in r.mapping(v, k).items()}
 
     flows = r.mapping(top["partner_flows"], "partner_flows", _PARTNER_KEYS)
     pay_share = top["pay_share"]
@@ -246,8 +260,8 @@ def load_scenario(path: Path = SCENARIO_FILE) -> Scenario:
         lines_per_year=each_force("lines_per_year", lambda v, k: r.integer(v, k, 1)),
         savings=each_force("savings", r.pounds_by_year), local_index=local_index,
         programme=each_force("programme", programme), new_codes=each_force("new_codes", new_codes),
-        new_cost_centre_names={r.code(cc, f"new_cost_centre_names.{cc}"): r.text(n, f"new_cost_centre_names.{cc}")
-                               for cc, n in r.mapping(top["new_cost_centre_names"], "new_cost_centre_names").items()},
+        new_cost_centre_names=each_force("new_cost_centre_names", lambda v, k: {
+            r.code(cc, f"{k}.{cc}"): r.text(n, f"{k}.{cc}") for cc, n in r.mapping(v, k).items()}),
         brunel_contribution=r.integer(flows["brunel_contribution"], "partner_flows.brunel_contribution"),
         brunel_growth_permille=r.integer(flows["brunel_growth_permille"], "partner_flows.brunel_growth_permille"),
         dog_training_recharge=r.integer(flows["dog_training_recharge"], "partner_flows.dog_training_recharge"),
@@ -255,6 +269,8 @@ def load_scenario(path: Path = SCENARIO_FILE) -> Scenario:
         partner_mismatch_fy=r.year(flows["mismatch_fy"], "partner_flows.mismatch_fy"),
         partner_cells=each_force("partner_cells", partner_cells),
         capital_financing=each_force("capital_financing", capital_financing),
+        year_end_accruals=each_force("year_end_accruals", lambda v, k: r.integer(v, k)),
+        small_team_accounts=each_force("small_team_accounts", small_teams),
         income=each_force("income", income), role_accounts=role_accounts,
         balance_sheet=each_force("balance_sheet", lambda v, k: {
             kind: r.code(a, f"{k}.{kind}") for kind, a in r.mapping(v, k, _BALANCE_SHEET_KINDS).items()}),
@@ -263,10 +279,11 @@ def load_scenario(path: Path = SCENARIO_FILE) -> Scenario:
 
 _TOP_KEYS = ("forces", "baseline_fy", "last_story_fy", "nre_baseline", "pay_share", "lines_per_year", "savings",
              "local_index", "programme", "new_codes", "new_cost_centre_names", "partner_flows", "partner_cells",
-             "capital_financing", "income", "role_accounts", "balance_sheet", "pay_group_roles", "nonpay_mixes",
-             "objectives")
+             "capital_financing", "year_end_accruals", "income", "role_accounts", "small_team_accounts",
+             "balance_sheet", "pay_group_roles", "nonpay_mixes", "objectives")
 _PARTNER_KEYS = ("brunel_contribution", "brunel_growth_permille", "dog_training_recharge", "dog_growth_permille",
                  "mismatch_fy")
+_CAPITAL_FINANCING_ROLES = ("interest", "mrp", "rcco")
 _BALANCE_SHEET_KINDS = ("bank", "debtors", "creditors", "accruals", "payroll", "partner", "reserves")
 
 #: the package's scenario, checked once on import

@@ -102,10 +102,10 @@ def _accruals(force: str, fiscal_year: int, seed: int, cells: list[Cell]) -> lis
     rng = rng_for(seed, force, fiscal_year, 3)
     candidates = [c for c in cells if c.stream == "invoice" and c.annual_pence > pounds(20_000)
                   and c.cost_centre not in SCENARIO.programme[force]
-                  and c.cost_centre not in SCENARIO.new_cost_centre_names and c.role != "bwv_storage"]
+                  and c.cost_centre not in SCENARIO.new_cost_centre_names[force] and c.role != "bwv_storage"]
     if not candidates:
         return []
-    count = min(len(candidates), 24 if force == "ASC" else 12)
+    count = min(len(candidates), SCENARIO.year_end_accruals[force])
     weights = np.array([c.annual_pence for c in candidates], dtype=float)
     chosen = rng.choice(len(candidates), size=count, replace=False, p=weights / weights.sum())
     accruals = []

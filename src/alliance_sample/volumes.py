@@ -107,7 +107,7 @@ def volume_plan(chart: Chart, plan: YearPlan, scale: float, seed: int, ref: Refe
     scope_groups = {}
     cc_scope_group = np.full(len(chart.cost_centres), -1, dtype=np.int64)
     for cc_code, i in chart.cc_index.items():
-        if not cc_code or cc_code in SCENARIO.programme[plan.force] or cc_code in SCENARIO.new_cost_centre_names:
+        if not cc_code or cc_code in SCENARIO.programme[plan.force] or cc_code in SCENARIO.new_cost_centre_names[plan.force]:
             continue
         key = (scope_of(ref, plan.force, cc_code, plan.fiscal_year), int(chart.company[i]))
         if key[0] == "unmapped":
