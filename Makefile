@@ -19,8 +19,12 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/uv pip install --python $(BIN)/python --no-deps -e .
 	@touch $(STAMP)
 
+# The folders ruff checks (src/ once it exists).
+LINT_PATHS = $(wildcard plugins src dags tests bench scripts)
+
 test: setup
 	@scripts/ensure-chromium.sh
+	$(BIN)/ruff check $(LINT_PATHS)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 demo: setup

@@ -163,13 +163,13 @@ def render_report(results: dict, targets: dict) -> str:
     # --- 2. naive
     if naive:
         w("## 2. The first approach: pandas + Great Expectations + `to_sql`\n")
-        w(f"`bench/naive_approach.py`: for each ASC file `pandas.read_csv`, a Great Expectations suite of "
-          f"23 expectations on the DataFrame (columns, required values, sets, ranges, formats, unique line key: "
-          f"what the GX documentation's examples lead to), the lines mapped with `merge` against the reference "
-          f"CSVs, then `DataFrame.to_sql` into the same `fact_ledger_line` (same keys and indexes); WP: one "
-          f"`pandas.read_sql` of journals and lines, the same steps. Amounts are made integer pence so that the "
-          f"comparison is about speed only; it checks less than the pipeline (no control files, row accounting, "
-          f"balance, quarantine; of a day delivered twice it is given only the last delivery). "
+        w("`bench/naive_approach.py`: for each ASC file `pandas.read_csv`, a Great Expectations suite of "
+          "23 expectations on the DataFrame (columns, required values, sets, ranges, formats, unique line key: "
+          "what the GX documentation's examples lead to), the lines mapped with `merge` against the reference "
+          "CSVs, then `DataFrame.to_sql` into the same `fact_ledger_line` (same keys and indexes); WP: one "
+          "`pandas.read_sql` of journals and lines, the same steps. Amounts are made integer pence so that the "
+          "comparison is about speed only; it checks less than the pipeline (no control files, row accounting, "
+          "balance, quarantine; of a day delivered twice it is given only the last delivery). "
           + (f"Run on every file and every journal ({naive['files']} files, {_n(naive['sample_lines'])} lines, "
              f"{naive['sample_seconds']} s, all validations passed: {naive['failed_validations'] == 0}):\n"
              if naive["share"] == 1 else

@@ -3,16 +3,14 @@ present, the consolidation DAG is Asset-scheduled, and parsing stays cheap."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
 
-import jsonschema
 import pytest
 import yaml
 
-from alliance_finance.config.forces import ForcesFileError, FORCES_FILE, FORCES_SCHEMA_FILE, load_forces, validate_forces_file
+from alliance_finance.config.forces import ForcesFileError, FORCES_FILE, load_forces, validate_forces_file
 
 ROOT = Path(__file__).resolve().parents[1]
 DAGS = ROOT / "dags"

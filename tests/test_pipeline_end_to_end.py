@@ -9,7 +9,13 @@ warehouse must agree to the penny by force, fiscal year, objective and subjectiv
 from __future__ import annotations
 
 import csv
+import os
+import shutil
+import signal
 import sqlite3
+import subprocess
+import sys
+import time
 from collections import Counter, defaultdict
 from decimal import Decimal
 from pathlib import Path
@@ -132,11 +138,7 @@ def test_generated_sources_load_to_the_penny_and_a_rerun_changes_nothing(generat
     engine.dispose()
 
 
-def _cli(args: list[str], tmp_path: Path) -> "subprocess.CompletedProcess":
-    import os
-    import subprocess
-    import sys
-
+def _cli(args: list[str], tmp_path: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, ALLIANCE_VAR_DIR=str(tmp_path / "var"))
     env.pop("ALLIANCE_FAULT_PAUSE", None)
     return subprocess.run([sys.executable, "-m", "alliance_finance.cli", *args], env=env, capture_output=True,
@@ -175,8 +177,6 @@ def test_parallel_run_loads_both_forces_side_by_side_to_the_same_penny(generated
 
 
 def test_parallel_run_reports_the_force_that_failed_and_loads_the_other(generated, pg_url, tmp_path):
-    import shutil
-
     sources = tmp_path / "sources"
     shutil.copytree(generated / "avon_somerset", sources / "avon_somerset")  # no wiltshire/erp.db
     done = _cli(["run", "--sources", str(sources), "--warehouse", pg_url, "--parallel"], tmp_path)
@@ -194,12 +194,6 @@ def test_parallel_run_reports_the_force_that_failed_and_loads_the_other(generate
 def test_stopping_a_parallel_run_stops_both_passes_and_leaves_no_half_batch(generated, pg_url, tmp_path):
     """SIGTERM to ``run --parallel`` (a scheduler or an operator stopping it) stops both processes;
     the batch in flight rolls back, and the next run loads everything."""
-    import os
-    import signal
-    import subprocess
-    import sys
-    import time
-
     env = dict(os.environ, ALLIANCE_VAR_DIR=str(tmp_path / "var"), ALLIANCE_FAULT_PAUSE="ASC.load.staged:2",
                ALLIANCE_FAULT_PAUSE_SECONDS="60")
     command = [sys.executable, "-m", "alliance_finance.cli", "run", "--sources", str(generated),

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import collections
 import dataclasses
-import datetime as dt
 import json
 import os
 import random

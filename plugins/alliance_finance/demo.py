@@ -19,7 +19,6 @@ import sys
 import threading
 import time
 from decimal import Decimal
-from pathlib import Path
 
 from alliance_finance.core.paths import PROJECT_ROOT, VAR_DIR
 

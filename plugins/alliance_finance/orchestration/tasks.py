@@ -223,7 +223,6 @@ def extract_and_validate(force_code: str, pending: dict, context: dict[str, Any]
 
 def load_staged(force_code: str, staged: dict, context: dict[str, Any]) -> dict:
     """Load the staged batches in order, each in its own transaction, under the force's load lock."""
-    from alliance_finance.runner import pipeline
     from alliance_finance.core import ledger
     from alliance_finance.warehouse import locks
     from alliance_finance.warehouse.engine import make_engine
