@@ -22,7 +22,7 @@ from typing import Iterable, Iterator
 import sqlalchemy as sa
 from sqlalchemy.pool import NullPool
 
-from alliance_finance.warehouse.engine import normalise_url
+from alliance_finance.core.urls import normalise_url
 
 #: a spending account on cost centre 2200, and a balance-sheet account (cost centre 0000)
 EXPENSE_ACCOUNT = "WP.2200.42000.0000"

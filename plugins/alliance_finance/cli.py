@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(verbose=args.verbose)
     if getattr(args, "warehouse", "unset") is None:
         args.warehouse = default_warehouse_url()
-    from alliance_finance.warehouse.engine import UnusableURL, check_url
+    from alliance_finance.core.urls import UnusableURL, check_url
 
     try:
         for option in ("warehouse", "wiltshire_url"):

@@ -151,7 +151,7 @@ def _recorded_journals(engine: sa.Engine) -> set[str]:
 
 def _posted_ids(source_url: str, since: dt.date | None = None) -> set[int]:
     """The ids of the ERP's posted journals (posted on or after ``since``)."""
-    from alliance_finance.warehouse.engine import normalise_url
+    from alliance_finance.core.urls import normalise_url
 
     engine = sa.create_engine(normalise_url(source_url), poolclass=sa.pool.NullPool)
     try:
@@ -202,14 +202,15 @@ def reconcile_cli(warehouse_url: str, sources: Path | None, wiltshire_url: str |
     """``alliance-finance reconcile``: print the check; exit 1 when a journal differs or it cannot run."""
     from alliance_finance.core.errors import AllianceFinanceError
     from alliance_finance.runner.pipeline import wiltshire_source_url
-    from alliance_finance.warehouse.engine import make_engine, mask_secrets
+    from alliance_finance.core.urls import mask_secrets
+    from alliance_finance.warehouse.engine import make_engine
 
     urls = [u for u in (warehouse_url, wiltshire_url) if u]
     engine = make_engine(warehouse_url)
     try:
         result = reconcile_wp(engine, wiltshire_source_url(sources, wiltshire_url), posted_since=posted_since)
     except (AllianceFinanceError, sa.exc.SQLAlchemyError, OSError) as exc:
-        print(f"alliance-finance reconcile: {mask_secrets(str(exc).splitlines()[0], *urls)}", file=sys.stderr)
+        print(f"alliance-finance reconcile: {mask_secrets(str(exc).splitlines()[0], urls)}", file=sys.stderr)
         return 1
     finally:
         engine.dispose()

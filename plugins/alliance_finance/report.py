@@ -65,7 +65,7 @@ class ReportFiles:
 
 def report_cli(warehouse_url: str, out: Path) -> int:
     """``alliance-finance report``: write the report into ``out``; 0 when written, 1 when it could not be."""
-    from alliance_finance.warehouse.engine import mask_url
+    from alliance_finance.core.urls import mask_url
 
     try:
         files = build_report(warehouse_url, Path(out))
@@ -122,7 +122,7 @@ def build_report(url_or_engine: str | sa.Engine, out: Path) -> ReportFiles:
 
 def _missing_sqlite_file(url: str) -> bool:
     # Reporting must not create an empty SQLite warehouse where none exists.
-    from alliance_finance.warehouse.engine import normalise_url
+    from alliance_finance.core.urls import normalise_url
 
     u = normalise_url(url)
     return u.get_backend_name() == "sqlite" and bool(u.database) and u.database != ":memory:" \

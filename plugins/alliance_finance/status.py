@@ -184,7 +184,8 @@ def format_status(status: WarehouseStatus, where: str) -> str:
 
 def status_cli(warehouse_url: str) -> int:
     """``alliance-finance status``: print the warehouse's state; 1 when it cannot be read or does not add up."""
-    from alliance_finance.warehouse.engine import make_engine, mask_url
+    from alliance_finance.core.urls import mask_url
+    from alliance_finance.warehouse.engine import make_engine
 
     engine = make_engine(warehouse_url)
     try:

@@ -53,7 +53,7 @@ def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
     reason = str(exc) if exc is not None else "no exception recorded"
     batches = getattr(exc, "batches", None) or []
     batch_lines = [f"  - {b}" for b in batches] or [f"  - {getattr(exc, 'source_ref', 'n/a')}"]
-    from alliance_finance.warehouse.engine import mask_secrets
+    from alliance_finance.core.urls import mask_secrets
 
     subject = f"[alliance-finance] {dag_id}.{task_id} failed ({run_id})"
     body = "\n".join(

@@ -107,9 +107,9 @@ def transient_errors_retried(what: str):
     try:
         yield
     except (sa.exc.OperationalError, sa.exc.InterfaceError, ConnectionError, TimeoutError) as exc:
-        from alliance_finance.warehouse.engine import mask_url
+        from alliance_finance.core.urls import mask_secrets
 
-        raise TransientError(f"{what}: {mask_url(str(exc)) if '://' in str(exc) else exc}") from exc
+        raise TransientError(f"{what}: {mask_secrets(str(exc))}") from exc
 
 
 # --- pieces of a pass, split across tasks -----------------------------------------------------------
@@ -316,7 +316,7 @@ def report_rejections(force_code: str, loaded: dict, context: dict[str, Any]) ->
 def refresh_marts(context: dict[str, Any]) -> dict:
     """Bring schema and views up to date and refresh the finance seeds the marts read."""
     from alliance_finance.runner import pipeline
-    from alliance_finance.warehouse.engine import mask_url
+    from alliance_finance.core.urls import mask_url
 
     url = warehouse_url()
     with transient_errors_retried("warehouse"):

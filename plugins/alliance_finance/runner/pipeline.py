@@ -31,7 +31,6 @@ import dataclasses
 import json
 import logging
 import os
-import re
 import sys
 import threading
 import time
@@ -317,7 +316,8 @@ def pending_deliveries(force_code: str, sources: Path | None, warehouse_url: str
     ASC lists the unprocessed deliveries by name. WP cannot know its new journals without reading
     the ERP, so it names the extract instead.
     """
-    from alliance_finance.warehouse.engine import make_engine, mask_url
+    from alliance_finance.core.urls import mask_url
+    from alliance_finance.warehouse.engine import make_engine
 
     if force_code == "WP":
         return PendingWork("WP", mask_url(wiltshire_source_url(sources, wiltshire_url)))
@@ -476,7 +476,7 @@ def batch_groups(batches: Iterable["Batch"], max_batches: int = GROUP_FILES,
 def data_docs_dir(warehouse_url: str) -> Path:
     """Where Data Docs go: beside a SQLite warehouse file, else under var/."""
     from alliance_finance.core.paths import VAR_DIR
-    from alliance_finance.warehouse.engine import normalise_url
+    from alliance_finance.core.urls import normalise_url
 
     url = normalise_url(warehouse_url)
     if url.get_backend_name() == "sqlite" and url.database not in (None, "", ":memory:"):
@@ -517,7 +517,8 @@ def run_force(force_code: str, *, sources: Path | None, warehouse_url: str, wilt
     import sqlalchemy as sa
 
     from alliance_finance.warehouse import locks
-    from alliance_finance.warehouse.engine import make_engine, mask_url
+    from alliance_finance.core.urls import mask_url
+    from alliance_finance.warehouse.engine import make_engine
 
     _check_force(force_code)
     logger = log or _log
@@ -585,7 +586,7 @@ def _run_asc(engine, sources, warehouse_url, validator, logger, result: ForceRun
 def _run_wp(engine, sources, warehouse_url, wiltshire_url, validator, logger, result: ForceRunResult,
             clock: StageClock | None = None) -> None:
     from alliance_finance.sources import erp_sql
-    from alliance_finance.warehouse.engine import mask_url
+    from alliance_finance.core.urls import mask_url
 
     clock = clock or StageClock()
     source_url = wiltshire_source_url(sources, wiltshire_url)
@@ -759,7 +760,7 @@ def run_cli(sources: Path | None, warehouse_url: str, force: str | None, wiltshi
     file or journal and the reason). URLs are always masked.
     """
     from alliance_finance.warehouse import migrate
-    from alliance_finance.warehouse.engine import mask_url
+    from alliance_finance.core.urls import mask_secrets, mask_url
 
     urls = [u for u in (warehouse_url, wiltshire_url) if u]
     if sources is not None and not Path(sources).is_dir():
@@ -770,7 +771,7 @@ def run_cli(sources: Path | None, warehouse_url: str, force: str | None, wiltshi
         revision = migrate.upgrade(warehouse_url)
     except Exception as exc:  # noqa: BLE001 - reported, masked, as a failed run
         print(f"alliance-finance run: warehouse {mask_url(warehouse_url)} could not be brought up to date: "
-              f"{_masked(_first_line(exc), urls)}", file=sys.stderr)
+              f"{mask_secrets(_first_line(exc), urls)}", file=sys.stderr)
         return 1
     print(f"warehouse {mask_url(warehouse_url)} at revision {revision}", flush=True)
     if parallel and len(forces) > 1:
@@ -789,6 +790,8 @@ def _run_and_report(force_code: str, sources: Path | None, warehouse_url: str, w
                     validator) -> int:
     """One force's pass for the command line: its summary printed, 0 if everything offered was
     loaded, else 1 (a failure is printed, masked, and does not stop the other force)."""
+    from alliance_finance.core.urls import mask_secrets
+
     urls = [u for u in (warehouse_url, wiltshire_url) if u]
     try:
         result = run_force(force_code, sources=sources, warehouse_url=warehouse_url,
@@ -796,9 +799,9 @@ def _run_and_report(force_code: str, sources: Path | None, warehouse_url: str, w
     except Exception as exc:  # noqa: BLE001 - one force failing does not stop the other
         if not isinstance(exc, AllianceFinanceError):
             _log.debug("run of %s failed", force_code, exc_info=True)
-        print(f"{force_code}: run failed: {_masked(_first_line(exc), urls)}", file=sys.stderr, flush=True)
+        print(f"{force_code}: run failed: {mask_secrets(_first_line(exc), urls)}", file=sys.stderr, flush=True)
         return 1
-    print(_masked(result.summary(), urls), flush=True)
+    print(mask_secrets(result.summary(), urls), flush=True)
     return 0 if result.ok else 1
 
 
@@ -959,7 +962,7 @@ def _engine(warehouse):
 def _reachable(engine, url: str) -> None:
     import sqlalchemy as sa
 
-    from alliance_finance.warehouse.engine import mask_url
+    from alliance_finance.core.urls import mask_url
 
     try:
         with engine.connect():
@@ -978,10 +981,3 @@ def _first_line(exc: BaseException) -> str:
     text = str(getattr(exc, "orig", None) or exc).strip()
     return text.splitlines()[0] if text else type(exc).__name__
 
-
-def _masked(text: str, urls: list[str]) -> str:
-    from alliance_finance.warehouse.engine import mask_url
-
-    for url in urls:
-        text = text.replace(str(url), mask_url(url))
-    return re.sub(r"//([^:/@\s]+):[^@/\s]+@", r"//\1:***@", text)

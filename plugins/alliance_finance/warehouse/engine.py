@@ -1,4 +1,5 @@
-"""Connecting to the warehouse: one place that knows the dialects.
+"""Connecting to the warehouse: one place that knows the dialects (URLs are read, checked and masked
+by :mod:`alliance_finance.core.urls`).
 
 PostgreSQL is the production warehouse; its relations live in schema ``alliance`` and every
 connection made here has ``search_path`` set to it, so the same unqualified SQL serves PostgreSQL
@@ -7,51 +8,14 @@ and the embedded SQLite file.
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import sqlalchemy as sa
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
+
+from alliance_finance.core.urls import normalise_url
 
 PG_SCHEMA = "alliance"
-
-
-def normalise_url(url: str | URL) -> URL:
-    """A plain ``postgresql://`` URL uses psycopg 3, the driver this project installs."""
-    u = make_url(url) if isinstance(url, str) else url
-    if u.drivername in ("postgresql", "postgres"):
-        u = u.set(drivername="postgresql+psycopg")
-    if u.drivername in ("mysql", "mariadb"):
-        u = u.set(drivername="mysql+pymysql")
-    return u
-
-
-#: ``//user:password@`` in free text. A password may hold an unescaped ``@`` (or ``/``), so the
-#: match runs to the last ``@`` of the word: it may hide a little more than the password, never less.
-_CREDENTIALS = re.compile(r"(//[^:/@\s]*):\S*@")
-
-
-def mask_url(url: str | URL) -> str:
-    """The URL with any password replaced by ``***``: safe for logs and messages."""
-    if isinstance(url, str) and url.count("@") > 1:
-        # the parser would split such a password at its first "@" and show the rest as the host
-        return mask_secrets(url)
-    try:
-        u = make_url(url) if isinstance(url, str) else url
-        return u.render_as_string(hide_password=True)
-    except Exception:  # not a URL at all: mask anything that looks like user:password@
-        return mask_secrets(str(url))
-
-
-def mask_secrets(text: str, *secrets: str | URL | None) -> str:
-    """``text`` with each given URL masked, each given bare secret (a password) replaced by ``***``,
-    and then any ``//user:password@`` left masked: for a message that may quote a connection string."""
-    for secret in secrets:
-        if isinstance(secret, URL):
-            secret = secret.render_as_string(hide_password=False)
-        if secret:
-            text = text.replace(secret, mask_url(secret) if "://" in secret else "***")
-    return _CREDENTIALS.sub(r"\1:***@", text)
 
 
 def make_engine(url: str | URL, **kwargs) -> sa.Engine:
@@ -100,33 +64,3 @@ def dialect_of(engine_or_url) -> str:
     if isinstance(engine_or_url, sa.Engine):
         return engine_or_url.dialect.name
     return normalise_url(engine_or_url).get_backend_name()
-
-
-class UnusableURL(ValueError):
-    """A database URL that cannot work as given; the message never shows its password."""
-
-
-def check_url(url: str, what: str = "--warehouse") -> URL:
-    """Parse and check a database URL before anything connects with it.
-
-    Refuses, with a message that names the problem and never the password: text that is not a URL,
-    a port that is not a number, a driver this project does not install, and an ``@`` left
-    unescaped in the user or password part (the URL would be split at the wrong ``@`` and a piece of
-    the password would end up in the host name, and in the driver's error messages).
-    """
-    text = str(url)
-    scheme, sep, rest = text.partition("://")
-    if not sep or not scheme:
-        raise UnusableURL(f"{what} is not a database URL (expected e.g. postgresql://user@host/db or sqlite:///file.db)")
-    authority = rest.split("/", 1)[0]
-    if authority.count("@") > 1:
-        raise UnusableURL(f"{what}: the user or password holds an unescaped '@'; write it as %40")
-    try:
-        parsed = normalise_url(text)
-        parsed.get_dialect()
-    except ValueError as exc:
-        raise UnusableURL(f"{what} {mask_url(text)}: {exc}") from None
-    except Exception as exc:  # noqa: BLE001 - e.g. NoSuchModuleError for an unknown driver
-        raise UnusableURL(f"{what} {mask_url(text)}: unknown database driver '{scheme}' "
-                          f"({type(exc).__name__})") from None
-    return parsed

@@ -300,7 +300,7 @@ def main(argv: list[str] | None = None) -> int:
     import sys
 
     from alliance_finance.core.paths import default_warehouse_url
-    from alliance_finance.warehouse.engine import mask_secrets, mask_url
+    from alliance_finance.core.urls import mask_secrets, mask_url
 
     parser = argparse.ArgumentParser(
         prog="python -m alliance_finance.warehouse.migrate",
@@ -351,7 +351,7 @@ def main(argv: list[str] | None = None) -> int:
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         reason = text[0] if text else type(exc).__name__
         print(f"{prog}: warehouse {mask_url(url)} could not be brought up to date: "
-              f"{mask_secrets(reason, url, password)}", file=sys.stderr)
+              f"{mask_secrets(reason, (url, password))}", file=sys.stderr)
         return 1
     return 0
 

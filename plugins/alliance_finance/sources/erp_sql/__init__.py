@@ -121,7 +121,7 @@ from alliance_finance.core import fiscal
 from alliance_finance.core.errors import SourceSchemaError, TransientError
 from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
 from alliance_finance.core.money import format_pence
-from alliance_finance.warehouse.engine import mask_url, normalise_url
+from alliance_finance.core.urls import mask_url, normalise_url
 
 FORCE_CODE = "WP"
 
