@@ -1,5 +1,11 @@
 """Shared fixtures.
 
+Tests never write inside the repository: this module, imported before any test module, points
+Airflow's home and the run-time folder (``ALLIANCE_VAR_DIR``: warehouse, Data Docs, report, staging)
+at a temporary folder of the test session (one per xdist worker), removed when the session ends,
+and drops every other ``ALLIANCE_*`` setting of the caller's shell (a developer's real warehouse,
+sources or reference folder) except the test servers' ``ALLIANCE_TEST_*`` URLs below.
+
 Databases: tests that need PostgreSQL or MariaDB use the servers on this machine
 (PostgreSQL at 127.0.0.1:5432 with trust auth, MariaDB at 127.0.0.1:3306 as root), each test with a
 throwaway database of its own that is dropped afterwards. Under ``CI=true`` a test that cannot reach
@@ -8,8 +14,11 @@ its server fails; elsewhere it is skipped with the reason.
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import sys
+import tempfile
 import uuid
 from pathlib import Path
 
@@ -18,8 +27,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-# Airflow reads its home at import: keep it inside the checkout, away from any real one.
-os.environ.setdefault("AIRFLOW_HOME", str(ROOT / "var" / "airflow-test"))
+# Set before anything imports Airflow or alliance_finance (both read these at import).
+SESSION_DIR = Path(tempfile.mkdtemp(prefix="alliance-tests-"))
+atexit.register(shutil.rmtree, SESSION_DIR, ignore_errors=True)
+for _name in [n for n in os.environ if n.startswith("ALLIANCE_") and not n.startswith("ALLIANCE_TEST_")]:
+    del os.environ[_name]
+os.environ["ALLIANCE_VAR_DIR"] = str(SESSION_DIR / "var")
+# Away from the checkout's var/airflow (the Makefile's) and from any real Airflow home.
+os.environ["AIRFLOW_HOME"] = str(SESSION_DIR / "airflow")
 os.environ.setdefault("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
 os.environ.setdefault("AIRFLOW__CORE__DAGS_FOLDER", str(ROOT / "dags"))
 os.environ.setdefault("AIRFLOW__CORE__UNIT_TEST_MODE", "True")

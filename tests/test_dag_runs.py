@@ -1,8 +1,8 @@
 """The DAGs run end to end with ``dag.test()`` on sample data, into SQLite and PostgreSQL, and a bad
 delivery fails the force's DAG visibly, notifies a person over SMTP, and leaves the other force alone.
 
-Airflow's metadata database for these tests is SQLite under ``var/airflow-test`` (conftest sets
-AIRFLOW_HOME), migrated once per session. Connections and variables come from the environment
+Airflow's metadata database for these tests is SQLite under AIRFLOW_HOME, a temporary folder of the
+test session (conftest sets it), migrated once per session. Connections and variables come from the environment
 (``AIRFLOW_CONN_...``, ``AIRFLOW_VAR_...``), as in a deployment.
 """
 
