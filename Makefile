@@ -21,9 +21,9 @@ $(STAMP): requirements.lock pyproject.toml
 
 # The folders ruff checks (src/ once it exists).
 LINT_PATHS = $(wildcard plugins src dags tests bench scripts)
-# The import contracts of .importlinter that hold today; tests/test_architecture.py runs all of them.
-# Enable "layers" and "commands-above-the-library" (add them here, or drop --contract to run every
-# contract) once runner/pipeline.py no longer imports alliance_finance.cli.
+# The import contracts of .importlinter that hold today; tests/test_architecture.py runs all of them
+# (BROKEN_CONTRACTS there names what breaks the others). Enable "layers" and
+# "commands-above-the-library" here once runner/pipeline.py no longer imports alliance_finance.cli.
 IMPORT_CONTRACTS = sources-formats-independent
 
 test: setup
