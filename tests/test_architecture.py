@@ -40,8 +40,6 @@ LONG_MODULES = {
     "plugins/alliance_finance/report.py",
     "plugins/alliance_finance/marts/finance.py",
     "plugins/alliance_finance/warehouse/load.py",
-    "plugins/alliance_finance/generate/documents.py",
-    "plugins/alliance_finance/generate/story.py",
 }
 
 #: test modules importing another test module today (their shared helpers belong in a helper module,
