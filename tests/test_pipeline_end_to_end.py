@@ -22,6 +22,8 @@ from pathlib import Path
 
 import pytest
 
+import alliance_sample
+
 from alliance_finance.runner import pipeline
 from alliance_finance.core.paths import REFERENCE_DIR
 from alliance_finance.warehouse.engine import make_engine
@@ -34,9 +36,8 @@ FISCAL_YEAR = 2014
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory) -> Path:
-    generate = pytest.importorskip("alliance_sample")
     out = tmp_path_factory.mktemp("sources")
-    generate.generate_sources(out, from_fy=FISCAL_YEAR, to_fy=FISCAL_YEAR, scale=Decimal("0.02"), seed=11)
+    alliance_sample.generate_sources(out, from_fy=FISCAL_YEAR, to_fy=FISCAL_YEAR, scale=Decimal("0.02"), seed=11)
     return out
 
 
