@@ -14,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 COMPOSE = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
 SERVICES = COMPOSE["services"]
 LONG_RUNNING = ["airflow-db", "warehouse", "airflow-api-server", "airflow-scheduler",
-                "airflow-dag-processor", "airflow-triggerer"]
+                "airflow-dag-processor", "airflow-triggerer", "redis", "airflow-worker-1", "airflow-worker-2",
+                "flower"]
 
 
 def test_the_services_an_operator_needs():
@@ -25,10 +26,31 @@ def test_the_services_an_operator_needs():
     assert commands["airflow-dag-processor"] == "dag-processor"
     assert commands["airflow-triggerer"] == "triggerer"
     env = SERVICES["airflow-scheduler"]["environment"]
-    assert env["AIRFLOW__CORE__EXECUTOR"] == "LocalExecutor"
+    assert env["AIRFLOW__CORE__EXECUTOR"] == "${AIRFLOW_EXECUTOR:-LocalExecutor}"  # LocalExecutor by default
     assert "airflow-db" in env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"]
+    # psycopg 3 is the driver in the lock: both metadata URLs use it (no psycopg2, no asyncpg)
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"].startswith("postgresql+psycopg://")
+    assert env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN_ASYNC"].startswith("postgresql+psycopg_async://")
     # the warehouse is a separate PostgreSQL from Airflow's metadata database
     assert "warehouse:5432" in env["AIRFLOW_CONN_ALLIANCE_WAREHOUSE"]
+
+
+def test_celery_profile_adds_the_broker_and_two_workers():
+    """`docker compose --profile celery up` (AIRFLOW_EXECUTOR=CeleryExecutor) scales out; without the
+    profile none of it starts, and the executor the workers need is in the locked set."""
+    assert SERVICES["redis"]["profiles"] == ["celery"]
+    workers = [name for name, service in SERVICES.items() if service.get("command") == "celery worker"]
+    assert len(workers) == 2
+    for name in workers:
+        service = SERVICES[name]
+        assert service["profiles"] == ["celery"]
+        assert service["depends_on"]["redis"]["condition"] == "service_healthy"
+        assert service["healthcheck"]["test"], name
+        assert service["environment"]["AIRFLOW__CELERY__BROKER_URL"] == "redis://redis:6379/0"
+    assert SERVICES["flower"]["profiles"] == ["flower"]
+    lock = (ROOT / "requirements.lock").read_text()
+    for package in ["apache-airflow-providers-celery", "celery", "kombu", "redis"]:
+        assert re.search(rf"^{package}==\S+$", lock, re.M), f"{package} is not pinned in requirements.lock"
 
 
 @pytest.mark.parametrize("name", sorted(SERVICES))
