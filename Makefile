@@ -41,7 +41,7 @@ bench: setup
 # The real Airflow components (api-server, scheduler, dag-processor, triggerer) from .venv, metadata
 # on the local PostgreSQL: scripts/airflow_local.py says what it sets and why.
 airflow: setup
-	$(BIN)/python scripts/airflow_local.py start
+	$(BIN)/python scripts/airflow_local.py start $(AIRFLOW_ARGS)
 
 airflow-stop: setup
 	$(BIN)/python scripts/airflow_local.py stop

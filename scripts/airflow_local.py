@@ -2,6 +2,7 @@
 """Run the real Airflow 3.3 components from this project's .venv, as an operator would on one machine.
 
     make airflow          # start: metadata on the local PostgreSQL, api-server on :8080, LocalExecutor
+    make airflow AIRFLOW_ARGS="--workers 2"   # the CeleryExecutor with two workers on the local Redis
     make airflow-stop     # stop what `make airflow` started (by the pids it recorded)
     make airflow-reset    # stop, then drop the metadata database and the Airflow home
 
@@ -14,6 +15,10 @@ What it sets, and why (each is something the components need and the defaults ge
   ``<home>/simple_auth_manager_passwords.json`` (printed at start; not only in a log);
 - a JWT secret and a Fernet key of full length, generated once into ``<home>`` (Airflow's own JWT
   secret is shorter than it recommends and warns ``InsecureKeyLengthWarning``);
+- with ``--workers N``: the CeleryExecutor, Redis at 127.0.0.1:6379 as the broker (``--broker``), the
+  metadata database as Celery's result store, and N ``airflow celery worker`` processes, each in its
+  own folder ``<home>/worker-<i>`` with its own ``ALLIANCE_VAR_DIR`` (so no worker can read another's
+  disk, as on separate machines) and its own log-server port (8793, 8794, ...);
 - DAGs paused at creation: unpausing a force's DAG runs it for the latest night at once (its
   schedule is the nightly cron; that first run is the night being caught up, which is safe: a
   run loads only what is pending).
@@ -52,8 +57,12 @@ def _secret(path: Path, make) -> str:
     return path.read_text().strip()
 
 
+DEFAULT_BROKER = "redis://127.0.0.1:6379/0"
+LOG_SERVER_PORT = 8793
+
+
 def environment(home: Path, db_url: str, port: int, executor: str = "LocalExecutor",
-                extra: dict[str, str] | None = None) -> dict[str, str]:
+                extra: dict[str, str] | None = None, broker: str = DEFAULT_BROKER) -> dict[str, str]:
     """The environment every component runs with."""
     from cryptography.fernet import Fernet
 
@@ -85,9 +94,16 @@ def environment(home: Path, db_url: str, port: int, executor: str = "LocalExecut
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": "8793",
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(LOG_SERVER_PORT),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
     })
+    if executor == "CeleryExecutor":
+        env.update({
+            "AIRFLOW__CELERY__BROKER_URL": broker,
+            "AIRFLOW__CELERY__RESULT_BACKEND": f"db+postgresql+psycopg://{base}",
+            # a task that outlives the broker's redelivery timeout would run twice
+            "AIRFLOW__CELERY_BROKER_TRANSPORT_OPTIONS__VISIBILITY_TIMEOUT": "21600",
+        })
     env.update(extra or {})
     return env
 
@@ -200,19 +216,43 @@ class _ignore_missing:
         return kind is ProcessLookupError
 
 
+def start_worker(index: int, env: dict[str, str], home: Path, queues: str = "default") -> int:
+    """Start Celery worker ``index`` (1, 2, ...) in ``<home>/worker-<index>`` with its own var/ and log port."""
+    folder = home / f"worker-{index}"
+    (folder / "var").mkdir(parents=True, exist_ok=True)
+    worker_env = dict(env, ALLIANCE_VAR_DIR=str(folder / "var"),
+                      AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(LOG_SERVER_PORT + index - 1))
+    name = f"worker-{index}"
+    (home / "logs").mkdir(parents=True, exist_ok=True)
+    (home / "pids").mkdir(parents=True, exist_ok=True)
+    log = open(home / "logs" / f"{name}.log", "ab")
+    proc = subprocess.Popen([str(VENV_BIN / "airflow"), "celery", "worker", "--celery-hostname", f"{name}@%h",
+                             "--queues", queues, "--concurrency", "2"],
+                            env=worker_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                            start_new_session=True, cwd=str(folder))
+    (home / "pids" / f"{name}.pid").write_text(str(proc.pid))
+    return proc.pid
+
+
 def start(home: Path = DEFAULT_HOME, db_url: str = DEFAULT_DB, port: int = 8080,
-          executor: str = "LocalExecutor", extra_env: dict[str, str] | None = None) -> dict[str, str]:
-    """Create and migrate the metadata database, start the four components, wait until healthy."""
+          executor: str = "LocalExecutor", extra_env: dict[str, str] | None = None, workers: int = 0,
+          broker: str = DEFAULT_BROKER) -> dict[str, str]:
+    """Create and migrate the metadata database, start the four components (and ``workers`` Celery
+    workers, which imply the CeleryExecutor), wait until healthy."""
     if port == 8793:
         raise SystemExit("port 8793 is the workers' log server: give the api-server another port")
     home.mkdir(parents=True, exist_ok=True)
     if any((home / "pids").glob("*.pid")) if (home / "pids").is_dir() else False:
         stop(home)
-    env = environment(home, db_url, port, executor, extra_env)
+    if workers:
+        executor = "CeleryExecutor"
+    env = environment(home, db_url, port, executor, extra_env, broker)
     create_database(db_url)
     migrate(env)
     for name in COMPONENTS:
         start_component(name, ["api-server", "--port", str(port)] if name == "api-server" else [name], env, home)
+    for index in range(1, workers + 1):
+        start_worker(index, env, home)
     wait_ready(port)
     return env
 
@@ -225,6 +265,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", default=os.environ.get("ALLIANCE_AIRFLOW_DB_URL", DEFAULT_DB),
                         help="metadata database URL (postgresql://...)")
     parser.add_argument("--airflow-port", type=int, default=int(os.environ.get("AIRFLOW_PORT", "8080")))
+    parser.add_argument("--workers", type=int, default=0,
+                        help="start: run the CeleryExecutor with this many workers (each with its own var/)")
+    parser.add_argument("--broker", default=os.environ.get("ALLIANCE_CELERY_BROKER", DEFAULT_BROKER),
+                        help="start --workers: the Celery broker URL (Redis)")
     args = parser.parse_args(argv)
     if args.command == "stop":
         print("stopped:", ", ".join(stop(args.home)) or "nothing was running")
@@ -244,10 +288,12 @@ def main(argv: list[str] | None = None) -> int:
         run = api(args.airflow_port, args.home, "POST", f"dags/{args.dag_id}/dagRuns", {"logical_date": None})
         print(f"triggered {args.dag_id}: run {run['dag_run_id']}")
         return 0
-    start(args.home, args.db, args.airflow_port)
+    start(args.home, args.db, args.airflow_port, workers=args.workers, broker=args.broker)
     password = json.loads((args.home / "simple_auth_manager_passwords.json").read_text())["admin"]
     print(f"Airflow is up: http://127.0.0.1:{args.airflow_port}  (user admin, password {password})\n"
-          f"logs in {args.home / 'logs'}; the DAGs start paused; `make airflow-stop` stops it")
+          f"logs in {args.home / 'logs'}; the DAGs start paused; `make airflow-stop` stops it"
+          + (f"\n{args.workers} Celery workers on {args.broker}, each with its own var/ under {args.home}"
+             if args.workers else ""))
     return 0
 
 
