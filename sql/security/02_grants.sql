@@ -43,6 +43,8 @@ GRANT INSERT, UPDATE ON alliance.etl_batch TO alliance_loader;
 GRANT INSERT, UPDATE, DELETE ON alliance.fact_ledger_line TO alliance_loader;
 GRANT INSERT ON alliance.quarantine_line TO alliance_loader;
 GRANT INSERT ON alliance.source_document_loaded TO alliance_loader;
+-- validated batches handed from a DAG's validate task to its load task (warehouse/staging.py)
+GRANT INSERT, DELETE ON alliance.etl_staged_batch TO alliance_loader;
 -- reference data from reference/ (dimensions upserted, never deleted; maps replaced)
 GRANT INSERT, UPDATE ON alliance.dim_objective, alliance.dim_subjective TO alliance_loader;
 GRANT INSERT, DELETE ON alliance.map_cost_centre, alliance.map_local_account TO alliance_loader;

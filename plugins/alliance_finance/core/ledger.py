@@ -117,47 +117,64 @@ def empty_lines() -> pa.Table:
 
 
 # --- handing batches from one task to the next ---------------------------------------------------
-# The Airflow DAG validates in one task and loads in the next, so a validated batch is written to a
-# staging folder (Parquet for the lines: exact int64 pence and typed columns survive; JSON for the
-# rest) and read back by the load task. The CLI keeps batches in memory and never calls these.
+# The Airflow DAG validates in one task and loads in the next, possibly on another machine, so a
+# validated batch is handed over as two parts: its lines as Parquet bytes (exact int64 pence and
+# typed columns survive) and the rest as JSON text. warehouse/staging.py keeps them in the
+# warehouse, which every worker reaches. The CLI keeps batches in memory and never calls these.
 
 _BATCH_FIELDS = ("force_code", "source_ref", "digest", "rows_read", "total_debit_pence",
                  "total_credit_pence", "sequence", "error", "meta", "source_format")
 
 
-def save_batch(batch: Batch, directory, stem: str):
-    """Write a batch to ``directory/stem.parquet`` + ``stem.json``; returns the JSON path."""
+def batch_to_parts(batch: Batch) -> tuple[str, bytes]:
+    """``(metadata JSON, lines as Parquet bytes)``; :func:`batch_from_parts` gives the batch back
+    (without ``raw``, which validation has consumed)."""
+    import io
     import json
-    from pathlib import Path
 
     import pyarrow.parquet as pq
 
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    lines_path = directory / f"{stem}.parquet"
-    pq.write_table(batch.lines.cast(CONFORMED_SCHEMA), lines_path)
+    buffer = io.BytesIO()
+    pq.write_table(batch.lines.cast(CONFORMED_SCHEMA), buffer)
     doc = {name: getattr(batch, name) for name in _BATCH_FIELDS}
     doc["business_date"] = batch.business_date.isoformat() if batch.business_date else None
     doc["quarantine"] = [dataclasses.asdict(q) for q in batch.quarantine]
-    doc["lines_file"] = lines_path.name
+    return json.dumps(doc, default=str, ensure_ascii=False), buffer.getvalue()
+
+
+def batch_from_parts(meta: str, lines: bytes) -> Batch:
+    """The batch :func:`batch_to_parts` split."""
+    import io
+    import json
+
+    import pyarrow.parquet as pq
+
+    doc = json.loads(meta)
+    table = pq.read_table(io.BytesIO(lines)).cast(CONFORMED_SCHEMA)
+    quarantine = [QuarantinedLine(**q) for q in doc.pop("quarantine")]
+    business_date = doc.pop("business_date", None)
+    return Batch(lines=table, quarantine=quarantine,
+                 business_date=dt.date.fromisoformat(business_date) if business_date else None, **doc)
+
+
+def save_batch(batch: Batch, directory, stem: str):
+    """Write a batch to ``directory/stem.parquet`` + ``stem.json``; returns the JSON path."""
+    from pathlib import Path
+
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    meta, lines = batch_to_parts(batch)
+    (directory / f"{stem}.parquet").write_bytes(lines)
     meta_path = directory / f"{stem}.json"
     tmp = meta_path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps(doc, default=str, ensure_ascii=False), encoding="utf-8")
+    tmp.write_text(meta, encoding="utf-8")
     tmp.replace(meta_path)  # the JSON appears only once both files are complete
     return meta_path
 
 
 def read_saved_batch(meta_path) -> Batch:
     """Read a batch written by :func:`save_batch`."""
-    import json
     from pathlib import Path
 
-    import pyarrow.parquet as pq
-
     meta_path = Path(meta_path)
-    doc = json.loads(meta_path.read_text(encoding="utf-8"))
-    lines = pq.read_table(meta_path.parent / doc.pop("lines_file")).cast(CONFORMED_SCHEMA)
-    quarantine = [QuarantinedLine(**q) for q in doc.pop("quarantine")]
-    business_date = dt.date.fromisoformat(doc.pop("business_date")) if doc.get("business_date") else None
-    doc.pop("business_date", None)
-    return Batch(lines=lines, quarantine=quarantine, business_date=business_date, **doc)
+    return batch_from_parts(meta_path.read_text(encoding="utf-8"), meta_path.with_suffix(".parquet").read_bytes())
