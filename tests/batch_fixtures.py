@@ -101,7 +101,9 @@ def invoice(journal_id: int, pence: int, account: str = "WP.2200.42000.0000", **
     return WpJournal(journal_id, [WpLine(account, pence), WpLine("WP.0000.21000.0000", -pence)], **common)
 
 
-def wp_batch(journals: list[WpJournal], ref: str = "WP ERP gl_journal FY2016 P01") -> Batch:
+def wp_batch(journals: list[WpJournal], ref: str = "WP ERP gl_journal FY2016 P01", *,
+             force_code: str = "WP") -> Batch:
+    """An erp_sql batch of ``journals``; ``force_code`` names another force on the same format."""
     raw_rows, conformed = [], []
     for journal in journals:
         for line_no, line in enumerate(journal.lines, start=1):
@@ -118,7 +120,7 @@ def wp_batch(journals: list[WpJournal], ref: str = "WP ERP gl_journal FY2016 P01
             raw.update(line.raw)
             raw_rows.append({**raw, "source_line_number": line_no})
             conformed.append({
-                "force_code": "WP", "source_line_ref": f"{journal.journal_id}/{line_no}",
+                "force_code": force_code, "source_line_ref": f"{journal.journal_id}/{line_no}",
                 "document_ref": str(journal.journal_id), "source_line_number": line_no,
                 "fiscal_year": journal.fiscal_year, "period": journal.period,
                 "posting_date": journal.accounting_date, "cost_centre": cost_centre,
@@ -128,7 +130,7 @@ def wp_batch(journals: list[WpJournal], ref: str = "WP ERP gl_journal FY2016 P01
     raw_schema = pa.schema([pa.field(n, pa.string()) for n in WP_RAW_COLUMNS] + [pa.field("source_line_number", pa.int64())])
     amounts = [line.pence for journal in journals for line in journal.lines]
     return Batch(
-        force_code="WP", source_ref=ref, digest="1" * 64,
+        force_code=force_code, source_ref=ref, digest="1" * 64,
         lines=pa.Table.from_pylist(conformed, schema=CONFORMED_SCHEMA),
         raw=pa.Table.from_pylist(raw_rows, schema=raw_schema),
         rows_read=len(raw_rows), total_debit_pence=sum(p for p in amounts if p > 0),

@@ -17,6 +17,7 @@ import sys
 import pyarrow as pa
 import pytest
 
+from alliance_finance.config.forces import SOURCE_FORMATS, force_by_code, load_forces
 from alliance_finance.core import fiscal
 from alliance_finance.core.ledger import Batch, QuarantinedLine
 from alliance_finance.core.money import format_pence
@@ -25,6 +26,7 @@ from alliance_finance.validation import (
     ASC_RAW,
     CONFORMED,
     CONTROLS,
+    FORMAT_RULES,
     SUITES,
     WP_RAW,
     BatchValidation,
@@ -509,3 +511,41 @@ def test_importing_validation_does_not_import_great_expectations():
             "print(','.join(heavy))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60)
     assert out.stdout.strip() == ""
+
+
+# --- forces as configuration --------------------------------------------------------------------------
+
+
+def test_every_source_format_has_validation_rules():
+    assert set(FORMAT_RULES) == set(SOURCE_FORMATS)
+
+
+def test_a_third_force_is_validated_by_its_configuration_alone():
+    """A force added to the configuration on the erp_sql format gets the erp_sql suite and rules, and
+    the suites take its code and account prefix from the configuration, not from their JSON. (The suite
+    accepts the prefix of any erp_sql force: that a line carries its own force's prefix is the
+    reader's check, which knows the force.)"""
+    wp = force_by_code("WP")
+    third = dataclasses.replace(wp, code="GLO", name="Gloucestershire Constabulary", finance_role="glo_finance",
+                                source={**wp.source, "account_prefix": "GLO"})
+    journals = [invoice(201, 1500, "GLO.2200.42000.0000"), invoice(202, 900, "GLO.2200.42000.0000")]
+    journals[1].lines[1] = WpLine("XX.0000.21000.0000", journals[1].lines[1].pence)  # no force's prefix
+    with Validator(forces=load_forces() + (third,)) as validator:
+        [result] = validator.validate([wp_batch(journals, "GLO ERP gl_journal FY2016 P01", force_code="GLO")])
+        [wp_result] = validator.validate([wp_batch([invoice(101, 1234567)])])
+
+    assert result.suites == [WP_RAW, CONFORMED, CONTROLS]
+    assert not result.success and not result.rejected, result.summary()
+    account = failure(result, WP_RAW, "expect_column_values_to_match_regex", "account_string")
+    assert account.expected.startswith("WP or GLO.<cost centre")
+    assert result.quarantined_documents == ["202"] and result.lines_quarantined == 2
+    assert wp_result.success, wp_result.summary()
+
+
+def test_a_force_not_in_the_configuration_fails_the_conformed_suite(validator):
+    [result] = validator.validate([wp_batch([invoice(201, 1500)], "GLO ERP", force_code="GLO")])
+
+    assert result.suites == [CONFORMED, CONTROLS]  # no format known: no raw suite
+    force = failure(result, CONFORMED, "expect_column_values_to_be_in_set", "force_code")
+    assert force.expected == "a force code ASC or WP"
+    assert result.rejected
