@@ -369,7 +369,7 @@ Profiled first (pyinstrument and py-spy on whole runs, every thread and both pro
 the readers; the pipeline's stage seconds), then fixed what dominated, without weakening a check:
 the fast path and the safe path are one path.
 
-- **Great Expectations filters one column, not the frame** (`validation._narrow_column_domains`):
+- **Great Expectations filters one column, not the frame** (`validation.gx_compat`, applied only around the suite runs):
   GX 1.24's pandas engine drops a column's empty values with `df[df[column].notnull()]` on the
   whole frame, four times per expectation; on a column with empty values (ASC's cost centre,
   Wiltshire's debit and credit) that copy of every column was the largest single cost of validating
