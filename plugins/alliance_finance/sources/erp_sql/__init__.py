@@ -90,7 +90,7 @@ Speed: whole columns, and line by line only where something is wrong
 --------------------------------------------------------------------
 A batch's lines are checked column by column (:class:`_FastLines`: numpy and pyarrow, no Python
 step per line): integer line numbers unique in their journal, exactly one of debit and credit, each
-an exact amount in range (SQLite's doubles by the same test as :func:`_pence`, MariaDB's Decimals
+an exact amount in range (SQLite's doubles by the same test as :func:`amount_to_pence`, MariaDB's Decimals
 by an exact decimal cast), account strings parsed once per distinct value, texts without NUL, every
 journal balanced. A journal with any header problem, no lines, a failing line or a value of an
 unexpected type is handed whole to :func:`_read_journal`, the line-by-line reader, which words the

@@ -14,7 +14,7 @@ import sqlalchemy as sa
 
 from alliance_finance.core.ledger import QuarantinedLine
 from alliance_finance.core.money import format_pence
-from alliance_finance.sources.erp_sql.amounts import _pence
+from alliance_finance.sources.erp_sql.amounts import amount_to_pence
 from alliance_finance.sources.erp_sql.connection import _not_utf8
 from alliance_finance.sources.erp_sql.headers import _Journal, _text
 from alliance_finance.sources.erp_sql.layout import (_NUL_PROBLEM, JOURNAL_COLUMNS, RAW_COLUMNS, AccountString,
@@ -55,7 +55,7 @@ def _read_journal(journal: _Journal, rows: list[sa.Row], accounts: Accounts) -> 
         dr_text = cr_text = None
         if dr_value is not None:
             try:
-                dr_pence = _pence(dr_value)
+                dr_pence = amount_to_pence(dr_value)
                 debit += dr_pence
                 dr_text = format_pence(dr_pence)
             except ValueError as exc:
@@ -64,7 +64,7 @@ def _read_journal(journal: _Journal, rows: list[sa.Row], accounts: Accounts) -> 
                 dr_text = _text(dr_value)
         if cr_value is not None:
             try:
-                cr_pence = _pence(cr_value)
+                cr_pence = amount_to_pence(cr_value)
                 credit += cr_pence
                 cr_text = format_pence(cr_pence)
             except ValueError as exc:
