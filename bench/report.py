@@ -384,7 +384,7 @@ the fast path and the safe path are one path.
   readers spend their time in pyarrow, numpy and the SQLite driver, which release the GIL).
 - **A night does not re-read the history**: a processed ASC file is hashed again only when its
   identity (device, inode, size, modification and inode-change times) changed since it was last
-  hashed (`pipeline.FileDigests`): any write to the file changes its inode-change time, so a changed
+  hashed (`sources.sap_files.digests.FileDigests`): any write to the file changes its inode-change time, so a changed
   file is still hashed and refused. Before, every night hashed five years of files (660 MB).
 - **Wiltshire's reader, whole columns** (`erp_sql`): every check of a journal's lines runs on
   numpy/pyarrow columns; only a journal with a problem or an unusual value type goes through the

@@ -117,16 +117,14 @@ def transient_errors_retried(what: str):
 def read_pending_groups(force_code: str, engine, sources: Path, wiltshire_url: str | None):
     """Read what is pending, in load order, in groups that bound memory (as ``pipeline.run_force`` does)."""
     from alliance_finance.runner import pipeline
-    if force_code == "ASC":
-        from alliance_finance.sources import sap_files
-        pending = pipeline.pending_asc(engine, pipeline.asc_inbound(sources))
-        for group in pipeline.delivery_groups(pending.deliveries):
-            yield [sap_files.read_delivery(delivery) for delivery in group]
-    else:
-        from alliance_finance.sources import erp_sql
-        url = pipeline.wiltshire_source_url(sources, wiltshire_url)
-        batches = erp_sql.extract_new_journals(url, pipeline.loaded_journal_ids(engine, force_code))
-        yield from pipeline.batch_groups(batches)
+    from alliance_finance.sources.registry import reader_for
+
+    settings = pipeline.source_settings(sources, force_code, wiltshire_url)
+    reader = reader_for(settings.force(force_code), settings)
+    try:
+        yield from reader.read_groups(engine, reader.pending(engine))
+    finally:
+        reader.close()
 
 
 def already_processed(engine, batch) -> bool:
