@@ -20,7 +20,7 @@ from alliance_finance.report import CHART_NAMES, HTML_NAME, WORKBOOK_NAME, build
 from alliance_finance.warehouse.migrate import upgrade
 
 from conftest import IN_CI
-from test_finance_views import LEDGER, build_warehouse, write_seeds
+from warehouse_batches import LEDGER, build_warehouse, write_seeds
 
 # Text from the sources and from finance's seed files reaches the page and the workbook: it must
 # stay text there, never markup or a formula.
