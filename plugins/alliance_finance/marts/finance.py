@@ -349,7 +349,8 @@ REPORT_VIEWS = {
     "v_savings_tracker": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code, alliance_scope",
     "v_local_policing": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code",
     "v_cost_share": "fiscal_year, force_code",
-    "v_intra_alliance_reconciliation": "fiscal_year, payer_force, payee_force",
+    # a flow whose other side is unknown (NULL) after the pairs, the same on both dialects
+    "v_intra_alliance_reconciliation": "fiscal_year, COALESCE(payer_force, '~'), COALESCE(payee_force, '~')",
     "v_consolidated_spend": "fiscal_year, period, force_code, function_code, objective_code, subjective_code",
     "v_ledger_freshness": "force_code",
     "v_unmapped_codes": "force_code, code_type, local_code",
