@@ -369,7 +369,7 @@ class BoardFigures:
     function_names: dict[str, str]
     #: rejected batches, newest first: force_code, source_ref, business_date, error
     rejected_batches: list[dict[str, Any]]
-    #: force_code -> force_name
+    #: force_code -> force_name, every force of the warehouse (dim_force), by code
     force_names: dict[str, str]
     #: savings_target rows (fiscal_year, force_code, alliance_scope, target_pence, note): the trajectory
     targets: list[dict[str, Any]] = dataclasses.field(default_factory=list)
@@ -410,6 +410,19 @@ class BoardFigures:
         all_years = [r["fiscal_year"] for r in self.savings(ALL_FORCES)]
         return max(all_years) if all_years else None
 
+    def report_year(self) -> int | None:
+        """The year the breakdowns show: the headline year, else (no year every force has delivered,
+        e.g. the first night) the latest year any force has net revenue expenditure in; None without any."""
+        headline = self.headline_year()
+        if headline is not None:
+            return headline
+        years = {fy for (fy, _, _) in self.nre_by_function}
+        return max(years) if years else None
+
+    def forces_without_ledger(self) -> list[str]:
+        """The codes of the forces in the warehouse with no ledger line loaded yet, by code."""
+        return [r["force_code"] for r in self.views.get("v_ledger_freshness", []) if not r["lines_loaded"]]
+
 
 def _day(value: Any) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
@@ -449,7 +462,7 @@ def read_board_figures(engine: sa.Engine) -> BoardFigures:
                 ))
             ]
             force_names = {r.force_code: r.force_name
-                           for r in conn.execute(sa.text("SELECT force_code, force_name FROM dim_force"))}
+                           for r in conn.execute(sa.text("SELECT force_code, force_name FROM dim_force ORDER BY force_code"))}
             targets = read_view(conn, "savings_target", "force_code, alliance_scope, fiscal_year")
     return BoardFigures(views=views, nre_by_function=nre_by_function, function_names=function_names,
                         rejected_batches=rejected, force_names=force_names, targets=targets)
