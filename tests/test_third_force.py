@@ -5,7 +5,8 @@ colour and partner accounts) and names the partner accounts ASC and WP record fl
 a temporary reference folder holds the project's files, GLO's two local charts and those new partner
 accounts; a temporary seeds folder adds GLO's programme cost centre. Nothing else changes: the
 warehouse, the views, the roles and the report are driven by that configuration. The forces' lines
-are hand-built batches loaded through the real loader (tests/warehouse_batches.py).
+are hand-built batches loaded through the real loader (tests/warehouse_batches.py); a last test reads
+GLO's journals from its own ERP database through the source registry and loads them.
 
 The figures, worked by hand (pounds):
 
@@ -31,12 +32,15 @@ import sqlalchemy as sa
 import yaml
 
 from alliance_finance.config.forces import FORCES_FILE, load_forces
+from alliance_finance.config.settings import Settings
 from alliance_finance.core.paths import REFERENCE_DIR
 from alliance_finance.marts.finance import SEEDS_DIR, load_finance_seeds, read_view
 from alliance_finance.report import HTML_NAME, build_report
+from alliance_finance.sources.registry import reader_for
 from alliance_finance.warehouse import security
 from alliance_finance.warehouse.load import BatchLoader
 
+import wp_fixtures as wp
 from warehouse_batches import fact_checksum, force_batch, line, query, ready_warehouse
 
 D = Decimal
@@ -85,17 +89,19 @@ def alliance_of_three(tmp_path_factory):
     (reference / GLO["reference"]["cost_centres"]).write_text(
         "cost_centre,cost_centre_name,objective_code,valid_from_fy,valid_to_fy\n"
         "G100,Gloucestershire Finance,SF02,,\n"
-        "G900,Gloucestershire Alliance Programme,SF09,,\n", encoding="utf-8")
+        "G900,Gloucestershire Alliance Programme,SF09,,\n"
+        "2200,Gloucestershire Finance (ERP),SF02,,\n", encoding="utf-8")
     (reference / GLO["reference"]["accounts"]).write_text(
         "ledger_account,account_name,subjective_code\n"
         "1000,Bank,BS\n5000,Staff pay,STF_PAY\n5520,Payments to Avon and Somerset,PART_PAY\n"
         "5530,Payments to Wiltshire,PART_PAY\n5599,Payments to partners (unallocated),PART_PAY\n"
-        "4500,Income from Avon and Somerset,INC_PART\n", encoding="utf-8")
+        "4500,Income from Avon and Somerset,INC_PART\n42000,Staff basic pay (ERP),STF_PAY\n"
+        "21000,Sundry creditors (ERP),BS\n", encoding="utf-8")
     seeds = root / "seeds"
     shutil.copytree(SEEDS_DIR, seeds)
     with (seeds / "programme_cost_centres.csv").open("a", encoding="utf-8") as f:
         f.write("GLO,G900,Gloucestershire Alliance Programme,Joint ICT programme\n")
-    return load_forces(forces_file), reference, seeds
+    return load_forces(forces_file), reference, seeds, forces_file
 
 
 def _pair(force: str, ref: str, account: str, cost_centre: str | None, pence: int, credit_account: str,
@@ -130,7 +136,7 @@ def three_force_warehouse(request, alliance_of_three, tmp_path):
     """A warehouse of the three forces, each force's lines loaded as hand-built batches."""
     from conftest import drop_pg_database, new_pg_database
 
-    forces, reference, seeds = alliance_of_three
+    forces, reference, seeds, _ = alliance_of_three
     url = f"sqlite:///{tmp_path / 'warehouse.db'}" if request.param == "sqlite" else new_pg_database()
     engine = ready_warehouse(url, reference, forces)
     try:
@@ -247,3 +253,37 @@ def test_a_forces_file_naming_a_partner_that_is_not_a_force_is_refused(tmp_path)
     path.write_text(yaml.safe_dump(doc), encoding="utf-8")
     with pytest.raises(ForcesFileError, match="'GLO' is not another force"):
         load_forces(path)
+
+
+def test_glo_is_read_from_its_own_erp_database_through_the_registry_and_loads_to_the_penny(
+        alliance_of_three, warehouse_url, tmp_path):
+    """The same configuration read end to end: GLO's reader is chosen by its source_format and reads
+    its own ERP database (beside nobody's code), and its journals load and map through its charts."""
+    forces, reference, _, forces_file = alliance_of_three
+    sources = tmp_path / "sources"
+    (sources / "gloucestershire").mkdir(parents=True)
+    glo_url = wp.create_erp_database(f"sqlite:///{sources / 'gloucestershire' / 'erp.db'}")
+    day = dt.date(2016, 4, 5)
+    wp.insert_journals(glo_url, [
+        wp.Journal(n, "APR-16", day, dt.datetime.combine(day, dt.time(18)), [
+            wp.Line("GLO.2200.42000.0000", entered_dr=amount), wp.Line("GLO.0000.21000.0000", entered_cr=amount)])
+        for n, amount in ((7, "12.34"), (8, "1000.05"))])
+    settings = Settings(sources_dir=sources, var_dir=tmp_path / "var", forces_file=forces_file)
+    engine = ready_warehouse(warehouse_url, reference, forces)
+    try:
+        reader = reader_for(settings.force("GLO"), settings)
+        try:
+            pending = reader.pending(engine)
+            batches = [b for group in reader.read_groups(engine, pending) for b in group]
+        finally:
+            reader.close()
+        with BatchLoader(engine) as loader:
+            assert [(b.rows_read, len(b.quarantine)) for b in batches] == [(4, 0)]
+            assert all(loader.load(b).loaded for b in batches)
+        assert query(engine, "SELECT COUNT(*), SUM(amount_pence), SUM(CASE WHEN amount_pence > 0 THEN amount_pence "
+                             "ELSE 0 END) FROM fact_ledger_line WHERE force_code = 'GLO'") == [(4, 0, 1_012_39)]
+        assert query(engine, "SELECT DISTINCT objective_code, subjective_code FROM fact_ledger_line "
+                             "WHERE local_account = '42000' AND force_code = 'GLO'") == [("SF02", "STF_PAY")]
+        assert query(engine, "SELECT COUNT(*) FROM v_unmapped_codes WHERE force_code = 'GLO'") == [(0,)]
+    finally:
+        engine.dispose()
