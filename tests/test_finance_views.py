@@ -1,6 +1,6 @@
 """The finance views on a hand-built ledger with answers worked out by hand, to the penny, on SQLite and PostgreSQL.
 
-The ledger (LEDGER below) is small enough to check on paper. FY 2014 is the baseline:
+The ledger (LEDGER in warehouse_batches.py) is small enough to check on paper. FY 2014 is the baseline:
 
     ASC alliance  600,000.01 + 400,000.00 - 50,000.00 (income) = 950,000.01   local 500,000.00  central 100,000.00
     WP  alliance  400,000.00                                                   local 300,000.01 (P13 adjustment 0.01)
@@ -12,162 +12,23 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import ROUND_HALF_UP, Decimal
-from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from alliance_finance.core import fiscal
 from alliance_finance.marts.finance import (
     FinanceSeedError,
-    load_finance_seeds,
     read_board_figures,
     read_finance_seeds,
     read_view,
     seeds_digest,
     sync_finance_seeds,
 )
-from alliance_finance.core.money import decimal_to_pence
-from alliance_finance.config.reference import load_reference
-from alliance_finance.warehouse.engine import make_engine
-from alliance_finance.warehouse.migrate import upgrade
 
 from conftest import drop_pg_database, new_pg_database
+from warehouse_batches import LEDGER, build_warehouse, write_seeds
 
 D = Decimal
-
-# (force, fiscal year, period, cost centre, objective, subjective, amount in pounds: debit minus credit)
-LEDGER = [
-    # FY 2014: the baseline
-    ("ASC", 2014, 3, "AS200010", "OS04", "OFF_PAY", "600000.01"),
-    ("ASC", 2014, 5, "AS200020", "SF06", "SUPP", "400000.00"),
-    ("ASC", 2014, 6, "AS200010", "OS04", "INC_FEES", "-50000.00"),
-    ("ASC", 2014, 7, "AS100010", "LP01", "OFF_PAY", "500000.00"),
-    ("ASC", 2014, 12, "AS900010", "CC02", "PEN", "100000.00"),
-    ("ASC", 2014, 12, None, "BS00", "BS", "999999.99"),
-    ("WP", 2014, 4, "7100", "SF02", "STF_PAY", "400000.00"),
-    ("WP", 2014, 8, "1102", "LP02", "OFF_PAY", "300000.00"),
-    ("WP", 2014, 13, "1102", "LP02", "OFF_OT", "0.01"),
-    # FY 2015: WP pays ASC 30,000.00 for a shared service (not on a programme cost centre: not a
-    # programme settlement) and ASC books the same income
-    ("ASC", 2015, 2, "AS200010", "OS04", "OFF_PAY", "500000.00"),
-    ("ASC", 2015, 3, "AS310100", "SF09", "STF_PAY", "120000.00"),
-    ("ASC", 2015, 9, "AS310100", "SF09", "INC_PART", "-30000.00"),
-    ("ASC", 2015, 4, "AS100010", "LP01", "OFF_PAY", "520000.00"),
-    ("ASC", 2015, 6, "AS200010", "OS04", "UNMAPPED", "99.99"),
-    ("WP", 2015, 2, "7100", "SF02", "STF_PAY", "350000.00"),
-    ("WP", 2015, 9, "7100", "SF02", "PART_PAY", "30000.00"),
-    ("WP", 2015, 5, "1102", "LP02", "OFF_PAY", "290000.00"),
-    ("WP", 2015, 7, "9999", "UNMAPPED", "SUPP", "1234.56"),
-    # FY 2016: WP pays 50,000.00 towards the programme (on its programme cost centre 7650) but ASC
-    # books only 45,000.00; ASC pays WP 10,000.00 for a service, agreed
-    ("ASC", 2016, 1, "AS310200", "SF06", "SUPP", "200000.00"),
-    ("ASC", 2016, 2, "AS200010", "OS04", "OFF_PAY", "450000.00"),
-    ("ASC", 2016, 3, "AS100010", "LP01", "OFF_PAY", "480000.00"),
-    ("ASC", 2016, 10, "AS310200", "SF06", "INC_PART", "-45000.00"),
-    ("ASC", 2016, 11, "AS200020", "SF02", "PART_PAY", "10000.00"),
-    ("ASC", 2016, 12, None, "BS00", "BS", "123.45"),
-    ("WP", 2016, 1, "7650", "SF06", "COMMS", "100000.01"),
-    ("WP", 2016, 2, "7100", "SF02", "STF_PAY", "300000.00"),
-    ("WP", 2016, 3, "1102", "LP02", "OFF_PAY", "310000.00"),
-    ("WP", 2016, 10, "7650", "SF06", "PART_PAY", "50000.00"),
-    ("WP", 2016, 11, "7100", "SF02", "INC_PART", "-10000.00"),
-    ("WP", 2016, 12, "7650", "SF06", "INC_GRANT", "-0.02"),
-]
-
-
-# --------------------------------------------------------------------------------------------
-# Building a warehouse: the real schema (migrate.upgrade), dimensions from reference/, lines by hand
-# --------------------------------------------------------------------------------------------
-
-
-def posting_date(fiscal_year: int, period: int) -> dt.date:
-    """The last day of the period's month (adjustment periods: 31 March)."""
-    year, month = fiscal.period_month(fiscal_year, period)
-    first_next = dt.date(year + (month == 12), month % 12 + 1, 1)
-    return first_next - dt.timedelta(days=1)
-
-
-def seed_dimensions(conn: sa.Connection) -> None:
-    """dim_objective and dim_subjective from the project's reference files (the common chart)."""
-    ref = load_reference()
-    conn.execute(sa.text(
-        "INSERT INTO dim_objective (objective_code, objective_name, function_code, function_name, alliance_scope) "
-        "VALUES (:objective_code, :objective_name, :function_code, :function_name, :alliance_scope) "
-        "ON CONFLICT (objective_code) DO NOTHING"), ref.objectives)
-    conn.execute(sa.text(
-        "INSERT INTO dim_subjective (subjective_code, subjective_name, sercop_group, kind) "
-        "VALUES (:subjective_code, :subjective_name, :sercop_group, :kind) "
-        "ON CONFLICT (subjective_code) DO NOTHING"), ref.subjectives)
-
-
-def add_batch(conn: sa.Connection, force_code: str, source_ref: str, status: str = "loaded",
-              business_date: dt.date | None = None, rows_quarantined: int = 0, error: str | None = None) -> int:
-    """An etl_batch row; returns its batch_id."""
-    now = dt.datetime(2017, 4, 2, 1, 30)
-    return conn.execute(sa.text(
-        "INSERT INTO etl_batch (force_code, source_ref, status, business_date, rows_read, rows_loaded, "
-        "rows_quarantined, error, started_at, finished_at) VALUES (:force, :ref, :status, :bd, 0, 0, :rq, :error, "
-        ":now, :now) RETURNING batch_id"),
-        {"force": force_code, "ref": source_ref, "status": status, "bd": business_date, "rq": rows_quarantined,
-         "error": error, "now": now}).scalar_one()
-
-
-def add_lines(conn: sa.Connection, ledger: list[tuple], batch_ids: dict[str, int], start: int = 0) -> None:
-    """Insert ledger lines straight into fact_ledger_line (already mapped, as the loader leaves them)."""
-    rows = []
-    for n, (force, fy, period, cost_centre, objective, subjective, amount) in enumerate(ledger, start=start):
-        rows.append({
-            "force_code": force, "fiscal_year": fy, "period": period, "posting_date": posting_date(fy, period),
-            "source_line_ref": f"T/{n}", "document_ref": f"T/{n // 2}", "source_line_number": n + 2,
-            "cost_centre": cost_centre, "local_account": f"L-{subjective}", "objective_code": objective,
-            "subjective_code": subjective, "amount_pence": decimal_to_pence(D(amount)), "document_type": "SA",
-            "batch_id": batch_ids[force],
-        })
-    conn.execute(sa.text(
-        "INSERT INTO fact_ledger_line (force_code, fiscal_year, period, posting_date, source_line_ref, document_ref, "
-        "source_line_number, cost_centre, local_account, objective_code, subjective_code, amount_pence, "
-        "document_type, batch_id) VALUES (:force_code, :fiscal_year, :period, :posting_date, :source_line_ref, "
-        ":document_ref, :source_line_number, :cost_centre, :local_account, :objective_code, :subjective_code, "
-        ":amount_pence, :document_type, :batch_id)"), rows)
-
-
-def build_warehouse(url: str, ledger: list[tuple] = LEDGER, seeds_dir: Path | None = None) -> sa.Engine:
-    """A warehouse at the current schema holding ``ledger``, with batches for the data-quality figures."""
-    upgrade(url)
-    engine = make_engine(url)
-    with engine.begin() as conn:
-        seed_dimensions(conn)
-        if seeds_dir is not None:
-            load_finance_seeds(conn, seeds_dir)
-        if ledger:
-            add_batch(conn, "ASC", "ASC_GL_20170330_001.csv", status="superseded", business_date=dt.date(2017, 3, 30))
-            add_batch(conn, "ASC", "ASC_GL_20170330_002.csv", status="rejected", business_date=dt.date(2017, 3, 30),
-                      error="ASC_GL_20170330_002.csv line 7: expected D/C S or H; found 'X'")
-            batch_ids = {
-                "ASC": add_batch(conn, "ASC", "ASC_GL_20170331_001.csv", business_date=dt.date(2017, 3, 31)),
-                "WP": add_batch(conn, "WP", "WP extract FY 2016 P12", rows_quarantined=3),
-            }
-            add_lines(conn, ledger, batch_ids)
-    return engine
-
-
-def write_seeds(directory: Path, *, targets: str | None = None, keys: str = "", deflators: str = "",
-                centres: str | None = None) -> Path:
-    """A seeds folder: the project's defaults unless a file's rows are given."""
-    from alliance_finance.marts.finance import SEEDS_DIR
-
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "savings_targets.csv").write_text(
-        targets if targets is not None else (SEEDS_DIR / "savings_targets.csv").read_text(encoding="utf-8"),
-        encoding="utf-8")
-    (directory / "sharing_key.csv").write_text("valid_from_fy,force_code,weight,basis\n" + keys, encoding="utf-8")
-    (directory / "deflators.csv").write_text("fiscal_year,index,source\n" + deflators, encoding="utf-8")
-    (directory / "programme_cost_centres.csv").write_text(
-        centres if centres is not None else (SEEDS_DIR / "programme_cost_centres.csv").read_text(encoding="utf-8"),
-        encoding="utf-8")
-    return directory
-
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def ledger_warehouse(request, tmp_path_factory):

@@ -14,10 +14,12 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
+from alliance_finance.core.paths import SQL_DIR
 from alliance_finance.warehouse import mapping, migrate
 from alliance_finance.warehouse.engine import make_engine
+from alliance_finance.warehouse.forces import sync_forces
 from alliance_finance.warehouse.load import BatchLoader
-from test_warehouse import asc_batch, balanced_document, batches, fact_checksum, query, wp_batch, line
+from warehouse_batches import asc_batch, balanced_document, batches, fact_checksum, query, wp_batch, line
 
 
 def _views(engine) -> set[str]:
@@ -25,7 +27,13 @@ def _views(engine) -> set[str]:
         return {name for name, _ in migrate._existing_views(conn)}
 
 
-def _load_some_history(engine) -> None:
+def _load_some_history(engine, *, at_head: bool = True) -> None:
+    if at_head:
+        sync_forces(engine)
+    else:  # a warehouse made by revision 0001 as it was released, which seeded the two forces itself
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO dim_force (force_code, force_name) VALUES "
+                                 "('ASC', 'Avon and Somerset Constabulary'), ('WP', 'Wiltshire Police')"))
     mapping.sync_reference(engine)
     with BatchLoader(engine) as loader:
         assert loader.load(asc_batch(balanced_document("ASC1/2016/1", 123_45))).loaded
@@ -64,7 +72,7 @@ def _revision_dir(tmp_path: Path, body: str, revision: str = "9001") -> Path:
 def test_a_warehouse_at_revision_0001_with_data_upgrades_to_head_keeping_it(warehouse_url):
     assert migrate.upgrade(warehouse_url, revision="0001") == "0001"
     engine = make_engine(warehouse_url)
-    _load_some_history(engine)
+    _load_some_history(engine, at_head=False)
     kept = (fact_checksum(engine), batches(engine),
             query(engine, "SELECT document_ref, batch_id FROM source_document_loaded"))
     assert kept[0][0] == 6
@@ -76,7 +84,25 @@ def test_a_warehouse_at_revision_0001_with_data_upgrades_to_head_keeping_it(ware
     assert {p.stem for p in migrate.view_files()} <= _views(engine)
     assert query(engine, "SELECT force_code, code_type, local_code, line_count FROM v_unmapped_codes") == \
         [("ASC", "account", "999999", 1)]
+    # the forces' partner accounts arrive from the configuration at the next run, not from a revision
+    assert query(engine, "SELECT COUNT(*) FROM map_partner_account") == [(0,)]
+    assert sync_forces(engine) is True
+    assert query(engine, "SELECT force_code, local_account, partner_force FROM map_partner_account "
+                         "ORDER BY 1, 2") == [("ASC", "420100", "WP"), ("ASC", "640300", "WP"),
+                                              ("WP", "55200", "ASC"), ("WP", "63000", "ASC")]
+    assert sync_forces(engine) is False
     engine.dispose()
+
+
+def test_revisions_are_ddl_only_and_run_no_library_code():
+    """A revision executes its SQL file and nothing else: the forces, seeds and reference data are
+    synchronised from configuration at every run, so no revision reads them or imports finance code."""
+    for path in sorted((migrate.MIGRATIONS_DIR / "versions").glob("0*.py")):
+        code = path.read_text(encoding="utf-8").split('"""', 2)[2]  # after the docstring
+        assert "marts" not in code and "seeds" not in code, path.name
+    for path in sorted((SQL_DIR / "migrations").glob("*.sql")):
+        text = path.read_text(encoding="utf-8")
+        assert "INSERT INTO dim_force" not in text and "INSERT INTO savings_target" not in text, path.name
 
 
 def test_a_new_revision_may_change_a_table_under_the_views(warehouse_url, tmp_path):

@@ -9,7 +9,9 @@ from pathlib import Path
 
 import pytest
 
-from alliance_finance.config.reference import FILES, UNMAPPED, load_reference
+from alliance_finance.config.reference import UNMAPPED, load_reference, reference_files
+
+FILES = reference_files()
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reference"

@@ -20,7 +20,7 @@ from alliance_finance.report import CHART_NAMES, HTML_NAME, WORKBOOK_NAME, build
 from alliance_finance.warehouse.migrate import upgrade
 
 from conftest import IN_CI
-from test_finance_views import LEDGER, build_warehouse, write_seeds
+from warehouse_batches import LEDGER, build_warehouse, write_seeds
 
 # Text from the sources and from finance's seed files reaches the page and the workbook: it must
 # stay text there, never markup or a formula.
@@ -136,6 +136,31 @@ def test_report_on_an_empty_warehouse_says_there_is_no_data(warehouse_url, tmp_p
     assert "No data yet" in page
     assert not any((out / f"{name}.png").exists() for name in CHART_NAMES)
     assert load_workbook(out / WORKBOOK_NAME).sheetnames == list(REPORT_VIEWS)
+
+
+def test_report_on_a_warehouse_holding_one_force_says_which_forces_have_no_ledger(warehouse_url, tmp_path, capsys):
+    """The first night: one force's DAG finished before the other's. The report builds (it crashed in
+    fy_label on headline_year() None) and says plainly that Wiltshire has no ledger yet."""
+    build_warehouse(warehouse_url, [r for r in LEDGER if r[0] == "ASC"]).dispose()
+    out = tmp_path / "report"
+    assert report_cli(warehouse_url, out) == 0
+    assert "No ledger loaded yet for Wiltshire Police (WP)" in capsys.readouterr().out
+    page = (out / HTML_NAME).read_text(encoding="utf-8")
+    assert "No ledger loaded yet for Wiltshire Police (WP)" in page
+    assert "No year in which every force has ledger yet." in page
+    assert "No data yet" not in page
+    # ASC's own figures are there: its functions for its latest year, its local policing
+    assert (out / "nre_by_function.png").is_file() and (out / "local_policing.png").is_file()
+    assert "Net revenue expenditure by function, 2016/17" in page
+
+
+def test_report_on_an_empty_warehouse_of_configured_forces_names_them_all(warehouse_url, tmp_path):
+    build_warehouse(warehouse_url, []).dispose()
+    out = tmp_path / "report"
+    assert report_cli(warehouse_url, out) == 0
+    page = (out / HTML_NAME).read_text(encoding="utf-8")
+    assert "No data yet" in page
+    assert "No ledger loaded yet for Avon and Somerset Constabulary (ASC), Wiltshire Police (WP)" in page
 
 
 def test_report_on_a_warehouse_without_finance_views_fails_clearly(tmp_path, capsys):

@@ -2,120 +2,32 @@
 
 Batches are built in code from the contract (ledger.Batch with CONFORMED_SCHEMA lines); every test
 runs against the embedded SQLite file and a throwaway PostgreSQL database (conftest ``warehouse_url``).
-The helpers at the top are shared with test_pipeline.py and test_migrations.py.
+The builders are tests/warehouse_batches.py's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import shutil
 import threading
 from decimal import Decimal
-from pathlib import Path
 
-import pyarrow as pa
 import pytest
 import sqlalchemy as sa
 
 from alliance_finance.core.errors import ConcurrentRunError
-from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
+from alliance_finance.core.ledger import QuarantinedLine
 from alliance_finance.core.paths import REFERENCE_DIR
 from alliance_finance.config.reference import load_reference
 from alliance_finance.warehouse import locks, mapping, migrate
 from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.load import BatchLoader, load_batch
 
-DAY = dt.date(2016, 4, 5)
-
-# -- helpers (imported by the other warehouse and pipeline tests) ---------------------------------
-
-
-def line(ref: str, account: str, cost_centre: str | None, pence: int, *, force: str = "ASC",
-         fiscal_year: int = 2016, period: int = 1, posting_date: dt.date = DAY, number: int = 2,
-         text: str | None = "stationery, \"best\" quality") -> dict:
-    """One conformed line; ``ref`` is the source_line_ref (its document is the ref without the last part)."""
-    return {
-        "force_code": force, "source_line_ref": ref, "document_ref": ref.rsplit("/", 1)[0],
-        "source_line_number": number, "fiscal_year": fiscal_year, "period": period,
-        "posting_date": posting_date, "cost_centre": cost_centre, "local_account": account,
-        "amount_pence": pence, "document_type": "SA" if force == "ASC" else "GL", "line_text": text,
-        "vendor": None, "reference": "",
-    }
-
-
-def lines_table(rows: list[dict]) -> pa.Table:
-    return pa.Table.from_pylist(rows, schema=CONFORMED_SCHEMA)
-
-
-def _totals(rows: list[dict]) -> tuple[int, int]:
-    return (sum(r["amount_pence"] for r in rows if r["amount_pence"] > 0),
-            -sum(r["amount_pence"] for r in rows if r["amount_pence"] < 0))
-
-
-def asc_batch(rows: list[dict], *, day: dt.date = DAY, sequence: int = 1, error: str | None = None) -> Batch:
-    """An ASC delivery of these lines, named as SAP names it."""
-    debit, credit = _totals(rows)
-    name = f"ASC_GL_{day:%Y%m%d}_{sequence:03d}.csv"
-    return Batch("ASC", name, hashlib.sha256(repr((name, rows)).encode()).hexdigest(), lines_table(rows),
-                 rows_read=len(rows), total_debit_pence=debit, total_credit_pence=credit,
-                 business_date=day, sequence=sequence, error=error)
-
-
-def wp_batch(rows: list[dict], journal_ids: list[int], *, quarantine: list[QuarantinedLine] = (),
-             label: str = "FY2016 P01") -> Batch:
-    """A WP extract covering ``journal_ids`` (their good lines in ``rows``, bad ones quarantined)."""
-    debit, credit = _totals(rows)
-    return Batch("WP", f"WP ERP gl_journal {label}", hashlib.sha256(repr(rows).encode()).hexdigest(),
-                 lines_table(rows), quarantine=list(quarantine), rows_read=len(rows) + len(quarantine),
-                 total_debit_pence=debit, total_credit_pence=credit,
-                 meta={"journal_ids": journal_ids, "fiscal_year": 2016, "period": 1,
-                       "max_posted_at": "2016-04-30T18:00:00"})
-
-
-def balanced_document(prefix: str, pence: int, *, account: str = "504100", cost_centre: str = "AS100010",
-                      **kw) -> list[dict]:
-    """A two-line document: a debit on a revenue account, the credit to trade creditors."""
-    return [line(f"{prefix}/1", account, cost_centre, pence, number=kw.pop("number", 2), **kw),
-            line(f"{prefix}/2", "200100", None, -pence, **kw)]
-
-
-def ready_warehouse(url: str, reference_dir: Path | None = None) -> sa.Engine:
-    """A warehouse at head with the reference data applied."""
-    migrate.upgrade(url)
-    engine = make_engine(url)
-    mapping.sync_reference(engine, reference_dir)
-    return engine
-
-
-def query(engine: sa.Engine, sql: str, **params) -> list[tuple]:
-    with engine.connect() as conn:
-        return [tuple(r) for r in conn.execute(sa.text(sql), params)]
-
-
-def fact_lines(engine: sa.Engine) -> list[tuple]:
-    """Every fact line's content (not its batch id), in a dialect-neutral form, sorted."""
-    rows = query(engine, "SELECT force_code, source_line_ref, document_ref, source_line_number, fiscal_year, "
-                         "period, posting_date, cost_centre, local_account, objective_code, subjective_code, "
-                         "amount_pence, document_type, line_text, vendor, reference FROM fact_ledger_line")
-    return sorted(tuple(str(v) if isinstance(v, dt.date) else v for v in r) for r in rows)
-
-
-def fact_checksum(engine: sa.Engine) -> tuple[int, int, str]:
-    """Order-independent: line count, net pence, and an MD5 over the sorted lines."""
-    rows = fact_lines(engine)
-    return len(rows), sum(r[11] for r in rows), hashlib.md5(repr(rows).encode()).hexdigest()
-
-
-def codes(engine: sa.Engine) -> dict[str, tuple[str, str]]:
-    """source_line_ref -> (objective_code, subjective_code)."""
-    return {r[0]: (r[1], r[2]) for r in query(
-        engine, "SELECT source_line_ref, objective_code, subjective_code FROM fact_ledger_line")}
-
-
-def batches(engine: sa.Engine) -> list[tuple]:
-    return query(engine, "SELECT batch_id, source_ref, status, superseded_by, rows_read, rows_loaded, "
-                         "rows_quarantined, error FROM etl_batch ORDER BY batch_id")
+# the shared builders live in warehouse_batches.py (test_pipeline.py and others import them from here too)
+from warehouse_batches import (  # noqa: E402,F401
+    DAY, asc_batch, balanced_document, batches, codes, fact_checksum, fact_lines, line, lines_table, query,
+    ready_warehouse, wp_batch,
+)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alliance_finance.core.ledger import QuarantinedLine
 from alliance_finance.status import status_cli
 from alliance_finance.warehouse.load import BatchLoader
-from test_warehouse import asc_batch, balanced_document, line, ready_warehouse, wp_batch
+from warehouse_batches import asc_batch, balanced_document, line, ready_warehouse, wp_batch
 
 
 def _history(engine) -> None:

@@ -20,14 +20,12 @@ CREATE TABLE warehouse_meta (
 -- Dimensions and maps: seeded from reference/ whenever its digest changes (never by hand).
 -- ---------------------------------------------------------------------------------------------
 
+-- The forces: filled from dags/forces.yaml at every run (alliance_finance.warehouse.forces), never
+-- by a revision, so a force joins by configuration alone.
 CREATE TABLE dim_force (
     force_code  text PRIMARY KEY,
     force_name  text NOT NULL
 );
-
-INSERT INTO dim_force (force_code, force_name) VALUES
-    ('ASC', 'Avon and Somerset Constabulary'),
-    ('WP', 'Wiltshire Police');
 
 CREATE TABLE dim_objective (
     objective_code  text PRIMARY KEY,

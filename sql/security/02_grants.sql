@@ -48,6 +48,10 @@ GRANT INSERT, DELETE ON alliance.etl_staged_batch TO alliance_loader;
 -- reference data from reference/ (dimensions upserted, never deleted; maps replaced)
 GRANT INSERT, UPDATE ON alliance.dim_objective, alliance.dim_subjective TO alliance_loader;
 GRANT INSERT, DELETE ON alliance.map_cost_centre, alliance.map_local_account TO alliance_loader;
+-- the forces and their partner accounts from dags/forces.yaml (upserted; a force is never deleted by
+-- the loader: the administrator's upgrade removes one no longer configured and never loaded)
+GRANT INSERT, UPDATE ON alliance.dim_force TO alliance_loader;
+GRANT INSERT, DELETE ON alliance.map_partner_account TO alliance_loader;
 -- finance's seeds from seeds/ (replaced when the files change)
 GRANT INSERT, DELETE ON alliance.savings_target, alliance.sharing_key, alliance.deflator,
     alliance.programme_cost_centre TO alliance_loader;

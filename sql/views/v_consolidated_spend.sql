@@ -1,8 +1,8 @@
--- v_consolidated_spend: both forces' revenue on the common chart, partner flows eliminated,
+-- v_consolidated_spend: every force's revenue on the common chart, partner flows eliminated,
 -- by fiscal year, period, force, function, objective and subjective.
 --
 -- The lines are v_nre_line's: revenue only (every subjective kind but balance_sheet), money
--- between the two alliance forces (PART_PAY, INC_PART) eliminated on both sides so the alliance
+-- between alliance forces (PART_PAY, INC_PART) eliminated on both sides so the alliance
 -- total counts nothing twice, and suspense (UNMAPPED) kept and visible under UNMAPPED so totals
 -- are complete while the reference data catches up.
 --

@@ -19,22 +19,25 @@
 --                        Each force's weight/total is rounded down to the ppm and the ppm left over
 --                        go one each to the largest remainders (ties: force code order), so the
 --                        keys add up to exactly 1.
--- programme_cost_total   the programme costs both forces incurred in the year: revenue lines on
+-- programme_cost_total   the programme costs every force incurred in the year: revenue lines on
 --                        the cost centres of table programme_cost_centre, partner flows excluded
 -- incurred               this force's part of that total
 -- fair_share             key x programme_cost_total, to the penny by the same largest-remainder
 --                        rule (applied to the absolute total, then signed), so the fair shares
 --                        add up to exactly programme_cost_total
--- paid_to_partner        this force's PART_PAY lines on its programme cost centres: what it already
---                        paid the other towards the programme. Payments between the forces for
+-- paid_to_partner        this force's PART_PAY lines on its programme cost centres, on accounts that
+--                        name the partner paid (map_partner_account, from dags/forces.yaml): what it
+--                        already paid the others towards the programme. Payments between the forces for
 --                        other shared services (a hosted team, a recharge) are coded elsewhere and
 --                        are not settlements of programme costs; all of them are in
 --                        v_intra_alliance_reconciliation.
--- paid_by_partner        the same from the other force's ledger: what the other already paid it
---                        (the payer's books are the measure)
+-- paid_by_partner        the same from the other forces' ledgers, paid to this force: what they
+--                        already paid it (the payer's books are the measure). A payment whose
+--                        partner is not known counts for neither side (v_intra_alliance_reconciliation
+--                        shows it as 'counterparty unknown'), so the balances still sum to zero.
 -- net_cost               incurred + paid_to_partner - paid_by_partner: what the force has borne
--- balance                fair_share - net_cost: positive, the force owes the other this much;
---                        negative, the other owes it. The forces' balances sum to zero.
+-- balance                fair_share - net_cost: positive, the force owes the others this much;
+--                        negative, it is owed. The forces' balances sum to zero.
 -- A year without a valid key (no baseline ledger, a negative or zero weight total) has NULL key,
 -- fair_share and balance rather than a guess.
 CREATE VIEW v_cost_share AS
@@ -110,12 +113,14 @@ programme_total AS (
     GROUP BY fiscal_year
 ),
 paid AS (
-    -- PART_PAY on the payer's programme cost centres: what it paid the other towards the programme
-    SELECT f.fiscal_year, f.force_code, CAST(SUM(f.amount_pence) AS bigint) AS paid_pence
+    -- PART_PAY on the payer's programme cost centres to a known partner (map_partner_account): what
+    -- it paid that partner towards the programme
+    SELECT f.fiscal_year, f.force_code, m.partner_force, CAST(SUM(f.amount_pence) AS bigint) AS paid_pence
     FROM fact_ledger_line AS f
     JOIN programme_cost_centre AS p ON p.force_code = f.force_code AND p.cost_centre = f.cost_centre
+    JOIN map_partner_account AS m ON m.force_code = f.force_code AND m.local_account = f.local_account
     WHERE f.subjective_code = 'PART_PAY'
-    GROUP BY f.fiscal_year, f.force_code
+    GROUP BY f.fiscal_year, f.force_code, m.partner_force
 ),
 statement AS (
     SELECT
@@ -126,9 +131,11 @@ statement AS (
         k.key_ppm,
         COALESCE(t.total_pence, 0)            AS programme_cost_total_pence,
         COALESCE(i.incurred_pence, 0)         AS incurred_pence,
-        COALESCE(p.paid_pence, 0)             AS paid_to_partner_pence,
+        COALESCE((SELECT CAST(SUM(p1.paid_pence) AS bigint) FROM paid AS p1
+                  WHERE p1.fiscal_year = y.fiscal_year AND p1.force_code = d.force_code), 0)
+                                              AS paid_to_partner_pence,
         COALESCE((SELECT CAST(SUM(p2.paid_pence) AS bigint) FROM paid AS p2
-                  WHERE p2.fiscal_year = y.fiscal_year AND p2.force_code <> d.force_code), 0)
+                  WHERE p2.fiscal_year = y.fiscal_year AND p2.partner_force = d.force_code), 0)
                                               AS paid_by_partner_pence
     FROM ledger_year AS y
     CROSS JOIN dim_force AS d
@@ -136,7 +143,6 @@ statement AS (
     LEFT JOIN sharing_key_in_force AS k ON k.fiscal_year = y.fiscal_year AND k.force_code = d.force_code
     LEFT JOIN programme_total AS t ON t.fiscal_year = y.fiscal_year
     LEFT JOIN incurred AS i ON i.fiscal_year = y.fiscal_year AND i.force_code = d.force_code
-    LEFT JOIN paid AS p ON p.fiscal_year = y.fiscal_year AND p.force_code = d.force_code
 ),
 share_floor AS (
     SELECT s.*,

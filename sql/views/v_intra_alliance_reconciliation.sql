@@ -1,21 +1,35 @@
--- v_intra_alliance_reconciliation: does what one force booked as paid to the other agree with
--- what the other booked as received from it? One row per fiscal year and direction of payment.
+-- v_intra_alliance_reconciliation: does what one force booked as paid to another agree with what
+-- that other booked as received from it? One row per fiscal year and ordered pair of forces (every
+-- force of dim_force with every other), plus a row for flows whose other side is not known.
 --
--- paid      the payer's PART_PAY lines (spending, positive)
--- received  the payee's INC_PART lines, sign reversed (income is negative in the ledger)
+-- paid      the payer's PART_PAY lines on accounts it records payments to the payee on (spending,
+--           positive)
+-- received  the payee's INC_PART lines on accounts it records income from the payer on, sign reversed
+--           (income is negative in the ledger)
 -- mismatch  paid minus received: timing or a missing accrual; reported, never absorbed
 --
--- The alliance has two forces, so INC_PART in one force's ledger is money from the other.
+-- Who the other side of a partner flow is comes from map_partner_account (each force's
+-- partner_accounts in dags/forces.yaml). A partner flow on an account that names no partner has
+-- payee_force (a payment) or payer_force (an income) NULL and status 'counterparty unknown': the
+-- configuration must name the account's partner before it can be reconciled.
 CREATE VIEW v_intra_alliance_reconciliation AS
-WITH partner_flow AS (
+WITH partner_line AS (
     SELECT
-        fiscal_year,
-        force_code,
-        CAST(SUM(CASE WHEN subjective_code = 'PART_PAY' THEN amount_pence ELSE 0 END) AS bigint)  AS paid_pence,
-        CAST(-SUM(CASE WHEN subjective_code = 'INC_PART' THEN amount_pence ELSE 0 END) AS bigint) AS received_pence
-    FROM fact_ledger_line
-    WHERE subjective_code IN ('PART_PAY', 'INC_PART')
-    GROUP BY fiscal_year, force_code
+        f.fiscal_year,
+        f.force_code,
+        m.partner_force,
+        CASE WHEN f.subjective_code = 'PART_PAY' THEN f.amount_pence ELSE 0 END  AS paid_pence,
+        CASE WHEN f.subjective_code = 'INC_PART' THEN -f.amount_pence ELSE 0 END AS received_pence
+    FROM fact_ledger_line AS f
+    LEFT JOIN map_partner_account AS m ON m.force_code = f.force_code AND m.local_account = f.local_account
+    WHERE f.subjective_code IN ('PART_PAY', 'INC_PART')
+),
+partner_flow AS (
+    SELECT fiscal_year, force_code, partner_force,
+           CAST(SUM(paid_pence) AS bigint)     AS paid_pence,
+           CAST(SUM(received_pence) AS bigint) AS received_pence
+    FROM partner_line
+    GROUP BY fiscal_year, force_code, partner_force
 ),
 ledger_year AS (
     SELECT DISTINCT fiscal_year FROM fact_ledger_line
@@ -33,10 +47,24 @@ compared AS (
         d.payer_force,
         d.payee_force,
         COALESCE(pay.paid_pence, 0)       AS paid_pence,
-        COALESCE(rec.received_pence, 0)   AS received_pence
+        COALESCE(rec.received_pence, 0)   AS received_pence,
+        CASE WHEN COALESCE(pay.paid_pence, 0) = COALESCE(rec.received_pence, 0) THEN 'agreed'
+             ELSE 'mismatch' END           AS status
     FROM direction AS d
-    LEFT JOIN partner_flow AS pay ON pay.fiscal_year = d.fiscal_year AND pay.force_code = d.payer_force
-    LEFT JOIN partner_flow AS rec ON rec.fiscal_year = d.fiscal_year AND rec.force_code = d.payee_force
+    LEFT JOIN partner_flow AS pay
+           ON pay.fiscal_year = d.fiscal_year AND pay.force_code = d.payer_force AND pay.partner_force = d.payee_force
+    LEFT JOIN partner_flow AS rec
+           ON rec.fiscal_year = d.fiscal_year AND rec.force_code = d.payee_force AND rec.partner_force = d.payer_force
+    UNION ALL
+    -- payments to an unknown partner
+    SELECT fiscal_year, force_code, NULL, paid_pence, 0, 'counterparty unknown'
+    FROM partner_flow
+    WHERE partner_force IS NULL AND paid_pence <> 0
+    UNION ALL
+    -- income from an unknown partner
+    SELECT fiscal_year, NULL, force_code, 0, received_pence, 'counterparty unknown'
+    FROM partner_flow
+    WHERE partner_force IS NULL AND received_pence <> 0
 )
 SELECT
     fiscal_year,
@@ -45,7 +73,7 @@ SELECT
     {{ money("paid_pence") }}                      AS paid,
     {{ money("received_pence") }}                  AS received,
     {{ money("paid_pence - received_pence") }}     AS mismatch,
-    CASE WHEN paid_pence = received_pence THEN 'agreed' ELSE 'mismatch' END AS status,
+    status,
     paid_pence,
     received_pence,
     paid_pence - received_pence                    AS mismatch_pence

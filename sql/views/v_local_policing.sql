@@ -1,6 +1,6 @@
 -- v_local_policing: is local policing preserved? Local-scope NRE (neighbourhood and response
 -- policing, local investigation, front desks) against its FY 2014 baseline, by fiscal year and
--- force (ASC, WP, ALL), read from v_savings_tracker so the figures are the savings tracker's own.
+-- force (each force, and ALL), read from v_savings_tracker so the figures are the savings tracker's own.
 --
 -- change_from_baseline  nre - baseline_nre: negative means local policing now costs less than in
 --                       the baseline year (savings were found there), positive means it grew

@@ -4,7 +4,7 @@
 --
 -- * revenue only: every subjective kind but balance_sheet (CHART.md, "Sign and measure");
 -- * partner flows eliminated: kind partner (PART_PAY in the payer's ledger, INC_PART in the
---   payee's) is money between the two alliance forces and would otherwise count twice; the two
+--   payee's) is money between alliance forces and would otherwise count twice; the two
 --   sides are compared in v_intra_alliance_reconciliation;
 -- * suspense kept: a line whose objective or subjective is UNMAPPED (or a code missing from the
 --   dimensions) stays in, under function UNMAPPED / scope unmapped, so totals are complete while
@@ -12,8 +12,8 @@
 --
 -- A plain join, so the database folds it into each query that aggregates it (no materialisation).
 -- It runs with its owner's rights, like every view here: the consolidated views built on it must
--- see both forces' lines whoever queries them (a security_invoker view would hand the querying
--- role's row-level security down to them). Being line-level data of both forces, it is granted to
+-- see every force's lines whoever queries them (a security_invoker view would hand the querying
+-- role's row-level security down to them). Being line-level data of every force, it is granted to
 -- no force role (sql/security/); a force's finance team reads its own lines in fact_ledger_line.
 CREATE VIEW v_nre_line AS
 SELECT

@@ -9,7 +9,7 @@
 {%- endif -%}
 {%- endmacro -%}
 -- v_savings_tracker: savings against the FY {{ baseline_fy }} baseline and the cumulative target, by
--- fiscal year, force (ASC, WP, and ALL for both together) and alliance scope.
+-- fiscal year, force (each configured force, and ALL for every force together) and alliance scope.
 --
 -- nre           net revenue expenditure of the year: the lines of v_nre_line summed, so revenue
 --               lines only, partner flows (PART_PAY, INC_PART) excluded, suspense (UNMAPPED) included

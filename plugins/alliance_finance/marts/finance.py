@@ -4,7 +4,8 @@ Two jobs that belong together because they are the same tables seen from both en
 
 * **finance's data** (``seeds/``): savings targets, sharing-key overrides, deflators and the
   programme cost centres are CSV files finance edits. :func:`load_finance_seeds` validates them and
-  replaces the rows of the tables revision 0002 creates (``sql/migrations/0002_finance.sql``).
+  replaces the rows of the tables revision 0002 creates (``sql/migrations/0002_finance.sql``);
+  :func:`sync_finance_seeds` does it at every run when the files changed.
 * **the figures**: the views in ``sql/views/`` (``v_nre_line``, ``v_consolidated_spend``, ``v_savings_tracker``,
   ``v_local_policing``, ``v_cost_share``, ``v_intra_alliance_reconciliation``,
   ``v_ledger_freshness``) are the one statement of every rule; :func:`read_view` and
@@ -27,6 +28,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
+# ALL_FORCES, the force code of the rows standing for every force together, is re-exported for the report
+from alliance_finance.config.forces import ALL_FORCES  # noqa: F401
+from alliance_finance.config.forces import force_codes as configured_force_codes
 from alliance_finance.core.errors import AllianceFinanceError
 from alliance_finance.core.paths import PROJECT_ROOT
 
@@ -35,9 +39,6 @@ SEEDS_DIR = Path(os.environ.get("ALLIANCE_SEEDS_DIR", PROJECT_ROOT / "seeds"))
 
 #: The savings baseline of CHART.md: FY 2014 (2014/15), the year before the alliance.
 BASELINE_FY = 2014
-
-#: The finance tables' DDL (relative to ``sql/``), run by Alembic revision 0002.
-FINANCE_TABLES_SQL = "migrations/0002_finance.sql"
 
 #: ``warehouse_meta`` key of the digest of the seed files last loaded (see :func:`sync_finance_seeds`).
 FINANCE_SEEDS_DIGEST = "finance_seeds_digest"
@@ -52,9 +53,6 @@ SEED_FILES = {
     "deflator": "deflators.csv",
     "programme_cost_centre": "programme_cost_centres.csv",
 }
-
-#: Force code of the rows that stand for both forces together.
-from alliance_finance.config.forces import ALL_FORCES  # noqa: F401 (re-exported: the views use it)
 
 #: Integer columns that carry an exact decimal, by suffix, with the decimal places they hold. The
 #: view's decimal column of the same name without the suffix is rebuilt from them.
@@ -151,12 +149,13 @@ class _SeedFile:
 def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] | None = None) -> FinanceSeeds:
     """Read and validate the four seed files (see docs/finance.md for their columns).
 
-    ``force_codes`` are the forces the warehouse knows (``dim_force``); a seed naming another force
+    ``force_codes`` are the forces the warehouse knows (``dim_force``; default the configured forces,
+    ``dags/forces.yaml``); a seed naming another force
     or an unknown alliance scope is refused, since its row would silently match nothing.
     Raises :class:`FinanceSeedError` naming the file, line and column.
     """
     directory = Path(seeds_dir or SEEDS_DIR)
-    force_codes = set(force_codes or {"ASC", "WP"})
+    force_codes = set(force_codes or configured_force_codes())
 
     f = _SeedFile(directory / SEED_FILES["savings_target"],
                   ("fiscal_year", "force_code", "alliance_scope", "cumulative_target", "note"))
@@ -264,15 +263,8 @@ def load_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> di
 
 
 # ---------------------------------------------------------------------------------------------
-# The finance tables (revision 0002) and keeping them in step with seeds/
+# Keeping the finance tables (created by revision 0002) in step with seeds/
 # ---------------------------------------------------------------------------------------------
-
-
-def create_finance_tables(conn: sa.Connection) -> None:
-    """Create the four finance tables (``sql/migrations/0002_finance.sql``) in the caller's transaction."""
-    from alliance_finance.warehouse.migrate import execute_sql_file
-
-    execute_sql_file(conn, FINANCE_TABLES_SQL)
 
 
 def seeds_digest(seeds_dir: Path | None = None) -> str:
@@ -357,7 +349,8 @@ REPORT_VIEWS = {
     "v_savings_tracker": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code, alliance_scope",
     "v_local_policing": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code",
     "v_cost_share": "fiscal_year, force_code",
-    "v_intra_alliance_reconciliation": "fiscal_year, payer_force, payee_force",
+    # a flow whose other side is unknown (NULL) after the pairs, the same on both dialects
+    "v_intra_alliance_reconciliation": "fiscal_year, COALESCE(payer_force, '~'), COALESCE(payee_force, '~')",
     "v_consolidated_spend": "fiscal_year, period, force_code, function_code, objective_code, subjective_code",
     "v_ledger_freshness": "force_code",
     "v_unmapped_codes": "force_code, code_type, local_code",
@@ -376,7 +369,7 @@ class BoardFigures:
     function_names: dict[str, str]
     #: rejected batches, newest first: force_code, source_ref, business_date, error
     rejected_batches: list[dict[str, Any]]
-    #: force_code -> force_name
+    #: force_code -> force_name, every force of the warehouse (dim_force), by code
     force_names: dict[str, str]
     #: savings_target rows (fiscal_year, force_code, alliance_scope, target_pence, note): the trajectory
     targets: list[dict[str, Any]] = dataclasses.field(default_factory=list)
@@ -417,6 +410,19 @@ class BoardFigures:
         all_years = [r["fiscal_year"] for r in self.savings(ALL_FORCES)]
         return max(all_years) if all_years else None
 
+    def report_year(self) -> int | None:
+        """The year the breakdowns show: the headline year, else (no year every force has delivered,
+        e.g. the first night) the latest year any force has net revenue expenditure in; None without any."""
+        headline = self.headline_year()
+        if headline is not None:
+            return headline
+        years = {fy for (fy, _, _) in self.nre_by_function}
+        return max(years) if years else None
+
+    def forces_without_ledger(self) -> list[str]:
+        """The codes of the forces in the warehouse with no ledger line loaded yet, by code."""
+        return [r["force_code"] for r in self.views.get("v_ledger_freshness", []) if not r["lines_loaded"]]
+
 
 def _day(value: Any) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
@@ -456,7 +462,7 @@ def read_board_figures(engine: sa.Engine) -> BoardFigures:
                 ))
             ]
             force_names = {r.force_code: r.force_name
-                           for r in conn.execute(sa.text("SELECT force_code, force_name FROM dim_force"))}
+                           for r in conn.execute(sa.text("SELECT force_code, force_name FROM dim_force ORDER BY force_code"))}
             targets = read_view(conn, "savings_target", "force_code, alliance_scope, fiscal_year")
     return BoardFigures(views=views, nre_by_function=nre_by_function, function_names=function_names,
                         rejected_batches=rejected, force_names=force_names, targets=targets)

@@ -178,12 +178,14 @@ class ForceRunResult:
 # --- the warehouse side ----------------------------------------------------------------------------
 
 def prepare_warehouse(warehouse: "str | sa.Engine", reference_dir: Path | None = None) -> int:
-    """Migrate to head, apply changed reference data and finance seeds; returns lines restated."""
-    from alliance_finance.warehouse import mapping, migrate
+    """Migrate to head, sync the forces from dags/forces.yaml, apply changed reference data and finance
+    seeds; returns lines restated."""
+    from alliance_finance.warehouse import forces, mapping, migrate
 
     engine, owned = _engine(warehouse)
     try:
         migrate.upgrade(engine)
+        forces.sync_forces(engine)
         restated = mapping.sync_reference(engine, reference_dir).lines_restated
         _sync_finance_seeds(engine)
         return restated

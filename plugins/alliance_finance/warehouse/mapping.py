@@ -12,11 +12,13 @@ import dataclasses
 import logging
 from collections import defaultdict
 from pathlib import Path
+from typing import Sequence
 
 import sqlalchemy as sa
 
 from alliance_finance.core.errors import AllianceFinanceError
-from alliance_finance.config.reference import FILES, ReferenceData, load_reference
+from alliance_finance.config.forces import ForceConfig
+from alliance_finance.config.reference import COMMON_FILES, ReferenceData, load_reference
 from alliance_finance.warehouse import locks, meta, sqlfiles
 from alliance_finance.warehouse.engine import make_engine
 
@@ -53,10 +55,10 @@ def check_reference(ref: ReferenceData, directory: Path | None = None) -> None:
     by_cost_centre = defaultdict(list)
     for m in ref.cost_centres:
         by_cost_centre[(m.force_code, m.cost_centre)].append(m)
-        file = FILES["asc_cost_centres" if m.force_code == "ASC" else "wp_cost_centres"]
+        file = ref.file_of(m.force_code, "cost_centres")
         if m.objective_code not in objectives:
             problems.append(f"{file}: cost centre {m.cost_centre} maps to objective {m.objective_code}, "
-                            f"which {FILES['common_objectives']} does not have")
+                            f"which {COMMON_FILES['common_objectives']} does not have")
         if m.valid_from_fy is not None and m.valid_to_fy is not None and m.valid_from_fy > m.valid_to_fy:
             problems.append(f"{file}: cost centre {m.cost_centre} is valid from FY {m.valid_from_fy} "
                             f"to FY {m.valid_to_fy}, which is no year at all")
@@ -64,7 +66,7 @@ def check_reference(ref: ReferenceData, directory: Path | None = None) -> None:
         maps = sorted(maps, key=lambda m: -1 if m.valid_from_fy is None else m.valid_from_fy)
         for earlier, later in zip(maps, maps[1:]):
             if earlier.valid_to_fy is None or (later.valid_from_fy is None) or later.valid_from_fy <= earlier.valid_to_fy:
-                file = FILES["asc_cost_centres" if force == "ASC" else "wp_cost_centres"]
+                file = ref.file_of(force, "cost_centres")
                 problems.append(
                     f"{file}: cost centre {cost_centre} has overlapping mappings "
                     f"({earlier.objective_code} FY {earlier.valid_from_fy or 'open'}-{earlier.valid_to_fy or 'open'} and "
@@ -72,10 +74,10 @@ def check_reference(ref: ReferenceData, directory: Path | None = None) -> None:
                     "expected one objective code per fiscal year")
     seen_accounts: dict[tuple[str, str], str] = {}
     for a in ref.accounts:
-        file = FILES["asc_accounts" if a.force_code == "ASC" else "wp_accounts"]
+        file = ref.file_of(a.force_code, "accounts")
         if a.subjective_code not in subjectives:
             problems.append(f"{file}: account {a.local_account} maps to subjective {a.subjective_code}, "
-                            f"which {FILES['common_subjectives']} does not have")
+                            f"which {COMMON_FILES['common_subjectives']} does not have")
         if (a.force_code, a.local_account) in seen_accounts:
             problems.append(f"{file}: account {a.local_account} is listed twice "
                             f"({seen_accounts[(a.force_code, a.local_account)]} and {a.subjective_code})")
@@ -84,14 +86,17 @@ def check_reference(ref: ReferenceData, directory: Path | None = None) -> None:
         raise ReferenceDataError(f"reference data{where} cannot be applied: " + "; ".join(problems))
 
 
-def sync_reference(url_or_engine: str | sa.Engine, reference_dir: Path | None = None) -> ReferenceSync:
+def sync_reference(url_or_engine: str | sa.Engine, reference_dir: Path | None = None,
+                   forces: Sequence[ForceConfig] | None = None) -> ReferenceSync:
     """Seed dimensions and maps from the reference files when their digest changed, and restate history.
 
     One transaction: the dimensions are upserted (a code is never deleted: history may name it),
     the maps replaced, every fact line whose mapped codes now differ updated, and the new digest
-    stored. Loads wait for it (and it for them): see :mod:`.locks`.
+    stored. Loads wait for it (and it for them): see :mod:`.locks`. ``forces`` (default
+    ``dags/forces.yaml``) name each force's local files; they must be in ``dim_force`` already
+    (:func:`.forces.sync_forces`).
     """
-    ref = load_reference(reference_dir)
+    ref = load_reference(reference_dir, forces)
     check_reference(ref, reference_dir)
     engine = make_engine(url_or_engine) if not isinstance(url_or_engine, sa.Engine) else url_or_engine
     try:

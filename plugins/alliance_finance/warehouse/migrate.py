@@ -25,9 +25,11 @@ import hashlib
 import logging
 import re
 from pathlib import Path
+from typing import Sequence
 
 import sqlalchemy as sa
 
+from alliance_finance.config.forces import ForceConfig
 from alliance_finance.core.paths import SQL_DIR
 from alliance_finance.warehouse import locks, meta, security, sqlfiles
 from alliance_finance.warehouse.engine import PG_SCHEMA, make_engine
@@ -86,12 +88,14 @@ def current_revision(conn: sa.Connection) -> str | None:
 
 
 def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_location: Path | None = None,
-            sql_dir: Path | None = None) -> str:
+            sql_dir: Path | None = None, forces: Sequence[ForceConfig] | None = None) -> str:
     """Bring the warehouse (empty or older) to ``revision`` keeping all data; returns the revision reached.
 
     At head the views are (re)created when any revision ran, when the view files changed, or when
     one is missing. At an older revision (tests, a DBA stepping through) views are dropped and not
-    recreated, since today's views may need tables that revision does not have yet.
+    recreated, since today's views may need tables that revision does not have yet. ``forces`` (default
+    ``dags/forces.yaml``) name the finance roles the security rules create; the forces' rows are
+    :func:`.forces.sync_forces`'s job, after the upgrade.
     """
     from alembic import command
 
@@ -123,7 +127,8 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
                 reached = current_revision(conn)
                 if target_is_head:
                     recreated = ensure_views(conn, force=ran, sql_dir=sql_dir, revision=reached)
-                    security.apply_security(conn, force=ran or recreated, revision=reached, sql_dir=sql_dir)
+                    security.apply_security(conn, force=ran or recreated, revision=reached, sql_dir=sql_dir,
+                                            forces=forces)
                 if ran:
                     log.info("warehouse upgraded from revision %s to %s", before or "(empty)", reached)
         return reached
@@ -291,7 +296,7 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m alliance_finance.warehouse.migrate``: upgrade the warehouse as its administrator.
 
     Creates or upgrades the schema, the views and (PostgreSQL, as a role that may) the roles, grants
-    and row-level security; with ``--loader-password-env VAR`` also lets ``alliance_loader`` log in
+    and row-level security, and fills the force dimension from ``dags/forces.yaml``; with ``--loader-password-env VAR`` also lets ``alliance_loader`` log in
     with the password held in environment variable VAR (never printed). The docker-compose init step
     runs it. Exit 0 done, 1 failed (the message masks every password), 2 wrong usage.
     """
@@ -301,6 +306,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from alliance_finance.core.paths import default_warehouse_url
     from alliance_finance.core.urls import mask_secrets, mask_url
+    from alliance_finance.warehouse.forces import sync_forces
 
     parser = argparse.ArgumentParser(
         prog="python -m alliance_finance.warehouse.migrate",
@@ -333,6 +339,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = make_engine(url)
         try:
             reached = upgrade(engine)
+            sync_forces(engine)
             with engine.connect() as conn:
                 if conn.dialect.name != "postgresql":
                     secured = "no roles (not PostgreSQL)"

@@ -24,9 +24,11 @@ import hashlib
 import logging
 import re
 from pathlib import Path
+from typing import Sequence
 
 import sqlalchemy as sa
 
+from alliance_finance.config.forces import ForceConfig, load_forces
 from alliance_finance.core.errors import AllianceFinanceError
 from alliance_finance.core.paths import SQL_DIR
 from alliance_finance.warehouse import meta, sqlfiles
@@ -51,23 +53,23 @@ class SchemaChangeNotPermitted(AllianceFinanceError):
     """The warehouse needs a change (a revision, its views, its grants) that only its administrator may make."""
 
 
-def force_roles() -> dict[str, str]:
-    """Each force's finance role, by force code, from ``dags/forces.yaml``: ``{"ASC": "asc_finance", ...}``."""
-    from alliance_finance.config.forces import load_forces
-
+def force_roles(forces: Sequence[ForceConfig] | None = None) -> dict[str, str]:
+    """Each force's finance role (``finance_role``), by force code, from ``forces`` (default
+    ``dags/forces.yaml``): ``{"ASC": "asc_finance", ...}``."""
     roles = {}
-    for force in load_forces():
-        role = f"{force.code.lower()}_finance"
-        if not _FORCE_CODE.match(force.code) or not _ROLE_NAME.match(role):
-            raise ValueError(f"dags/forces.yaml: force code {force.code!r} cannot name a PostgreSQL role "
-                             "(expected capital letters and digits, at most 8)")
+    for force in (load_forces() if forces is None else forces):
+        role = force.finance_role
+        if not _FORCE_CODE.match(force.code) or not _ROLE_NAME.match(role) or role in (LOADER, READER):
+            raise ValueError(f"forces file: force {force.code!r} cannot have the PostgreSQL role {role!r} "
+                             "(expected a code of capital letters and digits, at most 8, and a role name of "
+                             f"lower-case letters, digits and _, not {LOADER} or {READER})")
         roles[force.code] = role
     return roles
 
 
-def roles() -> tuple[str, ...]:
+def roles(forces: Sequence[ForceConfig] | None = None) -> tuple[str, ...]:
     """Every role the project creates: the loader, the reader, then each force's finance role."""
-    return (LOADER, READER, *force_roles().values())
+    return (LOADER, READER, *force_roles(forces).values())
 
 
 def security_files(sql_dir: Path | None = None) -> list[Path]:
@@ -75,14 +77,14 @@ def security_files(sql_dir: Path | None = None) -> list[Path]:
     return sorted((Path(sql_dir or SQL_DIR) / "security").glob("*.sql"))
 
 
-def _render(path: Path) -> str:
-    return sqlfiles.render(path, "postgresql", force_roles=force_roles(), all_roles=list(roles()),
+def _render(path: Path, forces: Sequence[ForceConfig] | None = None) -> str:
+    return sqlfiles.render(path, "postgresql", force_roles=force_roles(forces), all_roles=list(roles(forces)),
                            consolidated_views=CONSOLIDATED_VIEWS)
 
 
-def render_security_sql(sql_dir: Path | None = None) -> str:
+def render_security_sql(sql_dir: Path | None = None, forces: Sequence[ForceConfig] | None = None) -> str:
     """The security SQL exactly as it runs on PostgreSQL (for a DBA to read, or to run by hand)."""
-    return "\n".join(f"-- {path.name}\n{_render(path)}" for path in security_files(sql_dir))
+    return "\n".join(f"-- {path.name}\n{_render(path, forces)}" for path in security_files(sql_dir))
 
 
 # --- what the connected role may do ---------------------------------------------------------------
@@ -115,13 +117,14 @@ def _digest(sql: str, revision: str | None) -> str:
     return hashlib.sha256(f"revision={revision}\n{sql}".encode()).hexdigest()
 
 
-def security_current(conn: sa.Connection, *, revision: str | None = None, sql_dir: Path | None = None) -> bool:
+def security_current(conn: sa.Connection, *, revision: str | None = None, sql_dir: Path | None = None,
+                     forces: Sequence[ForceConfig] | None = None) -> bool:
     """Whether the warehouse carries exactly today's rules: same files and revision as last applied,
     every role present, row-level security on for the force tables, the loader without any power
     over roles, databases or row-level security."""
-    if meta.get_meta(conn, SECURITY_DIGEST) != _digest(render_security_sql(sql_dir), revision):
+    if meta.get_meta(conn, SECURITY_DIGEST) != _digest(render_security_sql(sql_dir, forces), revision):
         return False
-    wanted = roles()
+    wanted = roles(forces)
     present = conn.execute(sa.text("SELECT COUNT(*) FROM pg_roles WHERE rolname IN :names")
                            .bindparams(sa.bindparam("names", expanding=True)), {"names": list(wanted)}).scalar()
     secured = conn.execute(sa.text(
@@ -136,7 +139,7 @@ def security_current(conn: sa.Connection, *, revision: str | None = None, sql_di
 
 
 def apply_security(conn: sa.Connection, *, force: bool = False, revision: str | None = None,
-                   sql_dir: Path | None = None) -> bool:
+                   sql_dir: Path | None = None, forces: Sequence[ForceConfig] | None = None) -> bool:
     """Create the roles, grants and row-level security of ``sql/security/`` when needed and permitted.
 
     In the caller's transaction (the upgrade's), after the views exist. ``force``: the views were
@@ -146,7 +149,7 @@ def apply_security(conn: sa.Connection, *, force: bool = False, revision: str | 
     """
     if conn.dialect.name != "postgresql":
         return False
-    if not force and security_current(conn, revision=revision, sql_dir=sql_dir):
+    if not force and security_current(conn, revision=revision, sql_dir=sql_dir, forces=forces):
         return False
     if not may_manage_security(conn):
         user = conn.execute(sa.text("SELECT current_user")).scalar()
@@ -163,16 +166,16 @@ def apply_security(conn: sa.Connection, *, force: bool = False, revision: str | 
             log.info("roles, grants and row-level security not created: %s may not create roles "
                      "(connect as a superuser or a role with CREATEROLE to create them)", user)
         return False
-    sql = render_security_sql(sql_dir)
+    sql = render_security_sql(sql_dir, forces)
     from alliance_finance.warehouse.migrate import execute_statements
 
     for path in security_files(sql_dir):
         try:
-            execute_statements(conn, _render(path))
+            execute_statements(conn, _render(path, forces))
         except Exception as exc:
             raise RuntimeError(f"applying sql/security/{path.name} failed: {exc}") from exc
     meta.set_meta(conn, SECURITY_DIGEST, _digest(sql, revision))
-    log.info("warehouse roles, grants and row-level security applied (%s)", ", ".join(roles()))
+    log.info("warehouse roles, grants and row-level security applied (%s)", ", ".join(roles(forces)))
     return True
 
 

@@ -1,15 +1,17 @@
-"""Finance's data: savings_target, sharing_key, deflator, programme_cost_centre, loaded from seeds/.
+"""Finance's tables: savings_target, sharing_key, deflator, programme_cost_centre.
 
-The finance views (v_consolidated_spend, v_savings_tracker, v_local_policing, v_cost_share,
-v_intra_alliance_reconciliation, v_ledger_freshness) live in sql/views/ and are recreated by
-migrate.upgrade after every upgrade, like every view. Later edits of seeds/ reach these tables
-through finance.sync_finance_seeds.
+DDL only. Their rows come from seeds/ at every run (alliance_finance.marts.finance.sync_finance_seeds,
+called by the runner when preparing the warehouse); the finance views (v_consolidated_spend,
+v_savings_tracker, v_local_policing, v_cost_share, v_intra_alliance_reconciliation,
+v_ledger_freshness) live in sql/views/ and are recreated by migrate.upgrade after every upgrade.
 
 Revision ID: 0002
 Revises: 0001
 """
 
 from alembic import op
+
+from alliance_finance.warehouse.migrate import execute_sql_file
 
 revision = "0002"
 down_revision = "0001"
@@ -18,13 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from alliance_finance.marts.finance import create_finance_tables, seeds_digest, load_finance_seeds, FINANCE_SEEDS_DIGEST
-    from alliance_finance.warehouse import meta
-
-    conn = op.get_bind()
-    create_finance_tables(conn)
-    load_finance_seeds(conn)
-    meta.set_meta(conn, FINANCE_SEEDS_DIGEST, seeds_digest())
+    execute_sql_file(op.get_bind(), "migrations/0002_finance.sql")
 
 
 def downgrade() -> None:

@@ -1,0 +1,136 @@
+"""The alliance board report: one self-contained HTML page, its charts as PNG, and an XLSX workbook.
+
+``alliance-finance report --warehouse URL --out DIR`` writes into DIR:
+
+* ``index.html``: for the alliance board and every force's finance team. Opens offline: styles inline,
+  charts embedded as PNG data URIs, no script, font or stylesheet from anywhere else. Every value
+  is escaped (Jinja2 autoescape).
+* ``savings_vs_target.png``, ``nre_by_function.png``, ``local_policing.png``: the same charts.
+* ``alliance_finance.xlsx``: one sheet per view, money as real numbers exact to the penny in
+  ``£#,##0.00``, header row frozen, and text that a spreadsheet could take for a formula kept as text.
+
+Every figure comes from the finance views through :func:`alliance_finance.marts.finance.read_board_figures`
+(one snapshot); nothing is computed here but presentation (labels, percentages, the words "owes").
+The same warehouse gives the same page and charts, byte for byte. The forces, their names and
+colours come from the warehouse's force dimension and ``dags/forces.yaml``, never from this code.
+
+Modules: :mod:`.page` (the page's context and HTML), :mod:`.charts`, :mod:`.workbook`, :mod:`.format`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import sys
+from pathlib import Path
+from typing import Sequence
+
+import sqlalchemy as sa
+
+from alliance_finance.config.forces import ForceConfig
+from alliance_finance.core.urls import mask_url, normalise_url
+from alliance_finance.marts.finance import read_board_figures
+from alliance_finance.report.charts import CHART_NAMES, render_charts
+from alliance_finance.report.format import force_colours
+from alliance_finance.report.page import forces_without_ledger, render_html
+from alliance_finance.report.workbook import safe_text_cell, write_workbook
+from alliance_finance.warehouse.engine import PG_SCHEMA, make_engine
+
+__all__ = ["CHART_NAMES", "HTML_NAME", "WORKBOOK_NAME", "ReportFiles", "build_report", "report_cli",
+           "safe_text_cell", "write_workbook"]
+
+log = logging.getLogger(__name__)
+
+HTML_NAME = "index.html"
+WORKBOOK_NAME = "alliance_finance.xlsx"
+
+
+@dataclasses.dataclass(frozen=True)
+class ReportFiles:
+    """What :func:`build_report` wrote."""
+
+    html: Path
+    workbook: Path
+    charts: dict[str, Path]
+    has_data: bool
+    #: "Name (CODE)" of each force in the warehouse with no ledger line loaded yet
+    without_ledger: tuple[str, ...] = ()
+
+
+# ---------------------------------------------------------------------------------------------
+# Entry points
+# ---------------------------------------------------------------------------------------------
+
+
+def report_cli(warehouse_url: str, out: Path, forces: Sequence[ForceConfig] | None = None) -> int:
+    """``alliance-finance report``: write the report into ``out``; 0 when written, 1 when it could not be."""
+    try:
+        files = build_report(warehouse_url, Path(out), forces)
+    except (sa.exc.SQLAlchemyError, OSError) as exc:
+        print(f"alliance-finance report: could not report on {mask_url(warehouse_url)}: {exc}\n"
+              "(a warehouse at an older schema has no finance views yet: `alliance-finance run` upgrades it)",
+              file=sys.stderr)
+        return 1
+    if not files.has_data:
+        print(f"No ledger loaded in {mask_url(warehouse_url)} yet: wrote a report that says so.")
+    elif files.without_ledger:
+        print(f"No ledger loaded yet for {', '.join(files.without_ledger)}: the report says so, and shows no "
+              "alliance (ALL) figures until every force has delivered a year.")
+    print(f"Board report: {files.html}")
+    print(f"Workbook:     {files.workbook}")
+    for path in files.charts.values():
+        print(f"Chart:        {path}")
+    return 0
+
+
+def build_report(url_or_engine: str | sa.Engine, out: Path,
+                 forces: Sequence[ForceConfig] | None = None) -> ReportFiles:
+    """Read the warehouse and write the HTML page, the PNG charts and the workbook into ``out``.
+
+    ``forces`` (default ``dags/forces.yaml``) give each force its colour. A warehouse holding only some
+    forces' ledgers (the first night), or none, gives a report that says which forces have none yet.
+    """
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    own_engine = not isinstance(url_or_engine, sa.Engine)
+    figures = None
+    if not (own_engine and _missing_sqlite_file(url_or_engine)):
+        engine = make_engine(url_or_engine) if own_engine else url_or_engine
+        try:
+            if _has_schema(engine):
+                figures = read_board_figures(engine)
+        finally:
+            if own_engine:
+                engine.dispose()
+
+    has_data = figures is not None and figures.has_ledger
+    charts: dict[str, Path] = {}
+    chart_png: dict[str, bytes] = {}
+    if has_data:
+        chart_png = render_charts(figures, force_colours(forces))
+        for name, png in chart_png.items():
+            path = out / f"{name}.png"
+            path.write_bytes(png)
+            charts[name] = path
+    for stale in CHART_NAMES:
+        if stale not in charts:
+            (out / f"{stale}.png").unlink(missing_ok=True)
+
+    html = out / HTML_NAME
+    html.write_text(render_html(figures, chart_png), encoding="utf-8")
+    workbook = out / WORKBOOK_NAME
+    write_workbook(figures, workbook)
+    return ReportFiles(html=html, workbook=workbook, charts=charts, has_data=has_data,
+                       without_ledger=tuple(forces_without_ledger(figures)))
+
+
+def _missing_sqlite_file(url: str) -> bool:
+    # Reporting must not create an empty SQLite warehouse where none exists.
+    u = normalise_url(url)
+    return u.get_backend_name() == "sqlite" and bool(u.database) and u.database != ":memory:" \
+        and not Path(u.database).exists()
+
+
+def _has_schema(engine: sa.Engine) -> bool:
+    schema = PG_SCHEMA if engine.dialect.name == "postgresql" else None
+    return sa.inspect(engine).has_table("fact_ledger_line", schema=schema)

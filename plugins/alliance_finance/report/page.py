@@ -1,0 +1,262 @@
+"""The board report's page: what the template shows, as display strings, and the HTML itself."""
+
+from __future__ import annotations
+
+import base64
+from pathlib import Path
+from typing import Any
+
+from alliance_finance.core.fiscal import fy_label
+from alliance_finance.marts.finance import ALL_FORCES, BASELINE_FY, BoardFigures
+from alliance_finance.report.format import _day, _share, gbp, percent
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def page_context(figures: BoardFigures | None) -> dict[str, Any]:
+    """Everything the template shows, as display strings (money formatted, years labelled)."""
+    forces = _forces_shown(figures)
+    if figures is None or not figures.has_ledger:
+        freshness = [] if figures is None else figures.views["v_ledger_freshness"]
+        return {"has_data": False, "forces": forces, "without_ledger": forces_without_ledger(figures),
+                "freshness": _freshness_rows(freshness) if freshness else []}
+
+    # the headline needs a year every force has delivered; the first night has none yet
+    year = figures.headline_year()
+    function_year = figures.report_year()
+    complete = year is not None and figures.year_complete(year)
+    savings_all = {r["fiscal_year"]: r for r in figures.savings(ALL_FORCES)}
+    head = savings_all.get(year) if year is not None else None
+    targeted = sorted({t["force_code"] for t in figures.targets
+                       if t["force_code"] != ALL_FORCES and t["alliance_scope"] == "alliance"})
+    own = [(code, {r["fiscal_year"]: r for r in figures.savings(code)}.get(year)) for code in targeted]
+    local_all = {r["fiscal_year"]: r for r in figures.views["v_local_policing"] if r["force_code"] == ALL_FORCES}
+
+    headline = None
+    if head is not None:
+        # without the FY 2014 baseline in the warehouse there are no savings to compare
+        no_baseline = head["savings_pence"] is None
+        behind = (not no_baseline and head["target_pence"] is not None
+                  and head["savings_pence"] < head["target_pence"])
+        headline = {
+            "year": fy_label(year),
+            "complete": complete,
+            "savings": gbp(head["savings_pence"]),
+            "target": gbp(head["target_pence"]),
+            "of_target": percent(head["savings_pence"], head["target_pence"]),
+            "variance": gbp(None if head["target_variance_pence"] is None else abs(head["target_variance_pence"])),
+            "status": ("no FY 2014/15 baseline loaded" if no_baseline else "no target" if head["target_pence"] is None
+                       else ("behind target" if behind else "on or ahead of target")),
+            "behind": behind,
+            "baseline": gbp(head["baseline_nre_pence"]),
+            "nre": gbp(head["nre_pence"]),
+            "by_force": [
+                {"name": figures.force_names.get(code, code), "savings": gbp(row["savings_pence"]),
+                 "target": gbp(row["target_pence"]) if row["target_pence"] is not None else None}
+                for code, row in own if row is not None
+            ],
+            "local_change": _local_change(local_all.get(year)),
+        }
+
+    deflated = any(r["nre_real_pence"] is not None for r in figures.views["v_savings_tracker"])
+    savings_rows = [
+        {
+            "year": fy_label(r["fiscal_year"]),
+            "force": "Alliance (every force)" if r["force_code"] == ALL_FORCES else figures.force_names.get(r["force_code"], r["force_code"]),
+            "is_all": r["force_code"] == ALL_FORCES,
+            "baseline": gbp(r["baseline_nre_pence"]),
+            "nre": gbp(r["nre_pence"]),
+            "savings": gbp(r["savings_pence"]),
+            "target": gbp(r["target_pence"]),
+            "variance": gbp(r["target_variance_pence"]),
+            "behind": r["target_variance_pence"] is not None and r["target_variance_pence"] < 0,
+            "nre_real": gbp(r["nre_real_pence"]),
+            "savings_real": gbp(r["savings_real_pence"]),
+            "complete": figures.year_complete(r["fiscal_year"]),
+        }
+        for r in figures.views["v_savings_tracker"]
+        if r["alliance_scope"] == "alliance" and r["fiscal_year"] > BASELINE_FY
+    ]
+
+    local_rows = [
+        {
+            "year": fy_label(r["fiscal_year"]),
+            "force": r["force_code"],
+            "baseline": gbp(r["baseline_nre_pence"]),
+            "nre": gbp(r["nre_pence"]),
+            "change": gbp(r["change_from_baseline_pence"]),
+            "change_pct": percent(r["change_from_baseline_pence"], r["baseline_nre_pence"]),
+        }
+        for r in figures.views["v_local_policing"]
+    ]
+
+    function_forces = [f for f in figures.force_names if any(k[1] == f for k in figures.nre_by_function)]
+    functions = sorted(
+        {fn for (fy, _, fn) in figures.nre_by_function if fy == function_year},
+        key=lambda fn: -sum(figures.nre_by_function.get((function_year, f, fn), 0) for f in function_forces),
+    )
+    function_rows = []
+    for fn in functions:
+        by_force = [figures.nre_by_function.get((function_year, f, fn), 0) for f in function_forces]
+        function_rows.append({"code": fn, "name": figures.function_names.get(fn, fn),
+                              "by_force": [gbp(p) for p in by_force], "together": gbp(sum(by_force))})
+    function_totals = [sum(figures.nre_by_function.get((function_year, f, fn), 0) for fn in functions)
+                       for f in function_forces]
+
+    return {
+        "has_data": True,
+        "forces": forces,
+        "without_ledger": forces_without_ledger(figures),
+        "headline": headline,
+        "baseline_year": fy_label(BASELINE_FY),
+        "savings_rows": savings_rows,
+        "deflated": deflated,
+        "local_rows": local_rows,
+        "function_year": fy_label(function_year) if function_year is not None else "–",
+        "function_forces": function_forces,
+        "function_rows": function_rows,
+        "function_totals": [gbp(p) for p in function_totals] + [gbp(sum(function_totals))],
+        "sharing": _sharing(figures),
+        "reconciliation": [
+            {
+                "year": fy_label(r["fiscal_year"]),
+                "payer": r["payer_force"] or "(not known)",
+                "payee": r["payee_force"] or "(not known)",
+                "paid": gbp(r["paid_pence"], pence_shown=True),
+                "received": gbp(r["received_pence"], pence_shown=True),
+                "mismatch": gbp(r["mismatch_pence"], pence_shown=True),
+                "status": r["status"],
+            }
+            for r in figures.views["v_intra_alliance_reconciliation"]
+        ],
+        "freshness": _freshness_rows(figures.views["v_ledger_freshness"]),
+        "unmapped": [
+            {
+                "force": r["force_code"],
+                "code_type": "cost centre" if r["code_type"] == "cost_centre" else r["code_type"],
+                "code": r["local_code"] if r["local_code"] is not None else "(blank)",
+                "lines": f"{r['line_count']:,}",
+                "amount": gbp(r["amount_pence"], pence_shown=True),
+                "first": _day(r["first_posting_date"]),
+                "last": _day(r["last_posting_date"]),
+            }
+            for r in figures.views["v_unmapped_codes"]
+        ],
+        "rejected": [
+            {
+                "force": r["force_code"],
+                "source": r["source_ref"],
+                "business_date": _day(r["business_date"]),
+                "error": _truncate(r["error"] or "", 400),
+            }
+            for r in figures.rejected_batches
+        ],
+    }
+
+
+def _local_change(row: dict | None) -> dict | None:
+    if row is None or row["change_from_baseline_pence"] is None:
+        return None
+    change = row["change_from_baseline_pence"]
+    return {"amount": gbp(abs(change)), "direction": "up" if change > 0 else "down" if change < 0 else "level",
+            "pct": percent(abs(change), row["baseline_nre_pence"]), "nre": gbp(row["nre_pence"]),
+            "baseline": gbp(row["baseline_nre_pence"])}
+
+
+def _sharing(figures: BoardFigures) -> list[dict[str, Any]]:
+    """The sharing statement by year, with who owes whom; years with nothing to share are left out."""
+    by_year: dict[int, list[dict]] = {}
+    for r in figures.views["v_cost_share"]:
+        by_year.setdefault(r["fiscal_year"], []).append(r)
+    years = []
+    for year, rows in sorted(by_year.items()):
+        if not any(r["programme_cost_total_pence"] or r["paid_to_partner_pence"] for r in rows):
+            continue
+        owes = [r for r in rows if r["balance_pence"] is not None and r["balance_pence"] > 0]
+        owed = [r for r in rows if r["balance_pence"] is not None and r["balance_pence"] < 0]
+        if any(r["balance_pence"] is None for r in rows):
+            settlement = "No sharing key for this year (no baseline ledger, or the key's weights are invalid)."
+        elif len(owes) == 1 and len(owed) == 1:
+            settlement = f"{owes[0]['force_code']} owes {owed[0]['force_code']} {gbp(owes[0]['balance_pence'], pence_shown=True)}."
+        elif owes and owed:
+            settlement = ("; ".join(f"{r['force_code']} owes {gbp(r['balance_pence'], pence_shown=True)}" for r in owes)
+                          + "; owed: " + ", ".join(f"{r['force_code']} {gbp(-r['balance_pence'], pence_shown=True)}"
+                                                   for r in owed) + ".")
+        else:
+            settlement = "Settled: each force has borne exactly its fair share."
+        years.append({
+            "year": fy_label(year),
+            "settlement": settlement,
+            "basis": rows[0]["key_basis"],
+            "rows": [
+                {
+                    "force": r["force_code"],
+                    "key_weight": "–" if r["key_weight"] is None else f"{r['key_weight']:,}",
+                    "key_share": _share(r["key_share"]),
+                    "incurred": gbp(r["incurred_pence"], pence_shown=True),
+                    "fair_share": gbp(r["fair_share_pence"], pence_shown=True),
+                    "paid_to_partner": gbp(r["paid_to_partner_pence"], pence_shown=True),
+                    "paid_by_partner": gbp(r["paid_by_partner_pence"], pence_shown=True),
+                    "net_cost": gbp(r["net_cost_pence"], pence_shown=True),
+                    "balance": gbp(r["balance_pence"], pence_shown=True),
+                }
+                for r in rows
+            ],
+            "total": gbp(rows[0]["programme_cost_total_pence"], pence_shown=True),
+        })
+    return years
+
+
+def _freshness_rows(rows: list[dict]) -> list[dict[str, Any]]:
+    return [
+        {
+            "force": r["force_code"],
+            "name": r["force_name"],
+            "last_business_date": _day(r["last_business_date"]),
+            "last_posting_date": _day(r["last_posting_date"]),
+            "last_loaded_at": _day(r["last_loaded_at"]),
+            "loaded": f"{r['batches_loaded']:,}",
+            "rejected": f"{r['batches_rejected']:,}",
+            "superseded": f"{r['batches_superseded']:,}",
+            "any_rejected": bool(r["batches_rejected"]),
+            "quarantined": f"{r['lines_quarantined']:,}",
+            "lines": f"{r['lines_loaded']:,}",
+            "suspense": gbp(r["suspense_pence"], pence_shown=True),
+            "suspense_gross": gbp(r["suspense_gross_pence"], pence_shown=True),
+            "suspense_lines": f"{r['suspense_line_count']:,}",
+        }
+        for r in rows
+    ]
+
+
+def _truncate(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def render_html(figures: BoardFigures | None, chart_png: dict[str, bytes]) -> str:
+    """The page, from ``templates/board_report.html.j2``; charts inlined as data URIs."""
+    import jinja2
+
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    charts = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii") for name, png in chart_png.items()}
+    return env.get_template("board_report.html.j2").render(fy_label=fy_label, charts=charts, **page_context(figures))
+
+
+def _forces_shown(figures: BoardFigures | None) -> list[dict[str, str]]:
+    """Every force of the warehouse, by code: its code and name."""
+    if figures is None:
+        return []
+    return [{"code": code, "name": name} for code, name in figures.force_names.items()]
+
+
+def forces_without_ledger(figures: BoardFigures | None) -> list[str]:
+    """"Name (CODE)" of each force in the warehouse with no ledger line loaded yet."""
+    if figures is None:
+        return []
+    return [f"{figures.force_names.get(code, code)} ({code})" for code in figures.forces_without_ledger()]
