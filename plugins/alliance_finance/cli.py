@@ -7,12 +7,12 @@ Exit status: 0 when everything offered was loaded; 1 when any batch was rejected
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from pathlib import Path
 
 from alliance_finance.core.paths import default_warehouse_url
+from alliance_finance.runner.logs import configure_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -47,18 +47,6 @@ def _positive_float_text(text: str) -> str:
     if value <= 0:
         raise argparse.ArgumentTypeError(f"--scale must be positive, got {text}")
     return text
-
-
-def configure_logging(*, verbose: bool) -> None:
-    """The command's log lines on stderr (INFO, or DEBUG with ``--verbose``)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        # the libraries' own progress chatter hides ours: keep it for --verbose
-        for noisy in ("alembic", "great_expectations", "matplotlib", "PIL"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 def build_parser() -> argparse.ArgumentParser:

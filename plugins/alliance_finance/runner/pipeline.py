@@ -871,7 +871,7 @@ def _force_process(force_code: str, sources: Path | None, warehouse_url: str, wi
     """The body of one process of :func:`_run_side_by_side`: exits 0 or 1 as the force's pass did."""
     import signal
 
-    from alliance_finance.cli import configure_logging
+    from alliance_finance.runner.logs import configure_logging
 
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped by the parent: at once (the batch in flight rolls back)
     configure_logging(verbose=level <= logging.DEBUG)
