@@ -103,7 +103,7 @@ def _configure(monkeypatch, warehouse_url: str, sources: Path, var_dir: Path):
     monkeypatch.setenv("AIRFLOW_VAR_ALLIANCE_SOURCES_DIR", str(sources))
     monkeypatch.setenv("ALLIANCE_REPORT_DIR", str(var_dir / "report"))
     monkeypatch.delenv("AIRFLOW_CONN_WILTSHIRE_ERP", raising=False)
-    monkeypatch.setenv("ALLIANCE_VAR_DIR", str(var_dir))  # staging, and Data Docs of a PostgreSQL warehouse
+    monkeypatch.setenv("ALLIANCE_VAR_DIR", str(var_dir))  # Data Docs of a PostgreSQL warehouse
 
 
 def _run(dag):

@@ -780,7 +780,7 @@ def test_a_dag_load_task_and_a_cli_run_racing_load_everything_once(sources, refe
         pending = orchestration.find_pending(force, context, settings=settings)
         staged[force] = (orchestration.extract_and_validate(force, pending, context, settings=settings,
                                                             validator=ReadersOnly()), context)
-    assert len(staged["ASC"][0]["batches"]) == reference.asc_deliveries
+    assert staged["ASC"][0]["batches"] == reference.asc_deliveries
 
     results: dict = {}
     barrier = threading.Barrier(4)

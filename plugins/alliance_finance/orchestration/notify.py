@@ -47,7 +47,7 @@ TASK_MEANINGS: dict[str, str] = {
     "find_pending": "The run stopped before reading anything: nothing was read or loaded, and the warehouse "
                     "is as the last run left it.",
     "extract_and_validate": "Reading or validating stopped: nothing of this run was loaded (this step only "
-                            "writes the run's staging folder); the next run offers everything again.",
+                            "stages batches in etl_staged_batch); the next run offers everything again.",
     "load": "Loading stopped: each batch is loaded in its own transaction, so the batches before the failure "
             "are loaded and the one in flight was rolled back (nothing of it was loaded); the next run, or a "
             "retry of this task, loads the rest.",

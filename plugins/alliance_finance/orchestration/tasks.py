@@ -7,8 +7,9 @@ Each task builds its :class:`~alliance_finance.config.settings.Settings` once fr
 ``find_pending``
     prepares the warehouse and lists what the run will process (refused files are named here already).
 ``extract_and_validate``
-    reads everything pending, validates it in groups (one GX context per task) and writes each
-    validated batch to the run's staging folder. Nothing is written to the warehouse.
+    reads everything pending, validates it in groups (one GX context per task) and stages each
+    validated batch in the warehouse (``etl_staged_batch``, under ``<dag_id>/<run_id>``: every worker
+    reaches it). No ledger table is written.
 ``load``
     under the force's load lock, loads each staged batch in its own transaction, in order. A batch
     another run (a CLI run, say) loaded meanwhile is skipped; a retried load never re-validates.
@@ -17,8 +18,8 @@ Each task builds its :class:`~alliance_finance.config.settings.Settings` once fr
 ``report_rejections``
     fails, without retry, naming each rejected batch and why, after the good batches are loaded.
 
-Results pass between tasks as XCom (small JSON: ``ForceRunResult.to_dict``); batches pass through
-the staging folder ``<var>/staging/<dag_id>/<run_id>``. ``settings`` (and ``validator``) may be given
+Results pass between tasks as XCom (JSON: ``ForceRunResult.to_dict``); batches pass through the
+warehouse's staging table (:mod:`alliance_finance.warehouse.staging`). ``settings`` (and ``validator``) may be given
 in place of Airflow's, as a test does.
 """
 
@@ -26,8 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import re
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -55,11 +54,10 @@ def transient_errors_retried(what: str):
         raise TransientError(f"{what}: {mask_secrets(str(exc))}") from exc
 
 
-def staging_dir(context: dict[str, Any], settings: Settings) -> Path:
-    """The run's own staging folder: ``<var>/staging/<dag_id>/<run_id>``."""
+def run_key(context: dict[str, Any]) -> str:
+    """The key the run's validated batches are staged under in the warehouse: ``<dag_id>/<run_id>``."""
     dag_id = context["dag"].dag_id if context.get("dag") else "adhoc"
-    run_id = re.sub(r"[^A-Za-z0-9_.-]+", "_", str(context.get("run_id", "run")))
-    return settings.staging_dir / dag_id / run_id
+    return f"{dag_id}/{context.get('run_id', 'run')}"
 
 
 def ledger_freshness(settings: Settings) -> dict[str, dict[str, Any]]:
@@ -94,11 +92,11 @@ def find_pending(force_code: str, context: dict[str, Any], *, settings: Settings
 
 def extract_and_validate(force_code: str, pending: dict, context: dict[str, Any], *,
                          settings: Settings | None = None, validator=None) -> dict:
-    """Read and validate everything pending into the run's staging folder (the warehouse is only read)."""
+    """Read and validate everything pending, staged in the warehouse under the run's key."""
     settings = settings or settings_for(force_code)
     force_pass = pipeline.force_pass(force_code, settings, validator=validator, log=log)
     with transient_errors_retried(force_code):
-        return force_pass.stage(staging_dir(context, settings))
+        return force_pass.stage(run_key(context))
 
 
 def load_staged(force_code: str, staged: dict, context: dict[str, Any], *,

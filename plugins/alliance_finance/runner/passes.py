@@ -3,8 +3,8 @@
 :meth:`ForcePass.run` does them all at once, overlapping reading, validating and loading (the CLI,
 ``alliance-finance run``). A DAG task calls one step each, passing what it made to the next as XCom:
 :meth:`~ForcePass.prepare` and :meth:`~ForcePass.find` (``find_pending``), :meth:`~ForcePass.stage`
-(``extract_and_validate``: the validated batches written to a staging folder, the warehouse only
-read), :meth:`~ForcePass.load_staged` (``load``) and the result's :meth:`problems
+(``extract_and_validate``: the validated batches staged in the warehouse's ``etl_staged_batch``,
+no ledger table written), :meth:`~ForcePass.load_staged` (``load``) and the result's :meth:`problems
 <alliance_finance.runner.result.ForceRunResult.problems>` (``report_rejections``).
 
 The force's reader (a :class:`SourceReader`: what is pending, and the pending batches read in
@@ -15,16 +15,13 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import shutil
 import time
-from pathlib import Path
 from typing import TYPE_CHECKING, Iterator, Protocol
 
 import sqlalchemy as sa
 
 from alliance_finance.config.forces import ForceConfig
 from alliance_finance.config.settings import Settings
-from alliance_finance.core import ledger
 from alliance_finance.core.errors import TransientError
 from alliance_finance.core.urls import mask_url
 from alliance_finance.runner import validators
@@ -32,7 +29,7 @@ from alliance_finance.runner.clock import StageClock
 from alliance_finance.runner.flow import load_batches, validate_and_load, validate_group
 from alliance_finance.runner.prepare import prepare_warehouse, reachable
 from alliance_finance.runner.result import ForceRunResult, first_line
-from alliance_finance.warehouse import locks
+from alliance_finance.warehouse import locks, staging
 from alliance_finance.warehouse.engine import make_engine
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -131,16 +128,18 @@ class ForcePass:
         self._log_pending(pending)
         return pending
 
-    def stage(self, directory: Path) -> dict:
-        """Read and validate everything pending into ``directory`` (emptied first: a retry starts clean),
-        one file pair per batch in load order (:func:`alliance_finance.core.ledger.save_batch`). The
-        warehouse is only read. Returns ``{"staging_dir", "batches", "refused"}`` for :meth:`load_staged`."""
-        if directory.exists():
-            shutil.rmtree(directory)
-        directory.mkdir(parents=True)
-        staged: list[str] = []
+    def stage(self, run_key: str) -> dict:
+        """Read and validate everything pending, staging each validated batch in the warehouse under
+        ``run_key`` (:class:`~alliance_finance.warehouse.staging.BatchStaging`: every worker reaches it),
+        in load order; what this run staged before is removed first (a retry starts clean), and so is
+        what abandoned runs left. No ledger table is written. Returns ``{"run_key", "batches" (how
+        many), "refused"}`` for :meth:`load_staged`."""
+        count = 0
         clock = StageClock()
         with self._warehouse() as engine, self._own_validator():
+            staging.expire(engine)
+            staged = staging.BatchStaging(engine, run_key)
+            staged.clear()
             try:
                 pending = self.reader.pending(engine)
                 for group in self.reader.read_groups(engine, pending):
@@ -148,22 +147,20 @@ class ForcePass:
                     validate_group(self.validator, group, clock)
                     for batch in group:
                         batch.raw = None
-                        stem = f"{len(staged):06d}"
-                        ledger.save_batch(batch, directory, stem)
-                        staged.append(stem)
+                        staged.put(count, batch)
+                        count += 1
                         state = f"rejected: {batch.error}" if batch.rejected else (
                             f"{batch.lines.num_rows:,} lines, {len(batch.quarantine):,} quarantined")
                         self.log.info("validated %s: %s", batch.source_ref, state)
             finally:
                 self.reader.close()
-        self.log.info("%s: %d batches validated and staged in %s", self.code, len(staged), directory)
-        return {"staging_dir": str(directory), "batches": staged, "refused": list(pending.refused)}
+        self.log.info("%s: %d batches validated and staged as %s", self.code, count, run_key)
+        return {"run_key": run_key, "batches": count, "refused": list(pending.refused)}
 
     def load_staged(self, staged: dict) -> ForceRunResult:
-        """Load the batches :meth:`stage` wrote, in order, each in its own transaction, under the force's
+        """Load the batches :meth:`stage` staged, in order, each in its own transaction, under the force's
         load lock; a batch another run loaded (or rejected) since it was staged is skipped, so it is never
-        loaded twice, and a retried load never validates again. The staging folder is removed after."""
-        directory = Path(staged["staging_dir"])
+        loaded twice, and a retried load never validates again. The staged batches are removed after."""
         result = ForceRunResult(self.code, refused=list(staged.get("refused", [])))
         started = time.perf_counter()
 
@@ -174,10 +171,11 @@ class ForcePass:
             return False
 
         with self._warehouse() as engine:
+            batches = staging.BatchStaging(engine, staged["run_key"])
             with locks.force_load_lock(engine, self.code, wait_seconds=self.lock_wait_seconds):
-                batches = (ledger.read_saved_batch(directory / f"{stem}.json") for stem in staged["batches"])
-                result.outcomes += load_batches(engine, batches, self.log, skip=loaded_meanwhile)
-        shutil.rmtree(directory, ignore_errors=True)
+                result.outcomes += load_batches(engine, batches.batches(staged["batches"]), self.log,
+                                                skip=loaded_meanwhile)
+            batches.drop()
         result.seconds = time.perf_counter() - started
         self.log.info("%s", result.summary())
         return result
