@@ -369,7 +369,7 @@ Profiled first (pyinstrument and py-spy on whole runs, every thread and both pro
 the readers; the pipeline's stage seconds), then fixed what dominated, without weakening a check:
 the fast path and the safe path are one path.
 
-- **Great Expectations filters one column, not the frame** (`validation._narrow_column_domains`):
+- **Great Expectations filters one column, not the frame** (`validation.gx_compat`, applied only around the suite runs):
   GX 1.24's pandas engine drops a column's empty values with `df[df[column].notnull()]` on the
   whole frame, four times per expectation; on a column with empty values (ASC's cost centre,
   Wiltshire's debit and credit) that copy of every column was the largest single cost of validating
@@ -384,7 +384,7 @@ the fast path and the safe path are one path.
   readers spend their time in pyarrow, numpy and the SQLite driver, which release the GIL).
 - **A night does not re-read the history**: a processed ASC file is hashed again only when its
   identity (device, inode, size, modification and inode-change times) changed since it was last
-  hashed (`pipeline.FileDigests`): any write to the file changes its inode-change time, so a changed
+  hashed (`sources.sap_files.digests.FileDigests`): any write to the file changes its inode-change time, so a changed
   file is still hashed and refused. Before, every night hashed five years of files (660 MB).
 - **Wiltshire's reader, whole columns** (`erp_sql`): every check of a journal's lines runs on
   numpy/pyarrow columns; only a journal with a problem or an unusual value type goes through the

@@ -18,7 +18,8 @@ What it sets, and why (each is something the components need and the defaults ge
 - with ``--workers N``: the CeleryExecutor, Redis at 127.0.0.1:6379 as the broker (``--broker``), the
   metadata database as Celery's result store, and N ``airflow celery worker`` processes, each in its
   own folder ``<home>/worker-<i>`` with its own ``ALLIANCE_VAR_DIR`` (so no worker can read another's
-  disk, as on separate machines) and its own log-server port (8793, 8794, ...);
+  disk, as on separate machines) and its own log-server port (8795, 8796, ...: 8793 is the
+  scheduler's under the LocalExecutor, 8794 the triggerer's; on one machine they cannot share one);
 - DAGs paused at creation: unpausing a force's DAG runs it for the latest night at once (its
   schedule is the nightly cron; that first run is the night being caught up, which is safe: a
   run loads only what is pending).
@@ -62,7 +63,8 @@ LOG_SERVER_PORT = 8793
 
 
 def environment(home: Path, db_url: str, port: int, executor: str = "LocalExecutor",
-                extra: dict[str, str] | None = None, broker: str = DEFAULT_BROKER) -> dict[str, str]:
+                extra: dict[str, str] | None = None, broker: str = DEFAULT_BROKER,
+                log_port: int = LOG_SERVER_PORT) -> dict[str, str]:
     """The environment every component runs with."""
     from cryptography.fernet import Fernet
 
@@ -94,7 +96,8 @@ def environment(home: Path, db_url: str, port: int, executor: str = "LocalExecut
             "airflow.api_fastapi.auth.managers.simple.simple_auth_manager.SimpleAuthManager",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS": "admin:admin",
         "AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_PASSWORDS_FILE": str(passwords),
-        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(LOG_SERVER_PORT),
+        "AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT": str(log_port),
+        "AIRFLOW__LOGGING__TRIGGER_LOG_SERVER_PORT": str(log_port + 1),
         "AIRFLOW__SCHEDULER__ENABLE_HEALTH_CHECK": "True",
     })
     if executor == "CeleryExecutor":
@@ -216,18 +219,29 @@ class _ignore_missing:
         return kind is ProcessLookupError
 
 
-def start_worker(index: int, env: dict[str, str], home: Path, queues: str = "default") -> int:
-    """Start Celery worker ``index`` (1, 2, ...) in ``<home>/worker-<index>`` with its own var/ and log port."""
+def start_worker(index: int, env: dict[str, str], home: Path, queues: str = "default",
+                 log_port: int = LOG_SERVER_PORT, isolated: bool = False) -> int:
+    """Start Celery worker ``index`` (1, 2, ...) in ``<home>/worker-<index>`` with its own var/ and log port.
+
+    ``isolated``: the worker runs in a mount namespace of its own with a private tmpfs over its var/
+    (``unshare -m``, needs root), so what it writes there is invisible to every other process, even
+    by absolute path: as on a machine of its own. Without it, workers on one machine can still read
+    each other's files when handed an absolute path.
+    """
     folder = home / f"worker-{index}"
     (folder / "var").mkdir(parents=True, exist_ok=True)
     worker_env = dict(env, ALLIANCE_VAR_DIR=str(folder / "var"),
-                      AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(LOG_SERVER_PORT + index - 1))
+                      AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(log_port + 1 + index))
     name = f"worker-{index}"
     (home / "logs").mkdir(parents=True, exist_ok=True)
     (home / "pids").mkdir(parents=True, exist_ok=True)
     log = open(home / "logs" / f"{name}.log", "ab")
-    proc = subprocess.Popen([str(VENV_BIN / "airflow"), "celery", "worker", "--celery-hostname", f"{name}@%h",
-                             "--queues", queues, "--concurrency", "2"],
+    command = [str(VENV_BIN / "airflow"), "celery", "worker", "--celery-hostname", f"{name}@%h",
+               "--queues", queues, "--concurrency", "2"]
+    if isolated:
+        command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
+                   'mount -t tmpfs tmpfs "$ALLIANCE_VAR_DIR" && exec "$@"', "worker", *command]
+    proc = subprocess.Popen(command,
                             env=worker_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                             start_new_session=True, cwd=str(folder))
     (home / "pids" / f"{name}.pid").write_text(str(proc.pid))
@@ -236,7 +250,8 @@ def start_worker(index: int, env: dict[str, str], home: Path, queues: str = "def
 
 def start(home: Path = DEFAULT_HOME, db_url: str = DEFAULT_DB, port: int = 8080,
           executor: str = "LocalExecutor", extra_env: dict[str, str] | None = None, workers: int = 0,
-          broker: str = DEFAULT_BROKER) -> dict[str, str]:
+          broker: str = DEFAULT_BROKER, log_port: int = LOG_SERVER_PORT,
+          isolated: bool = False) -> dict[str, str]:
     """Create and migrate the metadata database, start the four components (and ``workers`` Celery
     workers, which imply the CeleryExecutor), wait until healthy."""
     if port == 8793:
@@ -246,13 +261,13 @@ def start(home: Path = DEFAULT_HOME, db_url: str = DEFAULT_DB, port: int = 8080,
         stop(home)
     if workers:
         executor = "CeleryExecutor"
-    env = environment(home, db_url, port, executor, extra_env, broker)
+    env = environment(home, db_url, port, executor, extra_env, broker, log_port)
     create_database(db_url)
     migrate(env)
     for name in COMPONENTS:
         start_component(name, ["api-server", "--port", str(port)] if name == "api-server" else [name], env, home)
     for index in range(1, workers + 1):
-        start_worker(index, env, home)
+        start_worker(index, env, home, log_port=log_port, isolated=isolated)
     wait_ready(port)
     return env
 
@@ -269,6 +284,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="start: run the CeleryExecutor with this many workers (each with its own var/)")
     parser.add_argument("--broker", default=os.environ.get("ALLIANCE_CELERY_BROKER", DEFAULT_BROKER),
                         help="start --workers: the Celery broker URL (Redis)")
+    parser.add_argument("--isolate-workers", action="store_true",
+                        help="start --workers: each worker's var/ on a private tmpfs in its own mount namespace "
+                             "(unshare -m, root only), as if on separate machines")
     args = parser.parse_args(argv)
     if args.command == "stop":
         print("stopped:", ", ".join(stop(args.home)) or "nothing was running")
@@ -288,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
         run = api(args.airflow_port, args.home, "POST", f"dags/{args.dag_id}/dagRuns", {"logical_date": None})
         print(f"triggered {args.dag_id}: run {run['dag_run_id']}")
         return 0
-    start(args.home, args.db, args.airflow_port, workers=args.workers, broker=args.broker)
+    start(args.home, args.db, args.airflow_port, workers=args.workers, broker=args.broker,
+          isolated=args.isolate_workers)
     password = json.loads((args.home / "simple_auth_manager_passwords.json").read_text())["admin"]
     print(f"Airflow is up: http://127.0.0.1:{args.airflow_port}  (user admin, password {password})\n"
           f"logs in {args.home / 'logs'}; the DAGs start paused; `make airflow-stop` stops it"

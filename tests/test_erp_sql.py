@@ -559,3 +559,28 @@ def test_parse_account_string():
 def test_parse_account_string_refuses(text):
     with pytest.raises(ValueError, match="malformed account string"):
         parse_account_string(text)
+
+
+@pytest.mark.parametrize("column", [
+    (12.34, 0.07, 0.1 + 0.2, 12.345, float("nan"), float("inf"), -1.0, -0.0, 1e15, 9999999999999.99, None),
+    (12, 0, -3, 10**13, 10**13 - 1, 2**70, None),
+    (Decimal("12.34"), Decimal("0.001"), Decimal("-1.00"), Decimal("99999999999999.99"), None),
+    ("12.34", "1,234.00", "abc", None, 5, 1.5),
+])
+def test_the_column_path_reads_amounts_as_amount_to_pence_does(column):
+    """The column-wise amounts (_pence_column) are amount_to_pence's rule on whole columns: the same
+    pence where a value is an amount, and refused exactly where amount_to_pence refuses it."""
+    from alliance_finance.sources.erp_sql.amounts import _pence_column
+
+    pence, is_set, ok = _pence_column(column, len(column))
+    for index, value in enumerate(column):
+        assert bool(is_set[index]) == (value is not None)
+        if value is None:
+            continue
+        try:
+            expected = amount_to_pence(value)
+        except ValueError:
+            expected = None
+        assert bool(ok[index]) == (expected is not None), value
+        if expected is not None:
+            assert int(pence[index]) == expected, value

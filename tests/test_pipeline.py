@@ -20,6 +20,7 @@ from alliance_finance.runner import pipeline, validators
 from alliance_finance.runner.command import run_cli
 from alliance_finance.runner.prepare import prepare_warehouse
 from alliance_finance.core.errors import ConcurrentRunError
+from alliance_finance.sources.base import batch_groups, delivery_groups
 from alliance_finance.warehouse import locks
 from alliance_finance.warehouse.engine import make_engine
 import asc_fixtures as asc
@@ -127,17 +128,17 @@ def test_a_processed_file_changed_in_place_is_refused_even_with_its_size_and_tim
 
 
 def test_a_night_hashes_again_only_files_not_provably_unchanged(sources, warehouse_url, monkeypatch):
-    from alliance_finance.sources import sap_files
+    from alliance_finance.sources.sap_files import digests
     run("ASC", sources, warehouse_url)
     hashed = []
-    real = sap_files.file_digest
-    monkeypatch.setattr(sap_files, "file_digest", lambda path: hashed.append(path.name) or real(path))
+    real = digests.file_digest
+    monkeypatch.setattr(digests, "file_digest", lambda path: hashed.append(path.name) or real(path))
     assert run("ASC", sources, warehouse_url).ok
     assert hashed == []  # both processed files untouched since they were read: nothing re-read
 
     # the memory lost or unreadable: every processed file is hashed once more, nothing is refused
     inbound = sources / "avon_somerset" / "inbound"
-    pipeline.FileDigests.for_folder(inbound).path.write_text("{not json")
+    digests.FileDigests.for_folder(inbound).path.write_text("{not json")
     assert run("ASC", sources, warehouse_url).ok
     assert sorted(hashed) == ["ASC_GL_20160405_001.csv", "ASC_GL_20160406_001.csv"]
     hashed.clear()
@@ -237,7 +238,7 @@ def test_run_cli_reports_a_missing_part_of_the_sources(tmp_path, sqlite_url, rea
     assert run_cli(Settings.from_environment(warehouse=sqlite_url, sources_dir=root)) == 1
     captured = capsys.readouterr()
     assert "ASC: 1 batch loaded" in captured.out
-    assert f"WP: run failed: no wiltshire/erp.db under {root} (or give --wiltshire-url)" in captured.err
+    assert f"WP: run failed: no wiltshire/erp.db under {root} (or give WP's database URL)" in captured.err
     assert run_cli(Settings.from_environment(warehouse=sqlite_url, sources_dir=tmp_path / "nowhere"), "ASC") == 1
     assert "does not exist" in capsys.readouterr().err
     assert run_cli(Settings.from_environment(warehouse=sqlite_url, sources_dir=tmp_path), "ASC") == 1
@@ -267,12 +268,12 @@ def test_groups_start_small_so_loading_starts_early_and_keep_every_item_in_order
         path = tmp_path / f"f{index:02d}.csv"
         path.write_bytes(b"x" * 1000)
         files.append(SimpleNamespace(data_path=path))
-    groups = list(pipeline.delivery_groups(files, max_files=100, max_bytes=10_000))
+    groups = list(delivery_groups(files, max_files=100, max_bytes=10_000))
     assert [len(g) for g in groups] == [1, 5, 10, 10, 10, 4]  # a tenth, a half, then full groups
     assert [f for g in groups for f in g] == files
 
     batches = [SimpleNamespace(rows_read=100) for _ in range(40)]
-    groups = list(pipeline.batch_groups(batches, max_batches=6, max_lines=1_000))
+    groups = list(batch_groups(batches, max_batches=6, max_lines=1_000))
     assert [len(g) for g in groups] == [1, 5, 6, 6, 6, 6, 6, 4]  # at most max_batches each
     assert [b for g in groups for b in g] == batches
 

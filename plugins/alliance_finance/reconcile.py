@@ -201,14 +201,16 @@ def reconcile_cli(warehouse_url: str, sources: Path | None, wiltshire_url: str |
                   posted_since: dt.date | None) -> int:
     """``alliance-finance reconcile``: print the check; exit 1 when a journal differs or it cannot run."""
     from alliance_finance.core.errors import AllianceFinanceError
-    from alliance_finance.runner.pipeline import wiltshire_source_url
+    from alliance_finance.runner.pipeline import source_settings
+    from alliance_finance.sources.erp_sql.reader import source_url
     from alliance_finance.core.urls import mask_secrets
     from alliance_finance.warehouse.engine import make_engine
 
     urls = [u for u in (warehouse_url, wiltshire_url) if u]
     engine = make_engine(warehouse_url)
     try:
-        result = reconcile_wp(engine, wiltshire_source_url(sources, wiltshire_url), posted_since=posted_since)
+        settings = source_settings(sources, "WP", wiltshire_url)
+        result = reconcile_wp(engine, source_url(settings.force("WP"), settings), posted_since=posted_since)
     except (AllianceFinanceError, sa.exc.SQLAlchemyError, OSError) as exc:
         print(f"alliance-finance reconcile: {mask_secrets(str(exc).splitlines()[0], urls)}", file=sys.stderr)
         return 1
