@@ -22,9 +22,8 @@ $(STAMP): requirements.lock pyproject.toml
 # The folders ruff checks (src/ once it exists).
 LINT_PATHS = $(wildcard plugins src dags tests bench scripts)
 # The import contracts of .importlinter that hold today; tests/test_architecture.py runs all of them
-# (BROKEN_CONTRACTS there names what breaks the others). Enable "layers" and
-# "commands-above-the-library" here once runner/pipeline.py no longer imports alliance_finance.cli.
-IMPORT_CONTRACTS = sources-formats-independent
+# (BROKEN_CONTRACTS there names what breaks the others).
+IMPORT_CONTRACTS = layers commands-above-the-library sources-formats-independent
 
 test: setup
 	@scripts/ensure-chromium.sh

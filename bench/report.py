@@ -240,7 +240,7 @@ def render_report(results: dict, targets: dict) -> str:
     if tp and tp["runs"]:
         w("## 5. Where the time goes\n")
         run = min(tp["runs"], key=lambda r: r["seconds"])
-        w(f"The pipeline counts its own seconds per stage (`pipeline.StageClock`, logged at the end of each "
+        w(f"The pipeline counts its own seconds per stage (`runner.clock.StageClock`, logged at the end of each "
           f"force's pass as `<force> stage seconds`). Best throughput run ({run['seconds']} s):\n")
         w(_stage_table(run["stages"]))
         if run.get("data_docs_seconds") is not None:

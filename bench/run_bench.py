@@ -290,7 +290,7 @@ def pipeline_run(sources: Path, url: str, env: dict, work: Path, label: str, wil
     """``alliance-finance run`` once, with its stage seconds and line counts from its own log."""
     command = [PYTHON, "-m", "alliance_finance.cli", "run", "--sources", str(sources), "--warehouse", url, *extra]
     if wiltshire is not None:
-        command += ["--wiltshire-url", f"sqlite:///{wiltshire}"]
+        command += ["--source-url", f"WP=sqlite:///{wiltshire}"]
     log_path = work / f"{label}.log"
     result = run_measured(command, env, log_path)
     text = log_path.read_text(errors="replace")

@@ -212,8 +212,6 @@ def _ledger_fingerprint(url: str) -> dict[str, tuple[int, int, str]]:
                     hashlib.sha256(repr(lines).encode()).hexdigest()) for force, lines in result.items()}
 
 
-@pytest.mark.xfail(strict=True, reason="issue 13: the validate task still hands batches to the load task through "
-                                        "its worker's var/staging; warehouse/staging.py is not wired in yet")
 def test_force_dags_and_consolidation_on_workers_that_share_no_disk(cluster, tmp_path):
     _wait_for_dags(cluster, [*FORCE_DAGS, CONSOLIDATION])
     _api(cluster, "PATCH", f"dags/{CONSOLIDATION}", {"is_paused": False})

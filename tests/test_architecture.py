@@ -24,16 +24,10 @@ MAX_LINES = 400
 LONG_BECAUSE = "Longer than 400 lines because"
 
 #: contract id -> the imports that break it today, in modules owned by other work in progress
-BROKEN_CONTRACTS = {
-    "layers": "alliance_finance.runner.pipeline -> alliance_finance.cli (the runner imports the CLI's "
-              "logging setup; the runner split removes it)",
-    "commands-above-the-library": "alliance_finance.runner.pipeline -> alliance_finance.cli (and through "
-                                  "it status and reconcile)",
-}
+BROKEN_CONTRACTS: dict[str, str] = {}
 
 #: modules over 400 lines today, being split by other work (path relative to the repository)
 LONG_MODULES = {
-    "plugins/alliance_finance/runner/pipeline.py",
     "plugins/alliance_finance/marts/finance.py",
     "plugins/alliance_finance/warehouse/load.py",
 }

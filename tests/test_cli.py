@@ -43,3 +43,27 @@ def test_run_needs_a_source(capsys):
         main(["run", "--warehouse", "sqlite:///x.db"])
     assert exc.value.code == 2
     assert "--sources" in capsys.readouterr().err
+
+
+def test_source_url_names_a_configured_force_and_its_url_is_checked_without_showing_the_password(capsys, tmp_path):
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--sources", str(tmp_path), "--source-url", "XX=sqlite:///erp.db"])
+    assert exc.value.code == 2
+    assert "no force 'XX' in dags/forces.yaml" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exc:
+        main(["run", "--source-url", "sqlite:///erp.db"])
+    assert exc.value.code == 2
+    assert "expected CODE=URL" in capsys.readouterr().err
+    assert main(["run", "--source-url", "WP=postgresql://reader:S3cretPw@db:notaport/erp",
+                 "--warehouse", f"sqlite:///{tmp_path / 'w.db'}"]) == 2
+    err = capsys.readouterr().err
+    assert "--source-url WP" in err and "S3cret" not in err
+
+
+def test_force_choices_are_the_configured_forces(capsys):
+    from alliance_finance.cli import build_parser
+    from alliance_finance.config.forces import force_codes
+
+    run = build_parser()._subparsers._group_actions[0].choices["run"]
+    force = next(a for a in run._actions if a.dest == "force")
+    assert tuple(force.choices) == force_codes()

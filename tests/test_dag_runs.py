@@ -103,11 +103,7 @@ def _configure(monkeypatch, warehouse_url: str, sources: Path, var_dir: Path):
     monkeypatch.setenv("AIRFLOW_VAR_ALLIANCE_SOURCES_DIR", str(sources))
     monkeypatch.setenv("ALLIANCE_REPORT_DIR", str(var_dir / "report"))
     monkeypatch.delenv("AIRFLOW_CONN_WILTSHIRE_ERP", raising=False)
-    import alliance_finance.orchestration.tasks as orchestration
-    import alliance_finance.runner.pipeline as pipeline
-
-    monkeypatch.setattr(orchestration, "VAR_DIR", var_dir)
-    monkeypatch.setattr(pipeline, "data_docs_dir", lambda url: var_dir / "data_docs")
+    monkeypatch.setenv("ALLIANCE_VAR_DIR", str(var_dir))  # Data Docs of a PostgreSQL warehouse
 
 
 def _run(dag):

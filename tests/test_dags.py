@@ -144,3 +144,19 @@ def test_failure_message_names_dag_run_task_batch_and_reason_without_secrets():
                                        recipients=["finance-data@example.org"])
     notifier.notify(context)
     assert sent == [(subject, body, ["finance-data@example.org"])]
+
+
+@pytest.mark.parametrize("task_id,says,never", [
+    ("report_rejections", "good batches of this run are loaded", "nothing of this run was loaded"),
+    ("load", "the one in flight was rolled back", "good batches of this run are loaded"),
+    ("extract_and_validate", "nothing of this run was loaded", "rolled back"),
+    ("build_report", "only the board report was not rebuilt", "nothing of"),
+])
+def test_the_failure_notice_says_what_the_failed_task_means(task_id, says, never):
+    from types import SimpleNamespace
+
+    from alliance_finance.orchestration.notify import describe_failure
+
+    ti = SimpleNamespace(dag_id="alliance_ledger_asc", task_id=task_id, run_id="manual__1", try_number=1)
+    _, body = describe_failure({"ti": ti, "run_id": ti.run_id, "exception": RuntimeError("boom")})
+    assert f"Task:   {task_id}" in body and says in body and never not in body

@@ -15,7 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from alliance_finance.runner import pipeline
+from alliance_finance.config.settings import Settings
+from alliance_finance.runner import pipeline, validators
+from alliance_finance.runner.command import run_cli
+from alliance_finance.runner.prepare import prepare_warehouse
 from alliance_finance.core.errors import ConcurrentRunError
 from alliance_finance.sources.base import batch_groups, delivery_groups
 from alliance_finance.warehouse import locks
@@ -61,7 +64,7 @@ def run(force: str, sources: Path, warehouse_url: str, **kw):
 @pytest.fixture
 def readers_only(monkeypatch):
     """run_cli builds its own validator: make it ReadersOnly for these tests."""
-    monkeypatch.setattr(pipeline, "default_validator", lambda url: ReadersOnly())
+    monkeypatch.setattr(validators, "default_validator", lambda url, var_dir=None: ReadersOnly())
 
 
 def test_a_pass_loads_both_forces_and_a_rerun_changes_nothing(sources, warehouse_url):
@@ -187,7 +190,7 @@ def test_a_journal_that_commits_late_is_loaded_once_by_the_next_pass(sources, wa
 
 
 def test_a_second_run_of_a_force_is_refused_while_one_holds_its_lock(sources, warehouse_url):
-    pipeline.prepare_warehouse(warehouse_url)
+    prepare_warehouse(warehouse_url)
     engine = make_engine(warehouse_url)
     holding, release = threading.Event(), threading.Event()
 
@@ -217,7 +220,7 @@ def test_run_cli_prints_a_summary_per_force_and_exits_1_naming_a_rejected_file(
         sources, sqlite_url, readers_only, capsys):
     asc.write_delivery(sources / "avon_somerset" / "inbound", asc_document("1000000009", "5.00", dt.date(2016, 4, 7)),
                        business_date=dt.date(2016, 4, 7), control={"total_debit": "5.01"})
-    assert pipeline.run_cli(sources, sqlite_url, None, None) == 1
+    assert run_cli(Settings.from_environment(warehouse=sqlite_url, sources_dir=sources)) == 1
     out = capsys.readouterr().out
     assert "ASC: 2 batches loaded, 1 rejected, 0 superseded; 6 lines loaded, 0 quarantined; " \
            "debit £1,334.62, credit £1,334.62" in out
@@ -225,26 +228,26 @@ def test_run_cli_prints_a_summary_per_force_and_exits_1_naming_a_rejected_file(
     assert "WP: 2 batches loaded, 0 rejected, 0 superseded; 6 lines loaded, 0 quarantined; " \
            "debit £525.51, credit £525.51" in out
     # everything offered this time was loaded or already processed
-    assert pipeline.run_cli(sources, sqlite_url, None, None) == 0
+    assert run_cli(Settings.from_environment(warehouse=sqlite_url, sources_dir=sources)) == 0
 
 
 def test_run_cli_reports_a_missing_part_of_the_sources(tmp_path, sqlite_url, readers_only, capsys):
     root = tmp_path / "only_asc"
     asc.write_delivery(root / "avon_somerset" / "inbound", asc_document("1000000001", "1.00", APRIL_5),
                        business_date=APRIL_5)
-    assert pipeline.run_cli(root, sqlite_url, None, None) == 1
+    assert run_cli(Settings.from_environment(warehouse=sqlite_url, sources_dir=root)) == 1
     captured = capsys.readouterr()
     assert "ASC: 1 batch loaded" in captured.out
     assert f"WP: run failed: no wiltshire/erp.db under {root} (or give WP's database URL)" in captured.err
-    assert pipeline.run_cli(tmp_path / "nowhere", sqlite_url, "ASC", None) == 1
+    assert run_cli(Settings.from_environment(warehouse=sqlite_url, sources_dir=tmp_path / "nowhere"), "ASC") == 1
     assert "does not exist" in capsys.readouterr().err
-    assert pipeline.run_cli(tmp_path, sqlite_url, "ASC", None) == 1
+    assert run_cli(Settings.from_environment(warehouse=sqlite_url, sources_dir=tmp_path), "ASC") == 1
     assert f"ASC: run failed: no avon_somerset/inbound under {tmp_path}" in capsys.readouterr().err
 
 
 def test_run_cli_never_shows_a_password(tmp_path, capsys):
     secret_url = "postgresql://alliance_loader:s3cr3t-pw@127.0.0.1:1/warehouse"
-    assert pipeline.run_cli(tmp_path, secret_url, "ASC", None) == 1
+    assert run_cli(Settings.from_environment(warehouse=secret_url, sources_dir=tmp_path), "ASC") == 1
     captured = capsys.readouterr()
     assert "s3cr3t-pw" not in captured.out + captured.err
     assert "alliance_loader:***@127.0.0.1:1/warehouse" in captured.err
@@ -273,3 +276,18 @@ def test_groups_start_small_so_loading_starts_early_and_keep_every_item_in_order
     groups = list(batch_groups(batches, max_batches=6, max_lines=1_000))
     assert [len(g) for g in groups] == [1, 5, 6, 6, 6, 6, 6, 4]  # at most max_batches each
     assert [b for g in groups for b in g] == batches
+
+
+def test_a_result_passes_between_tasks_as_json_and_says_the_same(sources, warehouse_url):
+    """The DAG's tasks hand a ForceRunResult on as XCom: plain JSON that gives back the same summary and problems."""
+    import json
+
+    from alliance_finance.runner.result import ForceRunResult
+
+    asc.write_delivery(sources / "avon_somerset" / "inbound", asc_document("1000000009", "5.00", dt.date(2016, 4, 7)),
+                       business_date=dt.date(2016, 4, 7), control={"total_debit": "5.01"})
+    result = run("ASC", sources, warehouse_url)
+    assert not result.ok and len(result.rejected) == 1
+    again = ForceRunResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    assert (again.summary(), again.problems(), again.ok) == (result.summary(), result.problems(), False)
+    assert again.problems()[0].startswith("ASC_GL_20160407_001.csv: ")

@@ -24,7 +24,8 @@ import pytest
 
 import alliance_sample
 
-from alliance_finance.runner import pipeline
+from alliance_finance.config.settings import Settings
+from alliance_finance.runner.command import run_cli
 from alliance_finance.core.paths import REFERENCE_DIR
 from alliance_finance.warehouse.engine import make_engine
 from test_warehouse import fact_checksum, query
@@ -118,7 +119,7 @@ def warehouse_totals(engine) -> tuple[Counter, Counter]:
 
 
 def test_generated_sources_load_to_the_penny_and_a_rerun_changes_nothing(generated, warehouse_url, capsys):
-    assert pipeline.run_cli(generated, warehouse_url, None, None) == 0
+    assert run_cli(Settings.from_environment(warehouse=warehouse_url, sources_dir=generated)) == 0
     out = capsys.readouterr().out
     assert "ASC:" in out and "1 superseded" in out and "0 rejected" in out
     engine = make_engine(warehouse_url)
@@ -133,7 +134,7 @@ def test_generated_sources_load_to_the_penny_and_a_rerun_changes_nothing(generat
                          "AND rows_read <> rows_loaded + rows_quarantined") == [(0,)]
 
     before = fact_checksum(engine)
-    assert pipeline.run_cli(generated, warehouse_url, None, None) == 0
+    assert run_cli(Settings.from_environment(warehouse=warehouse_url, sources_dir=generated)) == 0
     assert "ASC: nothing new to load" in capsys.readouterr().out
     assert fact_checksum(engine) == before
     engine.dispose()

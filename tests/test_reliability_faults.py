@@ -50,12 +50,12 @@ SEED = int(os.environ.get("ALLIANCE_RELIABILITY_SEED", "20140915"))
 #: ``alliance-finance run`` exactly, with the readers' checks standing in for Great Expectations
 READERS_ONLY_CLI = textwrap.dedent("""
     import sys
-    from alliance_finance.runner import pipeline
+    from alliance_finance.runner import validators
     class ReadersOnly:
         def validate(self, batches):
             return [None for _ in batches]
 
-    pipeline.default_validator = lambda url: ReadersOnly()
+    validators.default_validator = lambda url, var_dir=None: ReadersOnly()
     from alliance_finance.cli import main
     sys.exit(main(sys.argv[1:]))
 """)
@@ -156,7 +156,7 @@ FORK_SERVER = textwrap.dedent("""
     import importlib, json, os, sys, traceback
     import pandas, pyarrow, pyarrow.compute, pyarrow.csv, psycopg, sqlalchemy
     from alliance_finance import cli
-    from alliance_finance.runner import pipeline
+    from alliance_finance.runner import validators
     from alliance_finance.sources import erp_sql
     from alliance_finance.sources import sap_files
     from alliance_finance.core import faults
@@ -169,7 +169,7 @@ FORK_SERVER = textwrap.dedent("""
         def validate(self, batches):
             return [None for _ in batches]
 
-    real_validator = pipeline.default_validator
+    real_validator = validators.default_validator
     for request in sys.stdin:
         request = json.loads(request)
         pid = os.fork()
@@ -185,8 +185,8 @@ FORK_SERVER = textwrap.dedent("""
                 os.environ.clear()
                 os.environ.update(request["env"])
                 importlib.reload(faults)
-                pipeline.default_validator = (real_validator if request["real_gx"]
-                                              else (lambda url: ReadersOnly()))
+                validators.default_validator = (real_validator if request["real_gx"]
+                                                else (lambda url, var_dir=None: ReadersOnly()))
                 code = cli.main(request["argv"])
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1
@@ -627,7 +627,7 @@ def test_the_wiltshire_source_cut_off_mid_extract_fails_clearly_and_the_next_run
     erp_url = erp_behind_a_password
     clean_url = new_pg_database()
     try:
-        clean = fork_server.run_to_end(None, clean_url, tmp_path / "clean", extra=("--wiltshire-url", erp_url))
+        clean = fork_server.run_to_end(None, clean_url, tmp_path / "clean", extra=("--source-url", f"WP={erp_url}"))
         assert clean.returncode == 0, clean.stderr[-3000:]
         clean_engine = make_engine(clean_url)
         expected = fact_checksum(clean_engine), batch_ledger(clean_engine)
@@ -638,7 +638,7 @@ def test_the_wiltshire_source_cut_off_mid_extract_fails_clearly_and_the_next_run
 
     proxy = Proxy(_port(erp_url) or 3306)
     cut_url = _via(erp_url, proxy, "s3cr3t-erp")
-    run = fork_server.start(None, pg_url, tmp_path / "cut", extra=("--wiltshire-url", cut_url),
+    run = fork_server.start(None, pg_url, tmp_path / "cut", extra=("--source-url", f"WP={cut_url}"),
                             pause="WP.read:5", pause_seconds=1)
     assert run.wait_for("ALLIANCE-FAULT-PAUSE WP.read 5")
     proxy.cut()
@@ -654,7 +654,7 @@ def test_the_wiltshire_source_cut_off_mid_extract_fails_clearly_and_the_next_run
         # a run's WP extracts are validated as one group (up to a million lines) before any loads,
         # so a cut while reading leaves nothing at all behind
         assert _counts(engine) == (0, 0)
-        again = fork_server.run_to_end(None, pg_url, tmp_path / "again", extra=("--wiltshire-url", erp_url))
+        again = fork_server.run_to_end(None, pg_url, tmp_path / "again", extra=("--source-url", f"WP={erp_url}"))
         assert again.returncode == 0, again.stderr[-3000:]
         assert_sound(engine, "after the next run")
         assert (fact_checksum(engine), batch_ledger(engine)) == expected
@@ -769,28 +769,25 @@ def test_a_second_run_arriving_mid_load_waits_and_finds_nothing_new(
         engine.dispose()
 
 
-def test_a_dag_load_task_and_a_cli_run_racing_load_everything_once(sources, reference, pg_url, tmp_path,
-                                                                   monkeypatch):
+def test_a_dag_load_task_and_a_cli_run_racing_load_everything_once(sources, reference, pg_url, tmp_path):
     """The DAG's load task loads batches it staged earlier while ``run_force`` runs: each batch once."""
+    from alliance_finance.config.settings import Settings
     from alliance_finance.orchestration import tasks as orchestration
-    monkeypatch.setattr(orchestration, "warehouse_url", lambda force_code=None: pg_url)
-    monkeypatch.setattr(orchestration, "sources_dir", lambda: sources)
-    monkeypatch.setattr(orchestration, "source_url", lambda force_code: None)
-    monkeypatch.setattr(orchestration, "VAR_DIR", tmp_path / "var")
-    monkeypatch.setattr(pipeline, "default_validator", lambda url: ReadersOnly())
+    settings = Settings.from_environment(warehouse=pg_url, sources_dir=sources, var_dir=tmp_path / "var")
     staged = {}
     for force in ("ASC", "WP"):
         context = {"run_id": f"race_{force}"}
-        pending = orchestration.find_pending(force, context)
-        staged[force] = (orchestration.extract_and_validate(force, pending, context), context)
-    assert len(staged["ASC"][0]["batches"]) == reference.asc_deliveries
+        pending = orchestration.find_pending(force, context, settings=settings)
+        staged[force] = (orchestration.extract_and_validate(force, pending, context, settings=settings,
+                                                            validator=ReadersOnly()), context)
+    assert staged["ASC"][0]["batches"] == reference.asc_deliveries
 
     results: dict = {}
     barrier = threading.Barrier(4)
 
     def dag_load(force):
         barrier.wait()
-        results[("dag", force)] = orchestration.load_staged(force, *staged[force])
+        results[("dag", force)] = orchestration.load_staged(force, *staged[force], settings=settings)
 
     def cli_run_force(force):
         barrier.wait()
@@ -857,9 +854,9 @@ def test_night_by_night_equals_one_pass_and_rerunning_the_history_changes_nothin
         erp.execute("DELETE FROM gl_journal WHERE posted_at >= '2014-11-01'")
         parked = erp.execute("UPDATE gl_journal SET status = 'U' WHERE status = 'P' AND journal_id % 7 = 0").rowcount
     assert parked > 10
-    first = run("WP", wiltshire_url=f"sqlite:///{step_one}")
+    first = run("WP", source_url=f"sqlite:///{step_one}")
     whole = f"sqlite:///{sources / 'wiltshire' / 'erp.db'}"
-    second = run("WP", wiltshire_url=whole)
+    second = run("WP", source_url=whole)
     assert first.lines_loaded and second.lines_loaded
 
     engine = make_engine(pg_url)
@@ -868,7 +865,7 @@ def test_night_by_night_equals_one_pass_and_rerunning_the_history_changes_nothin
         assert fact_checksum(engine, source_ref_forces=("ASC",)) == reference.checksum_asc_refs
         assert [b for b in batch_ledger(engine) if b[0] == "ASC"] == [b for b in reference.ledger if b[0] == "ASC"]
         state = fact_checksum(engine), batch_ledger(engine)
-        assert run("ASC").outcomes == [] and run("WP", wiltshire_url=whole).outcomes == []
+        assert run("ASC").outcomes == [] and run("WP", source_url=whole).outcomes == []
         assert (fact_checksum(engine), batch_ledger(engine)) == state
     finally:
         engine.dispose()

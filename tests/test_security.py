@@ -32,7 +32,7 @@ from sqlalchemy.engine import make_url
 import asc_fixtures as asc
 from asc_fixtures import asc_document
 import wp_fixtures as wp
-from alliance_finance.runner import pipeline
+from alliance_finance.runner import validators
 from alliance_finance.cli import main as cli_main
 from alliance_finance.report import HTML_NAME
 from alliance_finance.warehouse import migrate, security
@@ -133,7 +133,7 @@ def denied(conn: psycopg.Connection, sql: str) -> bool:
 def test_the_pipeline_runs_as_the_loader_and_each_role_sees_what_it_may(secured, sources, monkeypatch, capsys,
                                                                         tmp_path):
     pg_url = secured
-    monkeypatch.setattr(pipeline, "default_validator", lambda url: ReadersOnly())
+    monkeypatch.setattr(validators, "default_validator", lambda url, var_dir=None: ReadersOnly())
     loader_url = as_role(pg_url, security.LOADER)
 
     # the nightly run, as alliance_loader: an up-to-date warehouse needs nothing it may not do

@@ -7,12 +7,13 @@ Exit status: 0 when everything offered was loaded; 1 when any batch was rejected
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 from pathlib import Path
 
+from alliance_finance.config.forces import force_codes
 from alliance_finance.core.paths import default_warehouse_url
+from alliance_finance.runner.logs import configure_logging
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -49,16 +50,14 @@ def _positive_float_text(text: str) -> str:
     return text
 
 
-def configure_logging(*, verbose: bool) -> None:
-    """The command's log lines on stderr (INFO, or DEBUG with ``--verbose``)."""
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    if not verbose:
-        # the libraries' own progress chatter hides ours: keep it for --verbose
-        for noisy in ("alembic", "great_expectations", "matplotlib", "PIL"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+def _source_url(text: str) -> tuple[str, str]:
+    """``CODE=URL``: the SQLAlchemy URL of a force's source database (dags/forces.yaml names the codes)."""
+    code, sep, url = text.partition("=")
+    if not sep or not url:
+        raise argparse.ArgumentTypeError(f"expected CODE=URL (e.g. CODE=postgresql://host/erp), got {text!r}")
+    if code not in force_codes():
+        raise argparse.ArgumentTypeError(f"no force {code!r} in dags/forces.yaml (forces: {', '.join(force_codes())})")
+    return code, url
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -81,11 +80,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--sources", type=Path, help="folder holding avon_somerset/inbound/ and wiltshire/erp.db")
     r.add_argument("--warehouse", default=None,
                    help="SQLAlchemy URL (default $ALLIANCE_WAREHOUSE_URL, else sqlite:///var/warehouse.db)")
-    r.add_argument("--force", choices=["ASC", "WP"], help="one force only (default both)")
-    r.add_argument("--wiltshire-url", help="SQLAlchemy URL of Wiltshire's ERP reporting database")
+    r.add_argument("--force", choices=force_codes(), help="one force only (default every force)")
+    r.add_argument("--source-url", type=_source_url, action="append", default=[], metavar="CODE=URL",
+                   help="CODE=URL: the SQLAlchemy URL of force CODE's source database, instead "
+                        "of the sample file under --sources; repeatable")
     r.add_argument("--parallel", action="store_true",
-                   help="run the two forces at the same time, each in a process of its own, as their DAGs "
-                        "run every night (faster with two or more cores; the output of the two interleaves)")
+                   help="run the forces at the same time, each in a process of its own, as their DAGs "
+                        "run every night (faster with two or more cores; the forces' output interleaves)")
 
     p = sub.add_parser("report", help="the board report: HTML page, PNG charts and an XLSX workbook")
     p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
@@ -120,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
         for option in ("warehouse", "wiltshire_url"):
             if getattr(args, option, None):
                 check_url(args.__dict__[option], "--" + option.replace("_", "-"))
+        for code, url in getattr(args, "source_url", []):
+            check_url(url, f"--source-url {code}")
     except UnusableURL as exc:
         print(f"alliance-finance {args.command}: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -136,11 +139,14 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_OK
 
     if args.command == "run":
-        if args.sources is None and args.wiltshire_url is None:
-            parser.error("run needs --sources DIR (and/or --wiltshire-url URL)")
-        from alliance_finance.runner.pipeline import run_cli
-        return run_cli(sources=args.sources, warehouse_url=args.warehouse, force=args.force,
-                       wiltshire_url=args.wiltshire_url, parallel=args.parallel)
+        if args.sources is None and not args.source_url:
+            parser.error("run needs --sources DIR (and/or --source-url CODE=URL)")
+        from alliance_finance.config.settings import Settings
+        from alliance_finance.runner.command import run_cli
+
+        settings = Settings.from_environment(warehouse=args.warehouse, sources_dir=args.sources,
+                                             source_urls=dict(args.source_url))
+        return run_cli(settings, force=args.force, parallel=args.parallel)
 
     if args.command == "reconcile":
         if args.sources is None and args.wiltshire_url is None:

@@ -20,6 +20,7 @@ import threading
 import time
 from decimal import Decimal
 
+from alliance_finance.config.forces import load_forces
 from alliance_finance.core.paths import PROJECT_ROOT, VAR_DIR
 
 FROM_FY, TO_FY, SCALE, SEED = 2014, 2018, Decimal(1), 2015
@@ -153,15 +154,15 @@ def main() -> int:
     say("alliance-finance demo: both forces' ledgers through Airflow into the embedded SQLite warehouse")
     generate()
     airflow_db()
-    pending_asc = len(list((SOURCES / "avon_somerset" / "inbound").glob("*.ctl")))
-    run_dag("alliance_ledger_asc", "[3/5]", "ASC", pending_asc)
-    run_dag("alliance_ledger_wp", "[3/5]", "WP")
+    for force in load_forces():
+        inbound = force.source.get("inbound")  # a file-delivery force: its deliveries can be counted ahead
+        run_dag(force.dag_id, "[3/5]", force.code, len(list((SOURCES / inbound).glob("*.ctl"))) if inbound else None)
     run_dag("alliance_consolidation", "[4/5]")
     say(f"[5/5] done in {time.monotonic() - started:.0f} s")
     say("")
     say(f"  warehouse    {WAREHOUSE}   (alliance-finance status --warehouse sqlite:///{WAREHOUSE})")
     say(f"  report       {REPORT / 'index.html'}   (+ PNG charts and the XLSX workbook beside it)")
-    from alliance_finance.runner.pipeline import data_docs_dir
+    from alliance_finance.runner.validators import data_docs_dir
 
     say(f"  Data Docs    {data_docs_dir(f'sqlite:///{WAREHOUSE}')}")
     say(f"  sources      {SOURCES}")

@@ -14,9 +14,9 @@ Why the DAGs look as they do:
   load lock still guards against a CLI run at the same time.
 - Retries: only transient errors (warehouse or source unreachable, load lock held) are retried; a
   rejected delivery fails its task at once, since another try would not change the verdict.
-- Validated batches pass from the validate task to the load task through a staging folder under
-  the run's directory (``var/staging/<dag>/<run>``): a retried load does not re-validate, and
-  XCom carries only small summaries. In a multi-worker deployment ``var/`` is a shared volume.
+- Validated batches pass from the validate task to the load task through the warehouse (table
+  ``etl_staged_batch``, under ``<dag_id>/<run_id>``), which every worker reaches: a retried load
+  does not re-validate, and XCom carries only the results.
 """
 
 from __future__ import annotations

@@ -42,6 +42,30 @@ def _setting(name: str, default: str | None = None) -> str | None:
         return os.environ.get(name.upper(), default)
 
 
+#: what a failure of each task means for the warehouse (a task not named here: :data:`ANY_TASK`)
+TASK_MEANINGS: dict[str, str] = {
+    "find_pending": "The run stopped before reading anything: nothing was read or loaded, and the warehouse "
+                    "is as the last run left it.",
+    "extract_and_validate": "Reading or validating stopped: nothing of this run was loaded (this step only "
+                            "stages batches in etl_staged_batch); the next run offers everything again.",
+    "load": "Loading stopped: each batch is loaded in its own transaction, so the batches before the failure "
+            "are loaded and the one in flight was rolled back (nothing of it was loaded); the next run, or a "
+            "retry of this task, loads the rest.",
+    "publish": "Every batch of this run was loaded; only the ledger's freshness and Asset event (which "
+               "starts the consolidation) were not recorded: the marts and report are not refreshed yet.",
+    "report_rejections": "The good batches of this run are loaded; the batches named above were rejected "
+                         "(nothing of a rejected batch is loaded) and are not retried: correct or re-deliver them.",
+    "refresh_marts": "The ledgers are loaded; the schema, views or finance seeds could not be brought up to date, "
+                     "so the report and Data Docs were not rebuilt.",
+    "build_report": "The ledgers and marts are up to date; only the board report was not rebuilt (the last "
+                    "one stays in place).",
+    "build_data_docs": "The ledgers and marts are up to date; only the Great Expectations Data Docs were not "
+                       "rebuilt (the validation results are stored; the next build renders them).",
+    "record_freshness": "The ledgers, marts and report are up to date; only the freshness record failed.",
+}
+ANY_TASK = "The warehouse keeps every batch fully in or fully out: nothing of a batch in flight was loaded."
+
+
 def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
     """The subject and body of a failure message, from an Airflow task context."""
     ti = context.get("ti") or context.get("task_instance")
@@ -65,7 +89,7 @@ def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
             *batch_lines,
             f"Reason: {mask_secrets(reason)}",
             "",
-            "The warehouse keeps every batch fully in or fully out: nothing of a failed batch was loaded.",
+            f"What this means: {TASK_MEANINGS.get(task_id, ANY_TASK)}",
             "See `alliance-finance status` and the run's log for details.",
         ]
     )
