@@ -17,9 +17,9 @@ from alliance_finance.validation.data_docs import ASSETS_DIR, VENDOR, asset_mani
 
 from batch_fixtures import asc_batch, balanced_document, happy_asc
 
-#: what makes a browser fetch something: <script src>, <link href>, CSS url() and @import
+#: what makes a browser fetch something: <script src>, <link href>, <img src>, CSS url() and @import
 REFERENCES = re.compile(
-    r"""<script[^>]*\ssrc=["']([^"']+)["']|<link[^>]*\shref=["']([^"']+)["']"""
+    r"""<(?:script|img)[^>]*\ssrc=["']([^"']+)["']|<link[^>]*\shref=["']([^"']+)["']"""
     r"""|url\(\s*["']?([^"')]+)["']?\s*\)|@import\s+["']([^"']+)["']""")
 
 
