@@ -4,12 +4,21 @@ Under ``data_docs_dir``: ``results/batches/<time>-<batches>.json`` (every batch'
 call), ``results/gx/`` (GX's stored results) and the site (``index.html``, ``validations/``...).
 Building the site renders only what is asked (a call's results, the suites' pages once per context)
 and the index, so its cost follows what is new, not the years of history.
+
+GX's pages load their scripts, styles and fonts from public CDNs, so offline (a police network) the
+index shows no results. After each build the copies vendored in ``data_docs_assets/`` (pinned, from
+the npm registry; ``manifest.json`` lists them, ``scripts/vendor_data_docs_assets.py`` checks them)
+go to ``<site>/static/vendor/`` and the pages rendered by that build link to them by relative path.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import re
+import shutil
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterable
 
@@ -35,19 +44,95 @@ def build_pages(context, data_docs_dir: Path, result_keys: Iterable, suites: Ite
     # deferred on purpose: Great Expectations takes seconds to import (the caller has already)
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
-    identifiers = list(result_keys) + [ExpectationSuiteIdentifier(name=name) for name in suites]
+    site = Path(data_docs_dir).resolve()
+    result_keys = list(result_keys)
+    suites = list(suites)
+    identifiers = result_keys + [ExpectationSuiteIdentifier(name=name) for name in suites]
     # an empty list would mean "everything" to GX: a key nothing matches renders only the index
     context.build_data_docs(site_names=["local_site"],
                             resource_identifiers=identifiers or [ExpectationSuiteIdentifier(name="-")])
-    return Path(data_docs_dir).resolve() / "index.html"
+    rendered = [_page(site / "validations", key) for key in result_keys]
+    rendered += [site / "expectations" / f"{name}.html" for name in suites]
+    localise_site(site, rendered + [site / "index.html"])
+    return site / "index.html"
+
+
+# --- offline: the CDN assets vendored into the site -----------------------------------------------
+
+ASSETS_DIR = Path(__file__).resolve().parent / "data_docs_assets"
+VENDOR = Path("static") / "vendor"  # inside the site
+#: GX's logo is fetched from its S3 bucket with the context's id in the query string; the same
+#: image ships in GX's static/images, which every build copies into the site
+_LOGO = re.compile(r"https://great-expectations-web-assets\.s3\.us-east-2\.amazonaws\.com/"
+                   r"(?:logo-long|full_logo_dark)\.png[^\"')\s]*")
+#: what browsers need to load a script from a CDN; on a local file the CORS check would block it
+_SRI = re.compile(r'\s+(?:integrity="[^"]*"|crossorigin="[^"]*")')
+_TO_STATIC = re.compile(r"""(["'(])(?:\.\./)+static/""")
+#: marks a site whose every page has been made local (later builds then touch only their own pages)
+_DONE = ".offline-pages"
+
+
+@lru_cache(maxsize=1)
+def asset_manifest() -> dict:
+    return json.loads((ASSETS_DIR / "manifest.json").read_text(encoding="utf-8"))
+
+
+def asset_path(asset: dict) -> Path:
+    """Where a manifest entry is, relative to ``data_docs_assets/`` and to ``<site>/static/vendor/``."""
+    return Path(f"{asset['package']}@{asset['version']}") / asset["file"]
+
+
+def localise_site(site: Path, pages: Iterable[Path] | None = None) -> None:
+    """Copy the vendored assets into ``site`` (once; again if one is missing or changed size) and
+    point ``pages`` (default: every page of the site) at them. The first call on a site made before
+    this existed rewrites every page, once."""
+    site = Path(site)
+    for asset in asset_manifest()["assets"]:
+        source, target = ASSETS_DIR / asset_path(asset), site / VENDOR / asset_path(asset)
+        if not target.is_file() or target.stat().st_size != source.stat().st_size:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+    done = site / VENDOR / _DONE
+    if pages is None or not done.is_file():
+        pages = [p for p in site.rglob("*.html") if VENDOR not in p.relative_to(site).parents]
+    for page in pages:
+        if page.is_file():
+            _localise_page(site, page)
+    for stylesheet in (site / "static" / "styles").glob("*.css"):
+        _localise_page(site, stylesheet)
+    done.touch()
+
+
+def _localise_page(site: Path, page: Path) -> None:
+    text = page.read_text(encoding="utf-8")
+    if "https://" not in text:
+        return
+    up = os.path.relpath(site, page.parent).replace(os.sep, "/")
+    to_root = "" if up == "." else f"{up}/"
+    to_vendor = f"{to_root}{VENDOR.as_posix()}"
+    changed = text
+    for asset in asset_manifest()["assets"]:
+        for url in asset["urls"]:
+            if url in changed:
+                local = f"{to_vendor}/{asset_path(asset).as_posix()}"
+                changed = re.sub(rf'(<[^>]*)"{re.escape(url)}"([^>]*>)',
+                                 lambda m, local=local: f'{_SRI.sub("", m.group(1))}"{local}"{_SRI.sub("", m.group(2))}',
+                                 changed)
+    changed = _LOGO.sub(f"{to_root}static/images/logo-long.png", changed)
+    # GX links a result page's favicon one folder short (../../../static on a page four deep)
+    changed = _TO_STATIC.sub(lambda m: f"{m.group(1)}{to_root}static/", changed)
+    if changed != text:
+        tmp = page.with_name(page.name + ".tmp")
+        tmp.write_text(changed, encoding="utf-8")
+        tmp.replace(page)
+
+
+def _page(folder: Path, key) -> Path:
+    *folders, name = key.to_tuple()
+    return folder.joinpath(*folders, f"{name}.html")
 
 
 def unrendered_results(context, data_docs_dir: Path) -> list:
     """The stored results that have no Data Docs page yet."""
     pages = Path(data_docs_dir).resolve() / "validations"
-    missing = []
-    for key in context.validation_results_store.list_keys():
-        *folders, name = key.to_tuple()
-        if not pages.joinpath(*folders, f"{name}.html").is_file():
-            missing.append(key)
-    return missing
+    return [key for key in context.validation_results_store.list_keys() if not _page(pages, key).is_file()]
