@@ -11,14 +11,19 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import types
 
+import great_expectations
 import pandas as pd
 import pytest
-from batch_fixtures import WpLine, asc_batch, balanced_document, happy_asc, invoice, wp_batch
+from great_expectations.execution_engine import pandas_execution_engine
 
+from alliance_finance.core.paths import PROJECT_ROOT
 from alliance_finance.validation import CONFORMED, CONTROLS, FORMAT_RULES, SUITES, GxCompatibilityError, Validator
 from alliance_finance.validation import frames, gx_compat
+
+from batch_fixtures import WpLine, asc_batch, balanced_document, happy_asc, invoice, wp_batch
 
 
 # --- stand-ins for GX's pandas engine module: what the patches expect, and each way it could change
@@ -69,16 +74,12 @@ def test_a_patch_that_no_longer_applies_refuses_naming_the_version_and_attribute
 def test_the_installed_gx_is_the_one_the_patches_were_written_for_and_has_every_target():
     """An upgrade of GX fails here first: check the patches against it (this file), then move WRITTEN_FOR."""
     assert _installed_gx() == gx_compat.WRITTEN_FOR
-    from great_expectations.execution_engine import pandas_execution_engine
-
     module, engine, original = gx_compat.check_targets()
     assert module is pandas_execution_engine and engine is pandas_execution_engine.PandasExecutionEngine
     assert original is vars(engine)["get_domain_records"]
 
 
 def test_requirements_pin_the_gx_the_patches_were_written_for():
-    from alliance_finance.core.paths import PROJECT_ROOT
-
     pins = [line.split("#")[0].strip() for line in (PROJECT_ROOT / "requirements.in").read_text().splitlines()]
     assert f"great-expectations=={gx_compat.WRITTEN_FOR}" in pins
 
@@ -119,8 +120,7 @@ def test_nested_blocks_share_one_application_and_the_last_out_restores():
 
 
 def test_the_real_gx_is_patched_inside_and_restored_after():
-    from great_expectations.execution_engine import pandas_execution_engine as real
-
+    real = pandas_execution_engine
     threshold, original = real.HASH_THRESHOLD, vars(real.PandasExecutionEngine)["get_domain_records"]
     with pytest.raises(RuntimeError):
         with gx_compat.patched():
@@ -199,8 +199,6 @@ def _outcome(evaluation) -> dict:
 
 @pytest.mark.parametrize("suite", SUITES)
 def test_patched_and_unpatched_runs_of_a_suite_give_the_same_results(validators, suite):
-    import datetime as dt
-
     patched, unpatched = validators
     table = _suite_frames(patched, _batches())[suite]
     started = dt.datetime.now(dt.timezone.utc)
@@ -215,8 +213,6 @@ def test_patched_and_unpatched_runs_of_a_suite_give_the_same_results(validators,
 
 def test_beyond_twenty_failing_rows_are_compared_too(validators):
     """The COMPLETE re-run (more failures than GX's 20 samples) is covered by the comparison."""
-    import datetime as dt
-
     patched, _ = validators
     table = _suite_frames(patched, _batches())[FORMAT_RULES["erp_sql"].raw_suite]
     evaluation = patched.project.evaluate(FORMAT_RULES["erp_sql"].raw_suite, table, "many",
@@ -236,8 +232,6 @@ def test_patched_and_unpatched_validators_give_the_same_verdicts(validators):
 
 def test_the_patches_take_effect_in_a_run(validators):
     """Not a vacuous comparison: without the patches GX fingerprints the frame, with them it does not."""
-    import datetime as dt
-
     patched, unpatched = validators
     table = _suite_frames(patched, _batches())[CONTROLS]
     started = dt.datetime.now(dt.timezone.utc)
@@ -248,6 +242,4 @@ def test_the_patches_take_effect_in_a_run(validators):
 
 
 def _installed_gx() -> str:
-    import great_expectations
-
     return great_expectations.__version__
