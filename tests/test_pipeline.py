@@ -64,7 +64,7 @@ def run(force: str, sources: Path, warehouse_url: str, **kw):
 @pytest.fixture
 def readers_only(monkeypatch):
     """run_cli builds its own validator: make it ReadersOnly for these tests."""
-    monkeypatch.setattr(validators, "default_validator", lambda url, var_dir=None: ReadersOnly())
+    monkeypatch.setattr(validators, "default_validator", lambda url, var_dir=None, settings=None: ReadersOnly())
 
 
 def test_a_pass_loads_both_forces_and_a_rerun_changes_nothing(sources, warehouse_url):

@@ -55,7 +55,7 @@ READERS_ONLY_CLI = textwrap.dedent("""
         def validate(self, batches):
             return [None for _ in batches]
 
-    validators.default_validator = lambda url, var_dir=None: ReadersOnly()
+    validators.default_validator = lambda url, var_dir=None, settings=None: ReadersOnly()
     from alliance_finance.cli import main
     sys.exit(main(sys.argv[1:]))
 """)
@@ -186,7 +186,7 @@ FORK_SERVER = textwrap.dedent("""
                 os.environ.update(request["env"])
                 importlib.reload(faults)
                 validators.default_validator = (real_validator if request["real_gx"]
-                                                else (lambda url, var_dir=None: ReadersOnly()))
+                                                else (lambda url, var_dir=None, settings=None: ReadersOnly()))
                 code = cli.main(request["argv"])
             except SystemExit as exc:
                 code = exc.code if isinstance(exc.code, int) else 1

@@ -133,7 +133,7 @@ def denied(conn: psycopg.Connection, sql: str) -> bool:
 def test_the_pipeline_runs_as_the_loader_and_each_role_sees_what_it_may(secured, sources, monkeypatch, capsys,
                                                                         tmp_path):
     pg_url = secured
-    monkeypatch.setattr(validators, "default_validator", lambda url, var_dir=None: ReadersOnly())
+    monkeypatch.setattr(validators, "default_validator", lambda url, var_dir=None, settings=None: ReadersOnly())
     loader_url = as_role(pg_url, security.LOADER)
 
     # the nightly run, as alliance_loader: an up-to-date warehouse needs nothing it may not do

@@ -166,7 +166,7 @@ def build_report(context: dict[str, Any], *, settings: Settings | None = None) -
 def build_data_docs(context: dict[str, Any], *, settings: Settings | None = None) -> dict:
     settings = settings or settings_for()
     url = settings.warehouse_url
-    validator = validators.default_validator(url, settings.var_dir)
+    validator = validators.default_validator(url, settings.var_dir, settings)
     path = validator.build_data_docs() if hasattr(validator, "build_data_docs") else None
     return {"data_docs": str(path) if path else str(validators.data_docs_dir(url, settings.var_dir))}
 

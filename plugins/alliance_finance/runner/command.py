@@ -48,7 +48,7 @@ def run_cli(settings: Settings, force: str | None = None, *, parallel: bool = Fa
     if parallel and len(forces) > 1:
         return run_side_by_side(forces, settings, run_and_report)
     exit_code = EXIT_OK
-    validator = RunValidator(warehouse_url, settings.var_dir)  # one Great Expectations context for every force
+    validator = RunValidator(warehouse_url, settings.var_dir, settings)  # one Great Expectations context for every force
     try:
         for force_code in forces:
             exit_code = max(exit_code, run_and_report(force_code, settings, validator))

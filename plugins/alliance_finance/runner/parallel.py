@@ -83,7 +83,7 @@ def _force_process(force_code: str, settings: Settings, run_and_report: RunAndRe
     """The body of one process of :func:`run_side_by_side`: exits 0 or 1 as the force's pass did."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped by the parent: at once (the batch in flight rolls back)
     configure_logging(verbose=level <= logging.DEBUG)
-    validator = RunValidator(settings.warehouse_url, settings.var_dir)
+    validator = RunValidator(settings.warehouse_url, settings.var_dir, settings)
     code = 1
     try:
         code = run_and_report(force_code, settings, validator)

@@ -184,7 +184,8 @@ class ForcePass:
     # --- the pieces --------------------------------------------------------------------------------
 
     def _validator(self):
-        self.validator = self.validator or validators.RunValidator(self.warehouse_url, self.settings.var_dir)
+        self.validator = self.validator or validators.RunValidator(self.warehouse_url, self.settings.var_dir,
+                                                                   self.settings)
         return self.validator
 
     @contextlib.contextmanager

@@ -10,6 +10,7 @@ import logging
 import time
 from pathlib import Path
 
+from alliance_finance.config.settings import Settings
 from alliance_finance.core.paths import VAR_DIR
 from alliance_finance.core.urls import normalise_url
 from alliance_finance.runner.result import first_line
@@ -25,12 +26,16 @@ def data_docs_dir(warehouse_url: str, var_dir: Path | None = None) -> Path:
     return (var_dir or VAR_DIR) / "data_docs"
 
 
-def default_validator(warehouse_url: str, var_dir: Path | None = None):
-    """The Great Expectations validator for a run (one GX context per run)."""
+def default_validator(warehouse_url: str, var_dir: Path | None = None, settings: Settings | None = None):
+    """The Great Expectations validator for a run (one GX context per run); with ``settings``, its
+    expectations folder and forces file (ALLIANCE_EXPECTATIONS_DIR, ALLIANCE_FORCES_FILE) are used."""
     # deferred on purpose: Great Expectations takes seconds to import, and a pass with nothing new needs none
     from alliance_finance.validation import Validator
 
-    return Validator(data_docs_dir=data_docs_dir(warehouse_url, var_dir))
+    if settings is None:
+        return Validator(data_docs_dir=data_docs_dir(warehouse_url, var_dir))
+    return Validator(data_docs_dir=data_docs_dir(warehouse_url, var_dir), expectations_dir=settings.expectations_dir,
+                     forces=settings.forces())
 
 
 class RunValidator:
@@ -38,9 +43,10 @@ class RunValidator:
     every force, and none is started when nothing is new. The Data Docs are brought up to date once,
     when the run closes it, rather than after every group (half a second each)."""
 
-    def __init__(self, warehouse_url: str, var_dir: Path | None = None):
+    def __init__(self, warehouse_url: str, var_dir: Path | None = None, settings: Settings | None = None):
         self._warehouse_url = warehouse_url
         self._var_dir = var_dir
+        self._settings = settings
         self._validator = None
 
     @property
@@ -49,7 +55,7 @@ class RunValidator:
         return self._validator is not None
 
     def _make(self):
-        return default_validator(self._warehouse_url, self._var_dir)  # the module's, looked up now
+        return default_validator(self._warehouse_url, self._var_dir, self._settings)  # the module's, looked up now
 
     def validate(self, batches):
         if self._validator is None:
