@@ -25,7 +25,7 @@ class Settings:
     sources_dir: Path | None = None
     #: force code -> URL of its source database, overriding the sample file under sources_dir
     source_urls: Mapping[str, str] = dataclasses.field(default_factory=dict)
-    #: run-time output: the embedded warehouse, Data Docs, the report, staging
+    #: run-time output: the embedded warehouse, Data Docs, the report
     var_dir: Path = PROJECT_ROOT / "var"
     reference_dir: Path = PROJECT_ROOT / "reference"
     expectations_dir: Path = PROJECT_ROOT / "expectations"
@@ -44,10 +44,6 @@ class Settings:
     @property
     def report_dir(self) -> Path:
         return self.var_dir / "report"
-
-    @property
-    def staging_dir(self) -> Path:
-        return self.var_dir / "staging"
 
     def forces(self) -> tuple[ForceConfig, ...]:
         return load_forces(self.forces_file)

@@ -156,25 +156,3 @@ def batch_from_parts(meta: str, lines: bytes) -> Batch:
     return Batch(lines=table, quarantine=quarantine,
                  business_date=dt.date.fromisoformat(business_date) if business_date else None, **doc)
 
-
-def save_batch(batch: Batch, directory, stem: str):
-    """Write a batch to ``directory/stem.parquet`` + ``stem.json``; returns the JSON path."""
-    from pathlib import Path
-
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
-    meta, lines = batch_to_parts(batch)
-    (directory / f"{stem}.parquet").write_bytes(lines)
-    meta_path = directory / f"{stem}.json"
-    tmp = meta_path.with_suffix(".json.tmp")
-    tmp.write_text(meta, encoding="utf-8")
-    tmp.replace(meta_path)  # the JSON appears only once both files are complete
-    return meta_path
-
-
-def read_saved_batch(meta_path) -> Batch:
-    """Read a batch written by :func:`save_batch`."""
-    from pathlib import Path
-
-    meta_path = Path(meta_path)
-    return batch_from_parts(meta_path.read_text(encoding="utf-8"), meta_path.with_suffix(".parquet").read_bytes())
