@@ -63,7 +63,7 @@ def render_report(results: dict, targets: dict) -> str:
       "run is the real command, `alliance-finance run --sources DIR --warehouse postgresql://...`, in a process "
       "of its own, into a throwaway database created for it on the PostgreSQL server and dropped afterwards "
       "(`--pg-admin-url`, default `postgresql://postgres@127.0.0.1:5432/postgres`). Each warehouse is brought "
-      "to the schema's head first (`migrate.upgrade`), so a timed run measures loading, not creating tables. "
+      "to the schema's head first, with the configured forces, reference data and finance seeds (`runner.prepare.prepare_warehouse`), so a timed run measures loading, not creating tables. "
       "Peak memory is the kernel's high-water mark of the run's process (`wait4`'s `ru_maxrss`; the process "
       "tree's sampled sum agrees). Python's bytecode is compiled once and cached (`PYTHONPYCACHEPREFIX` in the "
       "benchmark's work folder, never in the venv): that is the deployment case (a container image or a "

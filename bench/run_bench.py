@@ -152,9 +152,10 @@ def psycopg_connect(url: str):
 
 
 def migrate(url: str, env: dict) -> None:
-    """Bring an empty warehouse to head (so a timed run measures loading, not creating the schema)."""
-    code = ("import sys; from alliance_finance.warehouse import migrate, mapping; "
-            "migrate.upgrade(sys.argv[1]); mapping.sync_reference(sys.argv[1])")
+    """Bring an empty warehouse to head, with the configured forces, reference data and finance seeds, as
+    a run's prepare step does (so a timed run measures loading, not creating the schema)."""
+    code = ("import sys; from alliance_finance.runner.prepare import prepare_warehouse; "
+            "prepare_warehouse(sys.argv[1])")
     subprocess.run([PYTHON, "-c", code, url], env=env, check=True, capture_output=True)
 
 
