@@ -128,6 +128,7 @@ def test_both_force_dags_and_the_consolidation_run_end_to_end(dagbag, sample_sou
     _configure(monkeypatch, warehouse_url, sample_sources, tmp_path)
     run, states = _run(dagbag.dags["alliance_ledger_asc"])
     assert run.state == "success", states
+    assert states["publish"] == "success", "a run that loaded something updates the ledger Asset"
     run, states = _run(dagbag.dags["alliance_ledger_wp"])
     assert run.state == "success", states
     totals = _ledger_totals(warehouse_url)
@@ -135,9 +136,12 @@ def test_both_force_dags_and_the_consolidation_run_end_to_end(dagbag, sample_sou
     assert all(amount == 0 for _, amount in totals.values()), "each ledger balances: debits = credits"
     lines_before = {force: n for force, (n, _) in totals.items()}
 
-    # a rerun of any night is harmless: nothing new, nothing changed
+    # a rerun of any night is harmless: nothing new, nothing changed, and no Asset event (publish is
+    # skipped), so the consolidation is not started for an unchanged ledger
     run, states = _run(dagbag.dags["alliance_ledger_asc"])
     assert run.state == "success", states
+    assert states["publish"] == "skipped", states
+    assert states["report_rejections"] == "success", states
     assert {f: n for f, (n, _) in _ledger_totals(warehouse_url).items()} == lines_before
 
     run, states = _run(dagbag.dags["alliance_consolidation"])

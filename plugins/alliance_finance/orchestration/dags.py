@@ -72,7 +72,7 @@ def make_force_dag(force: ForceConfig):
             f"{force.code} ledger (source format `{force.source_format}`) into the alliance warehouse, "
             "in order: find pending → extract and validate → load → publish. A rejected delivery fails "
             "the `report_rejections` task (and notifies) after the good batches are loaded; it is not "
-            "retried. The `publish` task updates the Asset "
+            "retried. When the run loaded something new, the `publish` task updates the Asset "
             f"`{force.asset_uri}`, which triggers `{CONSOLIDATION_DAG_ID}`."
         ),
         schedule=CronDataIntervalTimetable(force.schedule, timezone=force.timezone),

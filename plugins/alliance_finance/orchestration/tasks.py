@@ -109,8 +109,16 @@ def load_staged(force_code: str, staged: dict, context: dict[str, Any], *,
 
 def publish(force_code: str, loaded: dict, context: dict[str, Any], asset=None, *,
             settings: Settings | None = None) -> dict:
-    """Attach the ledger's freshness to the Asset event that triggers the consolidation DAG."""
+    """Attach the ledger's freshness to the Asset event that triggers the consolidation DAG.
+
+    A run that loaded nothing new skips this task (AirflowSkipException), so no Asset event is sent
+    and the report and Data Docs are not rebuilt for an unchanged ledger.
+    """
     result = ForceRunResult.from_dict(loaded)
+    if not result.loaded:
+        from airflow.sdk.exceptions import AirflowSkipException
+
+        raise AirflowSkipException(f"{force_code}: nothing new loaded; the ledger Asset is not updated")
     freshness = ledger_freshness(settings or settings_for(force_code)).get(force_code, {})
     extra = {
         "force_code": force_code,
