@@ -63,6 +63,10 @@ def test_every_force_has_its_dag(dagbag):
         assert str(dag.timezone) in ("Europe/London", "Timezone('Europe/London')") or "London" in str(dag.timezone)
         publish = dag.get_task("publish")
         assert [o.uri for o in publish.outlets] == [force.asset_uri]
+        # the UI shows the DAG's runbook: what to do for each way it fails
+        for words in ("When it fails", "report_rejections", "source unreachable", "load lock is held",
+                      "staged batch missing", force.warehouse_conn_id):
+            assert words in dag.doc_md, f"{force.dag_id}'s documentation does not say {words!r}"
 
 
 def test_owners_and_tags(dagbag):

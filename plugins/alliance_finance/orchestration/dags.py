@@ -59,6 +59,33 @@ def _default_args(owner: str) -> dict:
     }
 
 
+def _runbook(force: ForceConfig) -> str:
+    """What an operator does when this force's DAG fails (shown in the UI as the DAG's documentation)."""
+    source = (f"the connection `{force.source_conn_id}` (or the sample database under the sources folder)"
+              if force.source_conn_id else "the sources folder (Variable `alliance_sources_dir`)")
+    return (
+        "#### When it fails\n\n"
+        "Rerunning or clearing any run is safe: a run loads only what is pending, each batch in one "
+        "transaction, so nothing is loaded twice and nothing half.\n\n"
+        "- **`report_rejections` failed: a delivery or journal was rejected.** The good batches are "
+        "loaded. The task's log and the e-mail name each rejected file or journal, the line and the "
+        "reason. Ask the force's finance systems team for a corrected delivery (SAP files: the same day "
+        "again with a higher sequence; ERP: the journal corrected); the next run loads it. Never edit "
+        "a processed file: a changed file is refused (its SHA-256 no longer matches).\n"
+        f"- **`find_pending` or `extract_and_validate` failed: source unreachable.** Retried "
+        f"automatically (3 tries, backing off). If it still fails, check {source}, then clear the "
+        "task. Nothing was loaded.\n"
+        "- **`load` retrying: the force's load lock is held.** Another run is loading this force (a "
+        "manual `alliance-finance run` or a backfill). It retries every 2 minutes and goes on when "
+        "the other run ends; the lock is released when that run's connection closes.\n"
+        "- **`load` failed: staged batch missing.** The validated batches of this run are gone from "
+        "the warehouse's staging (another clean-up or a cleared task): clear `extract_and_validate` "
+        "of this run, which stages them again.\n"
+        f"- **Warehouse unreachable** (any task): retried automatically; the batch in flight was "
+        f"rolled back. Check the connection `{force.warehouse_conn_id}`, then clear the task.\n"
+    )
+
+
 def make_force_dag(force: ForceConfig):
     """The nightly DAG that loads one force's ledger: find pending → extract and validate → load → publish."""
     asset = ledger_asset(force)
@@ -73,7 +100,8 @@ def make_force_dag(force: ForceConfig):
             "in order: find pending → extract and validate → load → publish. A rejected delivery fails "
             "the `report_rejections` task (and notifies) after the good batches are loaded; it is not "
             "retried. When the run loaded something new, the `publish` task updates the Asset "
-            f"`{force.asset_uri}`, which triggers `{CONSOLIDATION_DAG_ID}`."
+            f"`{force.asset_uri}`, which triggers `{CONSOLIDATION_DAG_ID}`.\n\n"
+            + _runbook(force)
         ),
         schedule=CronDataIntervalTimetable(force.schedule, timezone=force.timezone),
         start_date=START_DATE,
