@@ -75,6 +75,17 @@ def new_pg_database() -> str:
     return make_url(PG_ADMIN_URL).set(database=name).render_as_string(hide_password=False)
 
 
+def make_sample_sources(tmp_path_factory, from_fy: int, to_fy: int):
+    """The sample generator's sources for fiscal years from_fy..to_fy, small (scale 0.1, seed 7)."""
+    from decimal import Decimal
+
+    from alliance_sample import generate_sources
+
+    out = tmp_path_factory.mktemp("sources")
+    generate_sources(out, from_fy=from_fy, to_fy=to_fy, scale=Decimal("0.1"), seed=7)
+    return out
+
+
 def drop_pg_database(url: str) -> None:
     from sqlalchemy.engine import make_url
 

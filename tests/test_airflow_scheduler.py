@@ -24,13 +24,12 @@ import subprocess
 import sys
 import time
 import urllib.error
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
-from conftest import IN_CI, drop_pg_database, new_pg_database
+from conftest import _unreachable, drop_pg_database, make_sample_sources, new_pg_database
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -90,19 +89,13 @@ def _redis_url() -> str:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=5).flushdb()
     except Exception as exc:  # noqa: BLE001 - any failure to reach the server
-        if IN_CI:
-            pytest.fail(f"Redis unreachable at {url}: {exc} (CI=true: a test that needs it fails)")
-        pytest.skip(f"Redis unreachable at {url}: {exc}")
+        _unreachable(f"Redis at {url}", exc)
     return url
 
 
 @pytest.fixture(scope="module")
 def sample_sources(tmp_path_factory):
-    from alliance_sample import generate_sources
-
-    out = tmp_path_factory.mktemp("sources")
-    generate_sources(out, from_fy=2014, to_fy=2014, scale=Decimal("0.1"), seed=7)
-    return out
+    return make_sample_sources(tmp_path_factory, 2014, 2014)
 
 
 @pytest.fixture(scope="module")

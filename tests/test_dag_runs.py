@@ -13,11 +13,12 @@ import subprocess
 import sys
 import threading
 import warnings
-from decimal import Decimal
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+
+from conftest import make_sample_sources
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = pytest.mark.slow
@@ -36,11 +37,7 @@ def airflow_db():
 
 @pytest.fixture(scope="session")
 def sample_sources(tmp_path_factory):
-    from alliance_sample import generate_sources
-
-    out = tmp_path_factory.mktemp("sources")
-    generate_sources(out, from_fy=2014, to_fy=2015, scale=Decimal("0.1"), seed=7)
-    return out
+    return make_sample_sources(tmp_path_factory, 2014, 2015)
 
 
 @pytest.fixture(scope="session")

@@ -80,11 +80,9 @@ class BatchStaging:
         return self.clear()
 
 
-def expire(engine: sa.Engine | sa.Connection, keep_for: dt.timedelta = KEEP_FOR) -> int:
+def expire(engine: sa.Engine, keep_for: dt.timedelta = KEEP_FOR) -> int:
     """Remove staged batches older than ``keep_for`` (their runs were abandoned); returns how many."""
     cutoff = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None) - keep_for
-    statement = sa.text("DELETE FROM etl_staged_batch WHERE staged_at < :cutoff")
-    if isinstance(engine, sa.Connection):
-        return engine.execute(statement, {"cutoff": cutoff}).rowcount
     with engine.begin() as conn:
-        return conn.execute(statement, {"cutoff": cutoff}).rowcount
+        return conn.execute(sa.text("DELETE FROM etl_staged_batch WHERE staged_at < :cutoff"),
+                            {"cutoff": cutoff}).rowcount
