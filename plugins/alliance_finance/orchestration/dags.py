@@ -22,6 +22,7 @@ Why the DAGs look as they do:
 from __future__ import annotations
 
 import datetime as dt
+import functools
 
 import pendulum
 from airflow.sdk import Asset, CronDataIntervalTimetable, dag, task
@@ -201,7 +202,31 @@ def make_force_dag(force: ForceConfig):
         publish(loaded)
         report_rejections(loaded)
 
-    return force_ledger()
+    made = force_ledger()
+    return _test_runs_without_deadline(made) if made.deadline else made
+
+
+def _test_runs_without_deadline(dag_object):
+    """``DAG.test()`` (``airflow dags test``, the demo, tests/test_dag_runs.py) of this DAG, without its deadline.
+
+    Airflow 3.3.2's ``DAG.test()`` fails a successful run of any DAG with a deadline at its very end
+    (``'dict' object has no attribute 'hex'``: apache/airflow#73428, fix proposed in #73430): its
+    in-memory scheduler DAG holds the encoded alerts where the scheduler's holds their ids. A test run
+    is not a night's run, and ``DAG.test()`` runs no scheduler loop that could fire a deadline anyway,
+    so it runs without one; the scheduler's runs keep theirs. Remove once the fix is released.
+    """
+    original = dag_object.test
+
+    @functools.wraps(original)
+    def test(*args, **kwargs):
+        deadline, dag_object.deadline = dag_object.deadline, None
+        try:
+            return original(*args, **kwargs)
+        finally:
+            dag_object.deadline = deadline
+
+    dag_object.test = test
+    return dag_object
 
 
 def make_force_dags() -> dict:
