@@ -171,7 +171,11 @@ def make_consolidation_dag():
             + ", ".join(f"`{f.asset_uri}`" for f in forces)
             + "): brings the warehouse schema and views up to date, refreshes the marts, builds the "
             "board report (HTML, PNG, XLSX) and the Great Expectations Data Docs, and records each "
-            "force's data freshness."
+            "force's data freshness.\n\n"
+            "With the variable `alliance_publish_base` set (`file:///srv/...`, `s3://bucket/...`) the report "
+            "and the Data Docs are published there for every reader: `<base>/report/LATEST` and "
+            "`<base>/data_docs/LATEST` name the newest complete copy (`build_report`'s XCom names it too). "
+            "Unset, they stay on the disk of the worker that built them (the task logs a warning)."
         ),
         schedule=schedule,
         start_date=START_DATE,
