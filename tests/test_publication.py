@@ -183,3 +183,15 @@ def test_shared_results_are_added_not_replaced_and_half_written_files_are_skippe
     builder = tmp_path / "builder"
     assert publication.sync_down(remote, builder) == 3
     assert set(_tree(builder)) == {"gx/s/r1.json", "gx/s/r2.json", "batches/1.json"}
+
+
+def test_a_base_whose_filesystem_is_not_installed_is_refused_naming_what_to_install(sqlite_url, tmp_path,
+                                                                                   monkeypatch):
+    with pytest.raises(ValueError, match=r"s3://.*apache-airflow-providers-amazon\[s3fs\]"):
+        publication.as_base("s3://alliance-bucket/published")
+    monkeypatch.setenv("ALLIANCE_PUBLISH_BASE", "s3://alliance-bucket/published")
+    settings = Settings.from_environment(warehouse=sqlite_url, var_dir=tmp_path / "var")
+    with pytest.raises(ValueError, match="publication base"):
+        tasks.build_report({"run_id": "r"}, settings=settings)
+    (tmp_path / "var" / "data_docs" / "results").mkdir(parents=True)
+    assert tasks.share_validation_results(settings) == 0, "extract_and_validate is not failed by it"

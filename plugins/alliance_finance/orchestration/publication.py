@@ -35,6 +35,7 @@ import re
 from pathlib import Path
 
 from airflow.sdk import ObjectStoragePath
+from airflow.sdk.io import has_fs
 
 log = logging.getLogger("alliance_finance.orchestration.publication")
 
@@ -42,6 +43,13 @@ log = logging.getLogger("alliance_finance.orchestration.publication")
 POINTER = "LATEST"
 #: how many complete versions stay (the newest and the ones a slow reader may still be reading)
 KEEP = 3
+#: what an operator installs for a scheme Airflow's object storage has no filesystem for here
+PROVIDERS = {
+    "s3": "pip install 'apache-airflow-providers-amazon[s3fs]' and an AWS connection",
+    "gs": "pip install apache-airflow-providers-google and a Google Cloud connection",
+    "gcs": "pip install apache-airflow-providers-google and a Google Cloud connection",
+    "abfs": "pip install apache-airflow-providers-microsoft-azure and an Azure connection",
+}
 #: a version's name: ``<UTC time>-<run>``; names sort in publication order
 _VERSION = re.compile(r"^\d{8}T\d{12}Z-[A-Za-z0-9._-]+$")
 
@@ -53,7 +61,11 @@ def as_base(base: ObjectStoragePath | str, conn_id: str | None = None) -> Object
     text = str(base)
     if "://" not in text:
         text = Path(text).resolve().as_uri()
-    return ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+    path = ObjectStoragePath(text, conn_id=conn_id) if conn_id else ObjectStoragePath(text)
+    if not has_fs(path.protocol or "file"):
+        raise ValueError(f"publication base {text}: no filesystem for {path.protocol}:// is installed in this "
+                         f"Airflow ({PROVIDERS.get(path.protocol, 'install the provider that registers it')})")
+    return path
 
 
 def version_name(run_id: str | None, now: dt.datetime | None = None) -> str:

@@ -246,16 +246,18 @@ def share_validation_results(settings: Settings, base=None) -> int:
     """Add this worker's stored validation results to ``<base>/validation_results/`` (the Data Docs'
     input, rendered by whichever worker builds them); the number of files added. No base: 0.
 
-    A store that cannot be reached is logged, not raised: the batches are staged and their results
-    stay on this worker's disk, added by its next run."""
-    base = publication.as_base(base) if base is not None else publish_base()
+    A store that cannot be reached (or a base no filesystem is installed for) is logged, not raised:
+    the batches are staged and their results stay on this worker's disk, added by its next run; the
+    consolidation's tasks fail on such a base, naming it."""
     local = validators.data_docs_dir(settings.warehouse_url, settings.var_dir) / "results"
-    if base is None or not local.is_dir():
-        return 0
     try:
+        base = publication.as_base(base) if base is not None else publish_base()
+        if base is None or not local.is_dir():
+            return 0
         added = publication.sync_up(local, base / RESULTS)
-    except OSError as exc:
-        log.error("validation results not shared to %s (%s); this worker's next run adds them", base / RESULTS, exc)
+    except Exception as exc:  # noqa: BLE001 - the batches are staged; the consolidation reports a bad base
+        log.error("validation results not shared to the publication base (%s); this worker's next run adds "
+                  "them", exc)
         return 0
     log.info("%d validation result file(s) shared to %s", added, base / RESULTS)
     return added
