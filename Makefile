@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export AIRFLOW_HOME ?= $(CURDIR)/var/airflow
 
-.PHONY: setup test demo bench lock clean airflow airflow-stop airflow-reset
+.PHONY: setup test demo bench bench-staging lock clean airflow airflow-stop airflow-reset
 
 setup: $(STAMP)
 
@@ -36,6 +36,10 @@ demo: setup
 
 bench: setup
 	$(BIN)/python bench/run_bench.py
+
+# Validated batches through the warehouse's staging table vs an object store (section 7 of docs/performance.md).
+bench-staging: setup
+	$(BIN)/python bench/staging_handoff.py
 
 # The real Airflow components (api-server, scheduler, dag-processor, triggerer) from .venv, metadata
 # on the local PostgreSQL: scripts/airflow_local.py says what it sets and why.

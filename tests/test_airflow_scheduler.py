@@ -107,6 +107,7 @@ def cluster(tmp_path_factory, sample_sources):
     dags.mkdir()
     (dags / "alliance_dags.py").write_text(DAGS_FILE)
     metadata, warehouse = new_pg_database(), new_pg_database()
+    published = tmp_path_factory.mktemp("published")
     port, log_port = _free_port(), _free_port(span=4)
     broker = _redis_url()
     extra = {
@@ -117,13 +118,16 @@ def cluster(tmp_path_factory, sample_sources):
         "AIRFLOW_CONN_ALLIANCE_WAREHOUSE": warehouse,
         "AIRFLOW_VAR_ALLIANCE_SOURCES_DIR": str(sample_sources),
         "ALLIANCE_VAR_DIR": str(home / "var-scheduler"),
+        # the one store every worker and reader sees (outside the workers' private var/)
+        "AIRFLOW_VAR_ALLIANCE_PUBLISH_BASE": published.as_uri(),
     }
     try:
         env = script.start(home, metadata, port, executor="CeleryExecutor", extra_env=extra, broker=broker,
                            log_port=log_port)
         script.start_worker(1, env, home, queues="extract", log_port=log_port, isolated=True)
         script.start_worker(2, env, home, queues="load", log_port=log_port, isolated=True)
-        yield {"script": script, "home": home, "port": port, "warehouse": warehouse, "sources": sample_sources}
+        yield {"script": script, "home": home, "port": port, "warehouse": warehouse, "sources": sample_sources,
+               "published": published}
     finally:
         script.stop(home)
         logs = home / "logs"
@@ -239,3 +243,10 @@ def test_force_dags_and_consolidation_on_workers_that_share_no_disk(cluster, tmp
     scheduled, cli = _ledger_fingerprint(cluster["warehouse"]), _ledger_fingerprint(cli_warehouse)
     assert set(scheduled) == {"ASC", "WP"}
     assert scheduled == cli
+
+    # the report and the Data Docs were published to the shared store, the Data Docs with the results
+    # validated on worker 1 rendered by worker 2
+    for what, page in (("report", "alliance_finance.xlsx"), ("data_docs", "index.html")):
+        latest = cluster["published"] / what / (cluster["published"] / what / "LATEST").read_text().strip()
+        assert (latest / "index.html").is_file() and (latest / page).is_file(), what
+    assert list((latest / "validations").rglob("*.html")), "no validation page in the published Data Docs"

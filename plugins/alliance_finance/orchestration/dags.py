@@ -134,10 +134,14 @@ def _consolidation_runbook(forces: tuple[ForceConfig, ...]) -> str:
         "- **`record_freshness` failed.** Everything is loaded and published; only the freshness figures "
         "in this run's log and XCom are missing (usually the warehouse became unreachable): clear the "
         "task. `alliance-finance status` shows the same figures.\n\n"
-        "**Where the output is published:** the board report (`index.html`, its PNG charts and the XLSX "
-        "workbook) in `ALLIANCE_REPORT_DIR`, else `<ALLIANCE_VAR_DIR>/report` (the `alliance-var` volume "
-        "under docker-compose); the Data Docs in `<ALLIANCE_VAR_DIR>/data_docs` (beside the file for a "
-        "SQLite warehouse), which open without internet access. The finance teams read the warehouse's views directly (docs/finance.md).\n"
+        "**Where the output is published:** with the variable `alliance_publish_base` set "
+        "(`file:///srv/...`, `s3://bucket/...`) the board report (`index.html`, its PNG charts and the "
+        "XLSX workbook) and the Data Docs are published there for every reader: `<base>/report/LATEST` "
+        "and `<base>/data_docs/LATEST` name the newest complete copy (`build_report`'s XCom names it "
+        "too). Unset, they stay on the disk of the worker that built them (the task logs a warning): "
+        "the report in `ALLIANCE_REPORT_DIR`, else `<ALLIANCE_VAR_DIR>/report` (the `alliance-var` volume "
+        "under docker-compose), the Data Docs in `<ALLIANCE_VAR_DIR>/data_docs`. Data Docs open without "
+        "internet access. The finance teams read the warehouse's views directly (docs/finance.md).\n"
     )
 
 
