@@ -15,8 +15,10 @@ its server fails; elsewhere it is skipped with the reason.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import uuid
@@ -144,3 +146,45 @@ def warehouse_url(request, tmp_path):
             yield url
         finally:
             drop_pg_database(url)
+
+
+@contextlib.contextmanager
+def smtp_sink_server():
+    """A real SMTP server (aiosmtpd) on a free loopback port, keeping every message it receives.
+
+    Yields ``(host, port, messages)``: ``messages`` is a list of :class:`email.message.EmailMessage`,
+    each with ``envelope_from`` and ``envelope_to`` attributes, appended as mail arrives. Plain SMTP
+    (no TLS, no authentication): point an Airflow SMTP connection at it with
+    ``disable_tls=true&disable_ssl=true``.
+    """
+    import email
+    import email.policy
+
+    from aiosmtpd.controller import Controller
+
+    messages: list = []
+
+    class Keep:
+        async def handle_DATA(self, server, session, envelope):
+            message = email.message_from_bytes(envelope.original_content or envelope.content,
+                                               policy=email.policy.default)
+            message.envelope_from, message.envelope_to = envelope.mail_from, list(envelope.rcpt_tos)
+            messages.append(message)
+            return "250 Message accepted for delivery"
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    controller = Controller(Keep(), hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield "127.0.0.1", port, messages
+    finally:
+        controller.stop()
+
+
+@pytest.fixture
+def smtp_sink():
+    """A loopback SMTP server for this test: ``(host, port, received messages)`` (see smtp_sink_server)."""
+    with smtp_sink_server() as sink:
+        yield sink
