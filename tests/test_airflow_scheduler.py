@@ -275,7 +275,7 @@ def _ledger_fingerprint(url: str) -> dict[str, tuple[int, int, str]]:
                     hashlib.sha256(repr(lines).encode()).hexdigest()) for force, lines in result.items()}
 
 
-def test_force_dags_and_consolidation_on_workers_that_share_no_disk(cluster, tmp_path):
+def test_force_dags_and_consolidation_on_workers_that_share_no_disk(cluster):
     _wait_for_dags(cluster, [*FORCE_DAGS, CONSOLIDATION])
     _api(cluster, "PATCH", f"dags/{CONSOLIDATION}", {"is_paused": False})
     for dag_id in FORCE_DAGS:
@@ -302,7 +302,7 @@ def test_force_dags_and_consolidation_on_workers_that_share_no_disk(cluster, tmp
     assert not cluster["mail"], "a green night sent a failure notice"
 
     # the warehouse equals a CLI run on the same sources, to the penny
-    _assert_equals_a_cli_run(cluster, tmp_path)
+    _assert_equals_a_cli_run(cluster)
 
 
 def test_a_rejected_delivery_fails_report_rejections_and_is_mailed_while_the_other_force_succeeds(cluster):
@@ -352,7 +352,7 @@ def test_a_rejected_delivery_fails_report_rejections_and_is_mailed_while_the_oth
     assert "The good batches of this run are loaded" in body
 
 
-def test_a_worker_killed_mid_load_leaves_no_half_batch_and_the_retry_completes_on_another_worker(cluster, tmp_path):
+def test_a_worker_killed_mid_load_leaves_no_half_batch_and_the_retry_completes_on_another_worker(cluster):
     """The corrected re-delivery of the rejected day is loaded; its load pauses inside the batch's
     transaction (lines inserted, not committed) and the test SIGKILLs the worker running it, with
     every process under it. Nothing of the batch is in the warehouse and the force's lock is free;
@@ -400,7 +400,7 @@ def test_a_worker_killed_mid_load_leaves_no_half_batch_and_the_retry_completes_o
 
     assert _batch_statuses(warehouse, corrected.name) == ["loaded"]
     assert _ledger_fingerprint(warehouse)["ASC"][0] == lines_before["ASC"][0] + len(_bad_day_documents())
-    _assert_equals_a_cli_run(cluster, tmp_path, rejected=asc.delivery_name(BAD_DAY, 1))
+    _assert_equals_a_cli_run(cluster, rejected=asc.delivery_name(BAD_DAY, 1))
 
 
 def _bad_day_documents() -> list[dict[str, str]]:
@@ -524,13 +524,19 @@ def _batch_statuses(url: str, source_ref: str) -> list[str]:
                                              "ORDER BY batch_id", ref=source_ref)]
 
 
-def _assert_equals_a_cli_run(cluster, tmp_path, rejected: str | None = None) -> None:
-    """The warehouse equals a CLI run on the same sources, to the penny (``rejected``: the one
-    delivery the CLI must reject too, which makes it exit 1)."""
-    cli_warehouse = f"sqlite:///{tmp_path / 'cli.db'}"
+def _assert_equals_a_cli_run(cluster, rejected: str | None = None) -> None:
+    """The warehouse equals the CLI's on the same sources, to the penny (``rejected``: a delivery new
+    since the CLI last ran that it must reject too, which makes it exit 1).
+
+    The CLI's warehouse is kept for the module: a later call runs the CLI again on it, which loads
+    only what arrived since (a rerun changes nothing else: test_reliability_faults), as a night would.
+    """
+    folder = cluster["home"] / "cli"
+    folder.mkdir(exist_ok=True)
+    cli_warehouse = f"sqlite:///{folder / 'cli.db'}"
     out = subprocess.run([sys.executable, "-m", "alliance_finance.cli", "run", "--sources", str(cluster["sources"]),
                           "--warehouse", cli_warehouse], capture_output=True, text=True, timeout=900,
-                         env=dict(os.environ, ALLIANCE_VAR_DIR=str(tmp_path / "cli-var")))
+                         env=dict(os.environ, ALLIANCE_VAR_DIR=str(folder / "var")))
     told = out.stdout[-3000:] + out.stderr[-3000:]
     assert out.returncode == (1 if rejected else 0), told
     if rejected:
