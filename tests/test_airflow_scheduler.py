@@ -371,6 +371,8 @@ def test_a_worker_killed_mid_load_leaves_no_half_batch_and_the_retry_completes_o
     worker = _worker_running(cluster, task_pid)
     assert worker in LOAD_WORKERS
     run_id = _running_run(cluster, ASC_DAG, before[ASC_DAG])
+    [paused] = [ti for ti in _task_instances(cluster, ASC_DAG, run_id) if ti["task_id"] == "load"]
+    assert (paused["state"], paused["try_number"], paused["pid"]) == ("running", 1, task_pid), paused
     # paused mid-transaction: the batch's lines are inserted but not visible, the force's lock is held
     assert _idle_in_transaction(warehouse) >= 1
     assert _advisory_locks(warehouse) >= 1
