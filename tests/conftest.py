@@ -19,6 +19,7 @@ import contextlib
 import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import uuid
@@ -159,7 +160,6 @@ def smtp_loopback(host: str = "127.0.0.1"):
     """
     import email
     import email.policy
-    import socket
 
     from aiosmtpd.controller import Controller
 
