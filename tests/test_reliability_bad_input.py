@@ -218,3 +218,10 @@ def test_journals_edited_or_removed_after_posting_are_named_by_reconcile(tmp_pat
     engine.dispose()
     assert main(command + ["--posted-since", "2016-04-06"]) == 0
     assert "0 recorded journals" in capsys.readouterr().out
+    # the ERP given by URL instead of the sources folder, and the force named: the same findings
+    erp = f"sqlite:///{(sources.root / 'wiltshire' / 'erp.db').resolve()}"
+    assert main(["reconcile", "--warehouse", warehouse, "--source-url", f"WP={erp}", "--force", "WP"]) == 1
+    assert "WP: 5 recorded journals (loaded or quarantined) checked against the ERP, 4 differ" in capsys.readouterr().out
+    # a force on another format has no posted journals to reconcile: said, not silently passed
+    assert main(["reconcile", "--warehouse", warehouse, "--sources", str(sources.root), "--force", "ASC"]) == 1
+    assert "force ASC does not read erp_sql" in capsys.readouterr().err
