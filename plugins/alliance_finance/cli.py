@@ -141,24 +141,17 @@ def main(argv: list[str] | None = None) -> int:
         print(summary.describe())
         return EXIT_OK
 
-    if args.command == "run":
+    if args.command in ("run", "reconcile"):
         if args.sources is None and not args.source_url:
-            parser.error("run needs --sources DIR (and/or --source-url CODE=URL)")
+            parser.error(f"{args.command} needs --sources DIR (and/or --source-url CODE=URL)")
         from alliance_finance.config.settings import Settings
-        from alliance_finance.runner.command import run_cli
 
         settings = Settings.from_environment(warehouse=args.warehouse, sources_dir=args.sources,
                                              source_urls=dict(args.source_url))
-        return run_cli(settings, force=args.force, parallel=args.parallel)
-
-    if args.command == "reconcile":
-        if args.sources is None and not args.source_url:
-            parser.error("reconcile needs --sources DIR (and/or --source-url CODE=URL)")
-        from alliance_finance.config.settings import Settings
+        if args.command == "run":
+            from alliance_finance.runner.command import run_cli
+            return run_cli(settings, force=args.force, parallel=args.parallel)
         from alliance_finance.reconcile import reconcile_cli
-
-        settings = Settings.from_environment(warehouse=args.warehouse, sources_dir=args.sources,
-                                             source_urls=dict(args.source_url))
         return reconcile_cli(settings, force=args.force, posted_since=args.posted_since)
 
     if args.command == "status":

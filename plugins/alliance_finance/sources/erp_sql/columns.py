@@ -24,7 +24,8 @@ class _FastLines:
     the two paths cannot disagree about what is quarantined, or why.
     """
 
-    def __init__(self, journals: list[_Journal], rows: list[tuple], accounts: Accounts, force_code: str):
+    def __init__(self, journals: list[_Journal], rows: list[tuple], accounts: Accounts, force_code: str, *,
+                 line_by_line: bool = False):
         self.rank_of = {journal.journal_id: rank for rank, journal in enumerate(journals)}
         n = len(rows)
         columns = list(zip(*rows)) if rows else [()] * len(LINE_COLUMNS)
@@ -79,8 +80,8 @@ class _FastLines:
         counts = np.bincount(line_journal, minlength=len(journals))
         slow |= counts == 0
         np.logical_or.at(slow, line_journal, suspect)
-        if n and max(int(debit.max()), int(credit.max())) * n >= 2**62:
-            slow[:] = True  # sums that could overflow int64 are left to Python's integers
+        if line_by_line or n and max(int(debit.max()), int(credit.max())) * n >= 2**62:
+            slow[:] = True  # asked for; or sums that could overflow int64, left to Python's integers
         debit_sums = np.zeros(len(journals), np.int64)
         credit_sums = np.zeros(len(journals), np.int64)
         np.add.at(debit_sums, line_journal, debit)

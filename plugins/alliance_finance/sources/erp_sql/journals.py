@@ -51,26 +51,14 @@ def _read_journal(journal: _Journal, rows: list[sa.Row], accounts: Accounts) -> 
         else:
             seen.add(line_no)
 
-        dr_pence = cr_pence = None
-        dr_text = cr_text = None
-        if dr_value is not None:
-            try:
-                dr_pence = amount_to_pence(dr_value)
-                debit += dr_pence
-                dr_text = format_pence(dr_pence)
-            except ValueError as exc:
-                problems.append(f"{label} entered_dr: {exc}")
+        (dr_pence, dr_text, dr_problem), (cr_pence, cr_text, cr_problem) = (
+            _amount(dr_value, "entered_dr"), _amount(cr_value, "entered_cr"))
+        for problem in (dr_problem, cr_problem):
+            if problem:
+                problems.append(f"{label} {problem}")
                 amounts_valid = False
-                dr_text = _text(dr_value)
-        if cr_value is not None:
-            try:
-                cr_pence = amount_to_pence(cr_value)
-                credit += cr_pence
-                cr_text = format_pence(cr_pence)
-            except ValueError as exc:
-                problems.append(f"{label} entered_cr: {exc}")
-                amounts_valid = False
-                cr_text = _text(cr_value)
+        debit += dr_pence or 0
+        credit += cr_pence or 0
 
         if (dr_value is None) == (cr_value is None):
             found = "neither" if dr_value is None else f"both ({dr_text} and {cr_text})"
@@ -111,6 +99,18 @@ def _read_journal(journal: _Journal, rows: list[sa.Row], accounts: Accounts) -> 
         problems.append(f"debits {format_pence(debit)} and credits {format_pence(credit)} differ by "
                         f"{format_pence(abs(debit - credit))}: expected every posted journal to balance")
     return lines, problems, debit, credit
+
+
+def _amount(value, column: str) -> tuple[int | None, str | None, str | None]:
+    """(pence, text, problem) of one side of a line: ``None`` pence for no amount or a bad one, whose
+    problem names ``column`` and its text is the value as read."""
+    if value is None:
+        return None, None, None
+    try:
+        pence = amount_to_pence(value)
+    except ValueError as exc:
+        return None, _text(value), f"{column}: {exc}"
+    return pence, format_pence(pence), None
 
 
 def _line_order(row: sa.Row) -> tuple:
