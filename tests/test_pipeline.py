@@ -26,7 +26,7 @@ from alliance_finance.warehouse.engine import make_engine
 import asc_fixtures as asc
 from asc_fixtures import asc_document
 import wp_fixtures as wp
-from test_warehouse import batches, fact_checksum, query
+from warehouse_batches import batches, fact_checksum, query
 
 APRIL_5, APRIL_6 = dt.date(2016, 4, 5), dt.date(2016, 4, 6)
 

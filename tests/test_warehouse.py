@@ -23,9 +23,9 @@ from alliance_finance.warehouse import locks, mapping, migrate
 from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.load import BatchLoader, load_batch
 
-# the shared builders live in warehouse_batches.py (test_pipeline.py and others import them from here too)
-from warehouse_batches import (  # noqa: E402,F401
-    DAY, asc_batch, balanced_document, batches, codes, fact_checksum, fact_lines, line, lines_table, query,
+# the shared builders live in warehouse_batches.py
+from warehouse_batches import (
+    asc_batch, balanced_document, batches, codes, fact_checksum, line, query,
     ready_warehouse, wp_batch,
 )
 
