@@ -534,21 +534,23 @@ def test_every_defect_reads_the_same_by_whole_columns_and_line_by_line(erp_url):
 
 # -- a broken source fails the extract before any data is read -------------------------------------
 
-def test_a_missing_table_fails_the_extract(erp_url):
-    create_erp_database(erp_url, without_tables=["gl_journal_line"])
+def schema_error(url: str, **schema) -> str:
+    """The SourceSchemaError an extract of a database created with ``schema`` raises, before reading."""
+    create_erp_database(url, **schema)
     with pytest.raises(SourceSchemaError) as failure:
-        extract_new_journals(erp_url, set())
-    message = str(failure.value)
+        extract_new_journals(url, set())
+    return str(failure.value)
+
+
+def test_a_missing_table_fails_the_extract(erp_url):
+    message = schema_error(erp_url, without_tables=["gl_journal_line"])
     assert "table gl_journal_line is missing (expected columns journal_id, line_no, account_string" in message
     assert "WP ERP database" in message
 
 
 def test_missing_columns_fail_the_extract(erp_url):
-    create_erp_database(erp_url, without_columns={"gl_journal": ["posted_at"],
-                                                  "gl_journal_line": ["entered_dr", "entered_cr"]})
-    with pytest.raises(SourceSchemaError) as failure:
-        extract_new_journals(erp_url, set())
-    message = str(failure.value)
+    message = schema_error(erp_url, without_columns={"gl_journal": ["posted_at"],
+                                                     "gl_journal_line": ["entered_dr", "entered_cr"]})
     assert "table gl_journal lacks column(s) posted_at" in message
     assert "table gl_journal_line lacks column(s) entered_dr, entered_cr" in message
 
