@@ -88,13 +88,15 @@ sum every amount read that is a valid amount, quarantined journals included.
 
 Whole columns, and line by line only where something is wrong
 -------------------------------------------------------------
-A batch's lines are checked column by column (:class:`_FastLines`: numpy and pyarrow, no Python
-step per line): integer line numbers unique in their journal, exactly one of debit and credit, each
-an exact amount in range (SQLite's doubles by the same test as :func:`amount_to_pence`, MariaDB's Decimals
-by an exact decimal cast), account strings parsed once per distinct value, texts without NUL, every
-journal balanced. A journal with any header problem, no lines, a failing line or a value of an
-unexpected type is handed whole to :func:`_read_journal`, the line-by-line reader, which words the
-problems and builds the quarantine. ``tests/test_erp_sql.py`` reads the same sources both ways
+The rules of a journal's lines are written once, on whole columns (:func:`.rules.check_lines`:
+numpy and pyarrow, no Python step per line): integer line numbers unique in their journal, exactly
+one of debit and credit, each an exact amount in range (SQLite's doubles by the same test as
+:func:`amount_to_pence`, MariaDB's Decimals by an exact decimal cast), account strings parsed once
+per distinct value, texts without NUL. A batch's lines are checked at once; the journals that keep
+every rule and balance are conformed column-wise (:class:`.columns._FastLines`). A journal with any
+header problem, no lines, a line breaking a rule or holding a value the columns do not conform, or
+debits and credits that differ is handed whole to :func:`.journals._read_journal`, which words what
+the same checks found and builds the quarantine. ``tests/test_erp_sql.py`` reads the same sources both ways
 (``extract_new_journals(..., line_by_line=True)`` sends every journal through the line-by-line
 reader) and finds identical batches. The reads by journal id run on the driver's cursor, not
 SQLAlchemy's rows. How fast: docs/performance.md ("The readers alone").
@@ -102,7 +104,8 @@ SQLAlchemy's rows. How fast: docs/performance.md ("The readers alone").
 The package's modules: :mod:`.layout` (the tables' columns, limits, a force's names, the period and
 account parsers), :mod:`.connection` (engine, snapshot, shape, reads by id), :mod:`.plan` (the
 batches planned), :mod:`.headers` (journal headers), :mod:`.amounts` (money to pence),
-:mod:`.columns` (the column-wise path), :mod:`.journals` (the line-by-line path and the quarantine),
+:mod:`.rules` (the rules of a journal's lines), :mod:`.columns` (the column-wise path),
+:mod:`.journals` (the line-by-line path and the quarantine),
 :mod:`.extract` (the extract, batch by batch) and :mod:`.reader` (the force's reader).
 """
 
