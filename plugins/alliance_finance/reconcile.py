@@ -29,10 +29,11 @@ import sqlalchemy as sa
 
 from alliance_finance.config.forces import ForceConfig
 from alliance_finance.config.settings import Settings
-from alliance_finance.core.errors import AllianceFinanceError
+from alliance_finance.core.errors import AllianceFinanceError, TransientError
 from alliance_finance.core.money import format_pence
-from alliance_finance.core.urls import mask_secrets, normalise_url
+from alliance_finance.core.urls import mask_secrets, mask_url
 from alliance_finance.sources.erp_sql import ErpLayout, extract_new_journals
+from alliance_finance.sources.erp_sql.connection import _source_engine
 from alliance_finance.sources.erp_sql.reader import source_url
 from alliance_finance.warehouse.engine import make_engine
 
@@ -167,7 +168,8 @@ def _recorded_journals(engine: sa.Engine, force_code: str) -> set[str]:
 
 def _posted_ids(source_url: str, since: dt.date | None = None) -> set[int]:
     """The ids of the ERP's posted journals (posted on or after ``since``)."""
-    engine = sa.create_engine(normalise_url(source_url), poolclass=sa.pool.NullPool)
+    # the extract's engine: no pool, and a missing SQLite file is refused rather than created empty
+    engine = _source_engine(source_url, f"ERP database {mask_url(source_url)}")
     try:
         journal = sa.table("gl_journal", sa.column("journal_id"), sa.column("status"), sa.column("posted_at"))
         query = sa.select(journal.c.journal_id, journal.c.status).where(journal.c.status == "P")
@@ -175,6 +177,9 @@ def _posted_ids(source_url: str, since: dt.date | None = None) -> set[int]:
             query = query.where(journal.c.posted_at >= since.isoformat())
         with engine.connect() as conn:
             return {int(i) for i, status in conn.execute(query) if status == "P"}
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise TransientError(f"ERP database {mask_url(source_url)} unreachable: "
+                             f"{str(exc.orig or exc).splitlines()[0]}") from exc
     finally:
         engine.dispose()
 
