@@ -5,7 +5,8 @@ FY 2016 at scale 1 by default: about 100,000 lines, kept in ``--data`` and reuse
 ``bench/run_bench.py`` keeps its own) is loaded twice, back to back, into fresh PostgreSQL warehouses:
 
 1. the CLI: ``alliance-finance run --sources DIR --warehouse postgresql://...`` (wall time), then
-   ``alliance-finance report`` (the board report, which the consolidation DAG builds too);
+   ``alliance-finance report`` (the board report, which the consolidation DAG builds too); and
+   ``run --parallel`` (the forces side by side, as their DAGs run) into another fresh warehouse;
 2. Airflow: the real components started by ``scripts/airflow_local.py`` (api-server, scheduler,
    dag-processor, triggerer) with the CeleryExecutor, a fresh metadata database, Redis as the broker
    and two ``airflow celery worker`` processes, each with its own ``ALLIANCE_VAR_DIR`` on a private
@@ -174,8 +175,9 @@ def fingerprint(url: str) -> dict[str, dict]:
 # --- the two sides -------------------------------------------------------------------------------------------------
 
 def cli_side(source: Path, pg: Postgres, env: dict, work: Path, label: str) -> tuple[dict, str]:
-    """``alliance-finance run`` then ``alliance-finance report`` into a fresh, prepared warehouse; the
-    warehouse is returned (the caller drops it after the comparison)."""
+    """``alliance-finance run`` then ``alliance-finance report`` into a fresh, prepared warehouse, and
+    ``run --parallel`` into another; the first warehouse is returned (the caller drops it after the
+    comparison)."""
     url = pg.create()
     migrate(url, env)  # as run_bench does: the timed run measures loading, not creating the schema
     run = pipeline_run(source, url, env, work, label)
@@ -184,7 +186,18 @@ def cli_side(source: Path, pg: Postgres, env: dict, work: Path, label: str) -> t
     if report["exit"] != 0:
         raise RuntimeError(f"{label}: alliance-finance report exited {report['exit']} (log {work / f'{label}-report.log'})")
     log(f"{label}: report {report['seconds']:.1f} s")
+    # the forces side by side, as their DAGs run (into a warehouse of its own, which must agree too)
+    parallel_url = pg.create()
+    try:
+        migrate(parallel_url, env)
+        parallel = pipeline_run(source, parallel_url, env, work, f"{label}-parallel", extra=("--parallel",))
+        parallel_ledger = fingerprint(parallel_url)
+    finally:
+        pg.drop(parallel_url)
+    if parallel_ledger != fingerprint(url):
+        raise RuntimeError(f"{label}: run --parallel loaded a different ledger from run: {parallel_ledger}")
     return {"run_seconds": run["seconds"], "report_seconds": report["seconds"],
+            "parallel_seconds": parallel["seconds"], "parallel_load_average": parallel["load_average"],
             "total_seconds": round(run["seconds"] + report["seconds"], 2), "lines": run["lines"],
             "lines_loaded": run["lines_loaded"], "stages": run["stages"], "peak_mb": run["peak_mb"],
             "user_seconds": run["user_seconds"], "system_seconds": run["system_seconds"],
@@ -404,6 +417,7 @@ def print_table(rep: dict) -> None:
     print(f"{'':40} {'seconds':>10}")
     print(f"{'CLI: alliance-finance run':40} {cli['run_seconds']:>10.1f}")
     print(f"{'CLI: + alliance-finance report':40} {cli['total_seconds']:>10.1f}")
+    print(f"{'CLI: alliance-finance run --parallel':40} {cli['parallel_seconds']:>10.1f}")
     print(f"{'Airflow: trigger to force runs end':40} {air['force_runs_end']:>10.1f}")
     if air.get("consolidation_end") is not None:
         print(f"{'Airflow: trigger to consolidation end':40} {air['consolidation_end']:>10.1f}")
