@@ -331,6 +331,21 @@ def task_log_split(home: Path, log_path: str, start: dt.datetime | None, end: dt
             "post_execute": seconds_between(post_start, end)}
 
 
+def execution_api_calls(home: Path) -> dict:
+    """The api-server's answers to the workers (``/execution/...``, from its access log): how many, the
+    slowest, and how many took longer than the SDK client's 5-second timeout (the client then retries)."""
+    path = home / "logs" / "api-server.log"
+    text = path.read_text(errors="replace") if path.is_file() else ""
+    calls = [(int(us) / 1e6, method, re.sub(r"/[0-9a-f-]{36}", "/{id}", route)) for us, method, route in re.findall(
+        r"duration_us=(\d+) .*?method=([A-Z]+) path=(/execution/\S+)", text)]
+    retries = sum(len(re.findall(r"Starting call to 'airflow\.sdk\.api\.client\.Client\.request', this is the "
+                                 r"(?!1st)", (home / "logs" / f"worker-{i}.log").read_text(errors="replace")))
+                  for i in (1, 2) if (home / "logs" / f"worker-{i}.log").is_file())
+    slow = sorted(calls, reverse=True)[:3]
+    return {"calls": len(calls), "slowest": [{"seconds": round(sec, 2), "request": f"{m} {r}"} for sec, m, r in slow],
+            "over_5s": sum(1 for sec, _, _ in calls if sec > 5), "client_retries": retries}
+
+
 def summarise(cluster: Cluster, runs: dict[str, list[dict]], trigger: dt.datetime) -> dict:
     """Every run and task instance, in seconds from the trigger; and where each run's time went."""
     out: dict = {"runs": []}
@@ -380,6 +395,7 @@ def summarise(cluster: Cluster, runs: dict[str, list[dict]], trigger: dt.datetim
     out["task_seconds"] = {r["dag_id"]: {t: v["seconds"] for t, v in r["tasks"].items()} for r in loading}
     noop = [r for r in force_runs if not r.get("loading")]
     out["noop_task_seconds"] = {r["dag_id"]: {t: v["seconds"] for t, v in r["tasks"].items()} for r in noop}
+    out["execution_api"] = execution_api_calls(cluster.home)
     return out
 
 

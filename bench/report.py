@@ -310,7 +310,8 @@ def _backfill_section(bf: dict) -> str:
       + "), running the project's own DAG files. Each side gets a fresh PostgreSQL warehouse brought to the "
       "schema's head first; Airflow a fresh metadata database too. Both force DAGs are unpaused and triggered "
       "through the REST API v2 once the components are healthy, the workers ready and the DAGs parsed, so "
-      "start-up is outside the figures; times come from the metadata database (runs' and task instances' "
+      "the components' start-up is outside the figures (what a freshly started api-server and worker pay on "
+      "their first tasks is not: below); times come from the metadata database (runs' and task instances' "
       "start and end) and the tasks' own logs. "
       f"Machine: {m.get('nproc')} CPUs ({m.get('cpu')}), {m.get('memory_gb')} GB, shared with other work "
       f"while measured (load averages below). Rerun: `make bench-airflow` (`{bf.get('command')}`; "
@@ -384,9 +385,10 @@ def _backfill_section(bf: dict) -> str:
       + (f"The manual runs triggered beside the scheduled ones found nothing new (they queue behind it, "
          f"`max_active_runs=1`) and show that fixed cost: {len(noop_tasks)} tasks of {min(noop_tasks):.1f} to "
          f"{max(noop_tasks):.1f} s each, doing nothing. " if noop_tasks else "")
-      + (f"The task runner's own start-up is {startups[len(startups) // 2]:.1f} s for a task in a warm worker "
-         f"(median) but up to {startups[-1]:.1f} s for the first tasks a fresh worker runs. " if startups else "")
-      + "A run of five tasks pays it five times over, on the critical path.")
+      + (f"The task runner's own start-up is {startups[len(startups) // 2]:.1f} s for a task (median) but up to "
+         f"{startups[-1]:.1f} s for the first tasks of a freshly started cluster" if startups else "")
+      + (_first_calls(air.get("execution_api")) if startups else "")
+      + "A run of five tasks pays the per-task cost five times over, on the critical path.")
     w("- **Scheduler latency.** Each task starts only after the scheduler has seen its upstream end, queued it and "
       "a worker has taken it from Redis: the *between tasks* column, seconds per run, with the scheduler's "
       "default loop. The consolidation starts only after a force run's `publish` has updated its Asset.")
@@ -408,6 +410,19 @@ def _backfill_section(bf: dict) -> str:
       "averages in the first table). The per-task start-up and the scheduling gaps are fixed costs per task, "
       "not per line: a larger year (`--scale`) spends a larger share in the task code.\n")
     return "\n".join(lines)
+
+
+def _first_calls(calls: dict | None) -> str:
+    """Why the first tasks start slowly: the api-server's slowest answers to the workers."""
+    if not calls or not calls.get("slowest"):
+        return ". "
+    slowest = calls["slowest"][0]
+    following = calls["slowest"][1]["seconds"] if len(calls["slowest"]) > 1 else None
+    return (f": their task runner waits for the api-server's first answers to the workers (the slowest of "
+            f"{calls['calls']} execution-API requests: `{slowest['request']}`, {slowest['seconds']:.1f} s"
+            + (f", the next slowest {following:.1f} s" if following is not None else "")
+            + f"; {calls['over_5s']} over the SDK client's 5-second timeout, {calls['client_retries']} client "
+            "retries): a cost of a freshly started api-server and workers, not of every task. ")
 
 
 def _gap_section(tp: dict, naive: dict, targets: dict) -> str:
