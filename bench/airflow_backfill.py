@@ -216,7 +216,7 @@ def isolation_available() -> tuple[bool, str]:
 
 
 def airflow_side(source: Path, pg: Postgres, env: dict, work: Path, label: str, broker: str,
-                 timeout: float) -> tuple[dict, str]:
+                 timeout: float, isolate: bool = True) -> tuple[dict, str]:
     """The backfill through the real components; returns the timings and the warehouse (dropped by the caller)."""
     import redis
 
@@ -227,7 +227,7 @@ def airflow_side(source: Path, pg: Postgres, env: dict, work: Path, label: str, 
     warehouse = pg.create()
     redis.Redis.from_url(broker, socket_connect_timeout=5).flushdb()
     migrate(warehouse, env)  # the same prepared state as the CLI's warehouse
-    isolated, isolation_note = isolation_available()
+    isolated, isolation_note = isolation_available() if isolate else (False, "--no-isolate given")
     if not isolated:
         log(f"NOTE: workers not isolated ({isolation_note}); they share this machine's disk")
     port, log_port = free_port(), free_port(span=4)
@@ -460,6 +460,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a PostgreSQL role that may create databases (throwaway ones, dropped after)")
     parser.add_argument("--broker", default=os.environ.get("ALLIANCE_BENCH_BROKER", "redis://127.0.0.1:6379/15"),
                         help="a Redis database of its own for Celery (flushed before and after; default db 15)")
+    parser.add_argument("--no-isolate", action="store_true",
+                        help="run the workers without a private var/ each (the default isolates them when root)")
     parser.add_argument("--timeout", type=float, default=1800, help="seconds to wait for the runs to settle")
     parser.add_argument("--results", type=Path, default=ROOT / "docs" / "performance.json",
                         help="the results JSON to record into (key airflow_backfill)")
@@ -488,7 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         load_start, uptime = load_average(), subprocess.run(["uptime"], capture_output=True, text=True).stdout.strip()
         cli, cli_url = cli_side(source, pg, env, work, f"cli-{attempt}")
         try:
-            air, air_url = airflow_side(source, pg, env, work, f"airflow-{attempt}", args.broker, args.timeout)
+            air, air_url = airflow_side(source, pg, env, work, f"airflow-{attempt}", args.broker, args.timeout,
+                                        isolate=not args.no_isolate)
             try:
                 ours, theirs = fingerprint(cli_url), fingerprint(air_url)
             finally:
