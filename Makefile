@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export AIRFLOW_HOME ?= $(CURDIR)/var/airflow
 
-.PHONY: setup test demo bench bench-airflow lock clean airflow airflow-stop airflow-reset
+.PHONY: setup test demo bench bench-airflow bench-staging lock clean airflow airflow-stop airflow-reset
 
 setup: $(STAMP)
 
@@ -23,7 +23,7 @@ $(STAMP): requirements.lock pyproject.toml
 LINT_PATHS = $(wildcard plugins src dags tests bench scripts)
 # The import contracts of .importlinter that hold today; tests/test_architecture.py runs all of them
 # (BROKEN_CONTRACTS there names what breaks the others).
-IMPORT_CONTRACTS = layers commands-above-the-library sources-formats-independent
+IMPORT_CONTRACTS = layers commands-above-the-library sources-formats-independent no-cycles
 
 test: setup
 	@scripts/ensure-chromium.sh
@@ -37,8 +37,12 @@ demo: setup
 bench: setup
 	$(BIN)/python bench/run_bench.py
 
+# Validated batches through the warehouse's staging table vs an object store (section 7 of docs/performance.md).
+bench-staging: setup
+	$(BIN)/python bench/staging_handoff.py
+
 # A one-year backfill through the scheduler and two Celery workers against the CLI on the same sources
-# (needs PostgreSQL and Redis; root isolates the workers' var/): section 7 of docs/performance.md.
+# (needs PostgreSQL and Redis; root isolates the workers' var/): section 8 of docs/performance.md.
 bench-airflow: setup
 	$(BIN)/python bench/airflow_backfill.py $(BENCH_ARGS)
 

@@ -21,7 +21,7 @@ Both warehouses must hold the same ledger to the penny (lines, sum of pence and 
 (line, pence) pair per force), else it fails loudly. Every process it started is stopped by pid
 (``airflow_local.stop``), every database it created is dropped. The results go into
 ``docs/performance.json`` under ``airflow_backfill`` and ``docs/performance.md`` is rewritten from
-that file (``bench/report.py``: only its section 7 changes).
+that file (``bench/report.py``: only its section 8 changes).
 """
 
 from __future__ import annotations

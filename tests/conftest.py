@@ -15,8 +15,11 @@ its server fails; elsewhere it is skipped with the reason.
 from __future__ import annotations
 
 import atexit
+import contextlib
+import json
 import os
 import shutil
+import socket
 import sys
 import tempfile
 import uuid
@@ -144,3 +147,52 @@ def warehouse_url(request, tmp_path):
             yield url
         finally:
             drop_pg_database(url)
+
+
+@contextlib.contextmanager
+def smtp_loopback(host: str = "127.0.0.1"):
+    """A real SMTP server on a free loopback port (aiosmtpd), for as long as the block runs.
+
+    Yields ``(host, port, messages)``: ``messages`` is a list that fills with each mail received, as an
+    ``email.message.EmailMessage`` (headers, body; ``msg["X-Envelope-To"]`` holds the envelope's
+    recipients). Point Airflow's SMTP connection at it with :func:`smtp_connection_uri`. Usable in a
+    fixture of any scope (the ``smtp_sink`` fixture is the per-test form).
+    """
+    import email
+    import email.policy
+
+    from aiosmtpd.controller import Controller
+
+    messages: list = []
+
+    class _Handler:
+        async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+            message = email.message_from_bytes(envelope.original_content or envelope.content,
+                                               policy=email.policy.default)
+            message["X-Envelope-To"] = ", ".join(envelope.rcpt_tos)
+            messages.append(message)
+            return "250 OK"
+
+    with socket.socket() as s:
+        s.bind((host, 0))
+        port = s.getsockname()[1]
+    controller = Controller(_Handler(), hostname=host, port=port)
+    controller.start()
+    try:
+        yield host, port, messages
+    finally:
+        controller.stop()
+
+
+def smtp_connection_uri(host: str, port: int) -> str:
+    """An Airflow connection URI (e.g. for ``AIRFLOW_CONN_SMTP_DEFAULT``) to a plain, unauthenticated
+    SMTP server such as :func:`smtp_loopback`'s: no SSL, no STARTTLS, no retries."""
+    extra = {"disable_ssl": True, "disable_tls": True, "retry_limit": 0, "timeout": 10}
+    return json.dumps({"conn_type": "smtp", "host": host, "port": port, "extra": extra})
+
+
+@pytest.fixture
+def smtp_sink():
+    """A loopback SMTP server for this test: ``(host, port, messages)``, see :func:`smtp_loopback`."""
+    with smtp_loopback() as sink:
+        yield sink

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import re
@@ -495,23 +496,61 @@ def test_amount_to_pence_refuses(value, message):
         amount_to_pence(value)
 
 
+# -- the two routes through a batch: whole columns, and line by line ---------------------------------
+
+def assert_same_batches(column_wise: list, line_by_line: list) -> None:
+    """Batch for batch: the same lines, raw columns, quarantine, digest, totals and metadata."""
+    assert len(column_wise) == len(line_by_line)
+    for fast, slow in zip(column_wise, line_by_line, strict=True):
+        assert fast.lines.equals(slow.lines), fast.source_ref
+        assert fast.raw.equals(slow.raw), fast.source_ref
+        assert fast.quarantine == slow.quarantine, fast.source_ref
+        assert (fast.source_ref, fast.digest, fast.rows_read, fast.total_debit_pence, fast.total_credit_pence,
+                fast.meta) == (slow.source_ref, slow.digest, slow.rows_read, slow.total_debit_pence,
+                               slow.total_credit_pence, slow.meta)
+
+
+def test_generated_journals_read_the_same_by_whole_columns_and_line_by_line(tmp_path_factory):
+    """The column-wise path is the line-by-line reader's rules on whole columns: on the generator's
+    ERP database (thousands of journals, reversals, every source) both routes give the same batches."""
+    from conftest import make_sample_sources
+
+    url = f"sqlite:///{make_sample_sources(tmp_path_factory, 2016, 2016) / 'wiltshire' / 'erp.db'}"
+    column_wise = extract(url, max_lines_per_batch=5_000)
+    assert sum(b.lines.num_rows for b in column_wise) > 5_000 and len(column_wise) > 2
+    assert_same_batches(column_wise, extract(url, max_lines_per_batch=5_000, line_by_line=True))
+
+
+def test_every_defect_reads_the_same_by_whole_columns_and_line_by_line(erp_url):
+    """Every bad journal of BAD_JOURNALS in one database, among good ones: the quarantine (each reason
+    word for word), the lines and the totals are the same whichever route read them."""
+    bad = [dataclasses.replace(journal, journal_id=500 + n) for n, (journal, _) in enumerate(BAD_JOURNALS.values())]
+    good = [GOOD, reversal(GOOD, 901), invoice(902, "ADJ-17", D(2017, 3, 31), "12.34", supplier="Café Zoë")]
+    url = erp(erp_url, bad + good)
+    column_wise = extract(url)
+    assert {q.document_ref for b in column_wise for q in b.quarantine} == {str(j.journal_id) for j in bad}
+    assert_same_batches(column_wise, extract(url, line_by_line=True))
+
+
 # -- a broken source fails the extract before any data is read -------------------------------------
 
-def test_a_missing_table_fails_the_extract(erp_url):
-    create_erp_database(erp_url, without_tables=["gl_journal_line"])
+def schema_error(url: str, **schema) -> str:
+    """The SourceSchemaError an extract of a database created with ``schema`` raises, before reading."""
+    create_erp_database(url, **schema)
     with pytest.raises(SourceSchemaError) as failure:
-        extract_new_journals(erp_url, set())
-    message = str(failure.value)
+        extract_new_journals(url, set())
+    return str(failure.value)
+
+
+def test_a_missing_table_fails_the_extract(erp_url):
+    message = schema_error(erp_url, without_tables=["gl_journal_line"])
     assert "table gl_journal_line is missing (expected columns journal_id, line_no, account_string" in message
     assert "WP ERP database" in message
 
 
 def test_missing_columns_fail_the_extract(erp_url):
-    create_erp_database(erp_url, without_columns={"gl_journal": ["posted_at"],
-                                                  "gl_journal_line": ["entered_dr", "entered_cr"]})
-    with pytest.raises(SourceSchemaError) as failure:
-        extract_new_journals(erp_url, set())
-    message = str(failure.value)
+    message = schema_error(erp_url, without_columns={"gl_journal": ["posted_at"],
+                                                     "gl_journal_line": ["entered_dr", "entered_cr"]})
     assert "table gl_journal lacks column(s) posted_at" in message
     assert "table gl_journal_line lacks column(s) entered_dr, entered_cr" in message
 

@@ -87,36 +87,38 @@ def test_requirements_pin_the_gx_the_patches_were_written_for():
 # --- (c) applied inside the block only ---------------------------------------------------------------
 
 
+def _gx_own(module) -> tuple:
+    """What the patches replace: the fingerprint threshold and the engine's own get_domain_records."""
+    return module.HASH_THRESHOLD, vars(module.PandasExecutionEngine)["get_domain_records"]
+
+
 def test_the_originals_are_restored_after_the_block():
     module = _engine_module()
-    original = vars(module.PandasExecutionEngine)["get_domain_records"]
+    before = _gx_own(module)
     with gx_compat.patched(module):
-        assert module.HASH_THRESHOLD == 0
-        assert module.PandasExecutionEngine.get_domain_records is not original
-    assert module.HASH_THRESHOLD == 1e9
-    assert vars(module.PandasExecutionEngine)["get_domain_records"] is original
+        assert _gx_own(module)[0] == 0
+        assert module.PandasExecutionEngine.get_domain_records is not before[1]
+    assert _gx_own(module) == before == (1e9, before[1])
 
 
 def test_the_originals_are_restored_when_the_block_raises():
     module = _engine_module()
-    original = vars(module.PandasExecutionEngine)["get_domain_records"]
+    before = _gx_own(module)
     with pytest.raises(ZeroDivisionError):
         with gx_compat.patched(module):
             1 / 0
-    assert module.HASH_THRESHOLD == 1e9
-    assert vars(module.PandasExecutionEngine)["get_domain_records"] is original
+    assert _gx_own(module) == before
 
 
 def test_nested_blocks_share_one_application_and_the_last_out_restores():
     module = _engine_module()
-    original = vars(module.PandasExecutionEngine)["get_domain_records"]
+    before = _gx_own(module)
     with gx_compat.patched(module):
         patched = module.PandasExecutionEngine.get_domain_records
         with gx_compat.patched(module):
             assert module.PandasExecutionEngine.get_domain_records is patched  # not wrapped twice
         assert module.HASH_THRESHOLD == 0 and module.PandasExecutionEngine.get_domain_records is patched
-    assert module.HASH_THRESHOLD == 1e9
-    assert vars(module.PandasExecutionEngine)["get_domain_records"] is original
+    assert _gx_own(module) == before
 
 
 def test_the_real_gx_is_patched_inside_and_restored_after():

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import threading
 from pathlib import Path
 
 import pytest
@@ -21,12 +20,11 @@ from alliance_finance.runner.command import run_cli
 from alliance_finance.runner.prepare import prepare_warehouse
 from alliance_finance.core.errors import ConcurrentRunError
 from alliance_finance.sources.base import batch_groups, delivery_groups
-from alliance_finance.warehouse import locks
 from alliance_finance.warehouse.engine import make_engine
 import asc_fixtures as asc
 from asc_fixtures import asc_document
 import wp_fixtures as wp
-from test_warehouse import batches, fact_checksum, query
+from warehouse_batches import batches, fact_checksum, lock_held_by_another_run, query
 
 APRIL_5, APRIL_6 = dt.date(2016, 4, 5), dt.date(2016, 4, 6)
 
@@ -192,23 +190,10 @@ def test_a_journal_that_commits_late_is_loaded_once_by_the_next_pass(sources, wa
 def test_a_second_run_of_a_force_is_refused_while_one_holds_its_lock(sources, warehouse_url):
     prepare_warehouse(warehouse_url)
     engine = make_engine(warehouse_url)
-    holding, release = threading.Event(), threading.Event()
-
-    def first():
-        with locks.force_load_lock(engine, "ASC"):
-            holding.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=first)
-    thread.start()
-    try:
-        assert holding.wait(10)
+    with lock_held_by_another_run(engine, "ASC"):
         with pytest.raises(ConcurrentRunError, match="another run for ASC holds the load lock"):
             run("ASC", sources, warehouse_url, lock_wait_seconds=0.2)
         assert run("WP", sources, warehouse_url).ok  # the other force is not held up
-    finally:
-        release.set()
-        thread.join()
     assert query(engine, "SELECT COUNT(*) FROM etl_batch WHERE force_code = 'ASC'") == [(0,)]
     engine.dispose()
 

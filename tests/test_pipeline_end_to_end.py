@@ -28,7 +28,7 @@ from alliance_finance.config.settings import Settings
 from alliance_finance.runner.command import run_cli
 from alliance_finance.core.paths import REFERENCE_DIR
 from alliance_finance.warehouse.engine import make_engine
-from test_warehouse import fact_checksum, query
+from warehouse_batches import fact_checksum, query
 
 pytestmark = pytest.mark.slow
 

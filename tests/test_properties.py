@@ -220,7 +220,7 @@ def mapped_lines(draw) -> tuple[str, str | None, str, int]:
 @pytest.fixture(scope="module")
 def mapping_warehouse():
     from conftest import drop_pg_database, new_pg_database
-    from test_warehouse import ready_warehouse
+    from warehouse_batches import ready_warehouse
 
     url = new_pg_database()
     engine = ready_warehouse(url)
@@ -237,7 +237,7 @@ _serial = itertools.count(1)
 @given(drawn=st.lists(mapped_lines(), min_size=1, max_size=40))
 def test_the_sql_mapping_equals_the_reference_rule(mapping_warehouse, drawn):
     from alliance_finance.warehouse.load import load_batch
-    from test_warehouse import query
+    from warehouse_batches import query
 
     batch_number = next(_serial)
     for force in ("ASC", "WP"):

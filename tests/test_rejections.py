@@ -3,7 +3,7 @@ loaded): each run reports the rejection, but the warehouse records it once."""
 
 from __future__ import annotations
 
-from test_warehouse import balanced_document, query, ready_warehouse, wp_batch
+from warehouse_batches import balanced_document, query, ready_warehouse, wp_batch
 
 from alliance_finance.warehouse.load import load_batch
 

@@ -218,3 +218,18 @@ def test_journals_edited_or_removed_after_posting_are_named_by_reconcile(tmp_pat
     engine.dispose()
     assert main(command + ["--posted-since", "2016-04-06"]) == 0
     assert "0 recorded journals" in capsys.readouterr().out
+    # the ERP given by URL instead of the sources folder, and the force named: the same findings
+    erp = f"sqlite:///{(sources.root / 'wiltshire' / 'erp.db').resolve()}"
+    assert main(["reconcile", "--warehouse", warehouse, "--source-url", f"WP={erp}", "--force", "WP"]) == 1
+    assert "WP: 5 recorded journals (loaded or quarantined) checked against the ERP, 4 differ" in capsys.readouterr().out
+    # an ERP that is not there is named (masked), and a SQLite file is not created where it was expected
+    missing = tmp_path / "elsewhere" / "erp.db"
+    missing.parent.mkdir()
+    assert main(["reconcile", "--warehouse", warehouse, "--source-url", f"WP=sqlite:///{missing}"]) == 1
+    assert "WP: ERP database sqlite:///" in capsys.readouterr().err and not missing.exists()
+    assert main(["reconcile", "--warehouse", warehouse, "--source-url", "WP=mysql://u:secret@127.0.0.1:1/erp"]) == 1
+    err = capsys.readouterr().err
+    assert "WP: ERP database mysql://u:***@127.0.0.1:1/erp unreachable" in err and "secret" not in err
+    # a force on another format has no posted journals to reconcile: said, not silently passed
+    assert main(["reconcile", "--warehouse", warehouse, "--sources", str(sources.root), "--force", "ASC"]) == 1
+    assert "force ASC does not read erp_sql" in capsys.readouterr().err

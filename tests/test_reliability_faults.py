@@ -440,6 +440,22 @@ def _report(trials: list[Trial]) -> str:
     return "\n".join(lines)
 
 
+def test_a_pause_once_file_lets_only_the_first_process_pause(tmp_path):
+    """ALLIANCE_FAULT_PAUSE_ONCE: the process that creates the file pauses (and writes its pid there);
+    any later one, e.g. the retry of a killed task on another worker, carries on without a marker."""
+    claim = tmp_path / "paused-once"
+    env = dict(os.environ, ALLIANCE_FAULT_PAUSE="ASC.load.staged", ALLIANCE_FAULT_PAUSE_SECONDS="0",
+               ALLIANCE_FAULT_PAUSE_ONCE=str(claim))
+    script = "from alliance_finance.core import faults; faults.reached('ASC.load.staged')"
+    first, second = (subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True,
+                                    timeout=60) for _ in range(2))
+    assert first.returncode == second.returncode == 0, first.stderr + second.stderr
+    marker = first.stderr.strip()
+    assert marker.startswith("ALLIANCE-FAULT-PAUSE ASC.load.staged 1 pid=")
+    assert claim.read_text().strip() == marker.rsplit("pid=", 1)[1]
+    assert "ALLIANCE-FAULT-PAUSE" not in second.stderr
+
+
 def test_runs_killed_at_every_phase_leave_whole_batches_and_a_rerun_converges(sources, reference, tmp_path):
     from concurrent.futures import ThreadPoolExecutor
 

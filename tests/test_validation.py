@@ -542,6 +542,27 @@ def test_a_third_force_is_validated_by_its_configuration_alone():
     assert wp_result.success, wp_result.summary()
 
 
+def test_a_second_sap_files_force_gets_its_cost_centre_prefix_from_the_configuration():
+    """asc_sap_raw's cost-centre pattern is the cost_centre_prefix of every sap_files force: a second
+    such force's cost centres pass it by configuration alone, and a cost centre of no force fails it,
+    the operator's text naming both prefixes."""
+    asc = force_by_code("ASC")
+    second = dataclasses.replace(asc, code="GSP", name="Gloucestershire Constabulary", finance_role="gsp_finance",
+                                 source={**asc.source, "cost_centre_prefix": "GS", "file_prefix": "GSP_GL"})
+    ours = balanced_document("1000000001", 1000) + balanced_document("1000000002", 2000)
+    ours[2] = dataclasses.replace(ours[2], raw={"Cost Centre": "GS100200"})
+    nobodys = balanced_document("1000000001", 1000) + balanced_document("1000000002", 2000)
+    nobodys[2] = dataclasses.replace(nobodys[2], raw={"Cost Centre": "XX100200"})
+    with Validator(forces=load_forces() + (second,)) as validator:
+        [passed, failed] = validator.validate([asc_batch(ours), asc_batch(nobodys, "ASC_GL_20160405_002.csv")])
+
+    assert passed.success, passed.summary()
+    assert not failed.success and failed.rejected
+    cost_centre = failure(failed, ASC_RAW, "expect_column_values_to_match_regex", "Cost Centre")
+    assert cost_centre.expected == "AS or GS and 6 digits, or a blank (balance-sheet lines)"
+    assert cost_centre.samples == [{"source_line_number": 4, "values": {"Cost Centre": "XX100200"}}]
+
+
 def test_a_force_not_in_the_configuration_fails_the_conformed_suite(validator):
     [result] = validator.validate([wp_batch([invoice(201, 1500)], "GLO ERP", force_code="GLO")])
 

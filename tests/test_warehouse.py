@@ -23,9 +23,9 @@ from alliance_finance.warehouse import locks, mapping, migrate
 from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.load import BatchLoader, load_batch
 
-# the shared builders live in warehouse_batches.py (test_pipeline.py and others import them from here too)
-from warehouse_batches import (  # noqa: E402,F401
-    DAY, asc_batch, balanced_document, batches, codes, fact_checksum, fact_lines, line, lines_table, query,
+# the shared builders live in warehouse_batches.py
+from warehouse_batches import (
+    asc_batch, balanced_document, batches, codes, fact_checksum, line, lock_held_by_another_run, query,
     ready_warehouse, wp_batch,
 )
 
@@ -329,26 +329,13 @@ def test_reference_change_restates_history_without_rereading_sources(warehouse_u
 
 
 def test_a_second_run_for_the_same_force_is_refused_while_the_first_holds_the_lock(engine):
-    holding, release = threading.Event(), threading.Event()
-
-    def first_run():
-        with locks.force_load_lock(engine, "ASC", wait_seconds=1):
-            holding.set()
-            release.wait(10)
-
-    thread = threading.Thread(target=first_run)
-    thread.start()
-    try:
-        assert holding.wait(10)
+    with lock_held_by_another_run(engine, "ASC"):
         with pytest.raises(ConcurrentRunError, match=r"another run for ASC holds the load lock since 20\d\d-"):
             with locks.force_load_lock(engine, "ASC", wait_seconds=0.3, poll_seconds=0.05):
                 pass
         # another force is not held up
         with locks.force_load_lock(engine, "WP", wait_seconds=0.3):
             pass
-    finally:
-        release.set()
-        thread.join()
     # once released, the next run gets it
     with locks.force_load_lock(engine, "ASC", wait_seconds=0.3):
         pass

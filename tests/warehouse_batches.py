@@ -10,8 +10,10 @@ fact table.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
+import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Sequence
@@ -25,7 +27,7 @@ from alliance_finance.core import fiscal
 from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
 from alliance_finance.core.money import decimal_to_pence
 from alliance_finance.marts.finance import load_finance_seeds, sync_finance_seeds
-from alliance_finance.warehouse import mapping, migrate
+from alliance_finance.warehouse import locks, mapping, migrate
 from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.forces import sync_forces
 
@@ -141,6 +143,26 @@ def batches(engine: sa.Engine) -> list[tuple]:
     return query(engine, "SELECT batch_id, source_ref, status, superseded_by, rows_read, rows_loaded, "
                          "rows_quarantined, error FROM etl_batch ORDER BY batch_id")
 
+
+
+@contextlib.contextmanager
+def lock_held_by_another_run(engine: sa.Engine, force_code: str):
+    """Inside the block, another thread holds ``force_code``'s load lock, as a concurrent run would."""
+    holding, release = threading.Event(), threading.Event()
+
+    def other_run():
+        with locks.force_load_lock(engine, force_code, wait_seconds=1):
+            holding.set()
+            release.wait(10)
+
+    thread = threading.Thread(target=other_run)
+    thread.start()
+    try:
+        assert holding.wait(10), f"the other run never took {force_code}'s lock"
+        yield
+    finally:
+        release.set()
+        thread.join()
 
 
 # -- the finance views' hand-built ledger ----------------------------------------------------------

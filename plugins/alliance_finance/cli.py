@@ -63,7 +63,7 @@ def _source_url(text: str) -> tuple[str, str]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alliance-finance",
-        description="Load both forces' ledgers into the alliance finance warehouse, and report on it.",
+        description="Load the alliance forces' ledgers into the alliance finance warehouse, and report on it.",
     )
     parser.add_argument("-v", "--verbose", action="store_true", help="log progress in detail")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--seed", type=int, default=2015, help="random seed: the same seed gives the same bytes")
 
     r = sub.add_parser("run", help="one pipeline pass: extract, validate, map and load everything new")
-    r.add_argument("--sources", type=Path, help="folder holding avon_somerset/inbound/ and wiltshire/erp.db")
+    r.add_argument("--sources", type=Path, help="folder holding each force's sources (dags/forces.yaml: source)")
     r.add_argument("--warehouse", default=None,
                    help="SQLAlchemy URL (default $ALLIANCE_WAREHOUSE_URL, else sqlite:///var/warehouse.db)")
     r.add_argument("--force", choices=force_codes(), help="one force only (default every force)")
@@ -95,10 +95,14 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("status", help="batches, row accounting, quarantine, unmapped codes, freshness")
     s.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
 
-    c = sub.add_parser("reconcile", help="check loaded Wiltshire journals against the ERP (edited after posting?)")
+    c = sub.add_parser("reconcile", help="check the journals loaded from each ERP database against the ERP "
+                                          "(edited after posting?)")
     c.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
-    c.add_argument("--sources", type=Path, help="folder holding wiltshire/erp.db")
-    c.add_argument("--wiltshire-url", help="SQLAlchemy URL of Wiltshire's ERP reporting database")
+    c.add_argument("--sources", type=Path, help="folder holding the erp_sql forces' sample databases")
+    c.add_argument("--force", choices=force_codes(), help="one force only (default every erp_sql force)")
+    c.add_argument("--source-url", type=_source_url, action="append", default=[], metavar="CODE=URL",
+                   help="CODE=URL: the SQLAlchemy URL of force CODE's ERP database, instead of the sample "
+                        "file under --sources; repeatable")
     c.add_argument("--posted-since", type=_day, help="only journals posted on or after this day (YYYY-MM-DD)")
     return parser
 
@@ -118,9 +122,8 @@ def main(argv: list[str] | None = None) -> int:
     from alliance_finance.core.urls import UnusableURL, check_url
 
     try:
-        for option in ("warehouse", "wiltshire_url"):
-            if getattr(args, option, None):
-                check_url(args.__dict__[option], "--" + option.replace("_", "-"))
+        if getattr(args, "warehouse", None):
+            check_url(args.warehouse, "--warehouse")
         for code, url in getattr(args, "source_url", []):
             check_url(url, f"--source-url {code}")
     except UnusableURL as exc:
@@ -138,21 +141,18 @@ def main(argv: list[str] | None = None) -> int:
         print(summary.describe())
         return EXIT_OK
 
-    if args.command == "run":
+    if args.command in ("run", "reconcile"):
         if args.sources is None and not args.source_url:
-            parser.error("run needs --sources DIR (and/or --source-url CODE=URL)")
+            parser.error(f"{args.command} needs --sources DIR (and/or --source-url CODE=URL)")
         from alliance_finance.config.settings import Settings
-        from alliance_finance.runner.command import run_cli
 
         settings = Settings.from_environment(warehouse=args.warehouse, sources_dir=args.sources,
                                              source_urls=dict(args.source_url))
-        return run_cli(settings, force=args.force, parallel=args.parallel)
-
-    if args.command == "reconcile":
-        if args.sources is None and args.wiltshire_url is None:
-            parser.error("reconcile needs --sources DIR or --wiltshire-url URL")
+        if args.command == "run":
+            from alliance_finance.runner.command import run_cli
+            return run_cli(settings, force=args.force, parallel=args.parallel)
         from alliance_finance.reconcile import reconcile_cli
-        return reconcile_cli(args.warehouse, args.sources, args.wiltshire_url, args.posted_since)
+        return reconcile_cli(settings, force=args.force, posted_since=args.posted_since)
 
     if args.command == "status":
         from alliance_finance.status import status_cli

@@ -1,9 +1,10 @@
-"""``alliance-finance reconcile``: is every loaded Wiltshire journal still what the ERP says?
+"""``alliance-finance reconcile``: is every journal loaded from an ERP database still what the ERP says?
 
 SOURCES.md promises that a posted journal is never edited (it is corrected by reversal), and the
 incremental extract relies on it: a journal id, once loaded, is never read again (``erp_sql``). An
 edit after posting, or a posted journal that vanishes, would therefore go unseen by the nightly run.
-This check finds them. It reads the posted journals again through the same reader as the load (all
+This check finds them, for each force of ``dags/forces.yaml`` whose ``source_format`` is ``erp_sql``
+(or the one named). It reads the posted journals again through the same reader as the load (all
 of them, or those posted since a date: reading history costs what the first load's reading cost),
 and compares, journal by journal, what the warehouse holds:
 
@@ -22,12 +23,24 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import sys
-from pathlib import Path
 from typing import Iterable
 
 import sqlalchemy as sa
 
-#: the columns of a WP line that identify what was loaded (batch ids and line numbers in the file aside)
+from alliance_finance.config.forces import ForceConfig
+from alliance_finance.config.settings import Settings
+from alliance_finance.core.errors import AllianceFinanceError, TransientError
+from alliance_finance.core.money import format_pence
+from alliance_finance.core.urls import mask_secrets, mask_url
+from alliance_finance.sources.erp_sql import ErpLayout, extract_new_journals
+from alliance_finance.sources.erp_sql.connection import _source_engine
+from alliance_finance.sources.erp_sql.reader import source_url
+from alliance_finance.warehouse.engine import make_engine
+
+#: the source format whose journals this checks: the one whose extract never reads a loaded journal again
+FORMAT = "erp_sql"
+
+#: the columns of an ERP line that identify what was loaded (batch ids and line numbers in the file aside)
 LINE_COLUMNS = ("source_line_ref", "fiscal_year", "period", "posting_date", "cost_centre", "local_account",
                 "amount_pence", "document_type", "line_text", "vendor", "reference")
 
@@ -45,6 +58,7 @@ class JournalMismatch:
 
 @dataclasses.dataclass
 class Reconciliation:
+    force_code: str
     journals_checked: int = 0
     mismatches: list[JournalMismatch] = dataclasses.field(default_factory=list)
 
@@ -53,20 +67,25 @@ class Reconciliation:
         return not self.mismatches
 
     def summary(self) -> str:
-        head = (f"WP: {self.journals_checked:,} recorded journal{'s' if self.journals_checked != 1 else ''} "
+        head = (f"{self.force_code}: {self.journals_checked:,} recorded journal{'s' if self.journals_checked != 1 else ''} "
                 f"(loaded or quarantined) checked against the ERP, {len(self.mismatches):,} differ")
         return "\n".join([head] + [f"  {m}" for m in self.mismatches])
 
 
-def reconcile_wp(engine: sa.Engine, source_url: str, *, posted_since: dt.date | None = None) -> Reconciliation:
-    """Compare the WP journals the warehouse recorded with the ERP's posted journals now.
+def reconcile_force(engine: sa.Engine, force: ForceConfig, source_url: str, *,
+                    posted_since: dt.date | None = None) -> Reconciliation:
+    """Compare the journals the warehouse recorded for ``force`` (an ``erp_sql`` force) with the
+    posted journals of its ERP at ``source_url`` now.
 
     ``posted_since`` limits the check to journals posted on or after that day (a nightly window);
     without it every recorded journal is checked.
     """
-    from alliance_finance.sources import erp_sql
-    result = Reconciliation()
-    recorded = _recorded_journals(engine)
+    if force.source_format != FORMAT:
+        raise AllianceFinanceError(f"force {force.code} reads {force.source_format}, not {FORMAT}: "
+                                   "it has no posted journals to reconcile")
+    code = force.code
+    result = Reconciliation(code)
+    recorded = _recorded_journals(engine, code)
     if not recorded:
         return result
     posted = _posted_ids(source_url)
@@ -74,7 +93,7 @@ def reconcile_wp(engine: sa.Engine, source_url: str, *, posted_since: dt.date | 
         str(j) for j in _posted_ids(source_url, posted_since)} & recorded
     # the reader reads every posted journal it is not told is loaded: tell it all but the wanted ones
     seen: set[str] = set()
-    for batch in erp_sql.extract_new_journals(source_url, posted - {int(j) for j in wanted}):
+    for batch in extract_new_journals(source_url, posted - {int(j) for j in wanted}, layout=ErpLayout.of(force)):
         source_lines: dict[str, list[tuple]] = {}
         for row in batch.lines.select(list(LINE_COLUMNS)).to_pylist():
             source_lines.setdefault(row["source_line_ref"].split("/")[0], []).append(tuple(row.values()))
@@ -85,8 +104,8 @@ def reconcile_wp(engine: sa.Engine, source_url: str, *, posted_since: dt.date | 
             reasons.setdefault(entry.document_ref, entry.reason)
         journals = sorted(set(source_lines) | set(counts))
         seen.update(journals)
-        warehouse_lines = _warehouse_lines(engine, [j for j in journals if j in recorded])
-        quarantined = _quarantined_counts(engine, [j for j in journals if j in recorded])
+        warehouse_lines = _warehouse_lines(engine, code, [j for j in journals if j in recorded])
+        quarantined = _quarantined_counts(engine, code, [j for j in journals if j in recorded])
         for journal in journals:
             if journal not in recorded:
                 continue  # posted but not loaded yet: the next run loads it
@@ -137,23 +156,20 @@ def _compare(journal: str, source: list[tuple], warehouse: list[tuple], source_q
 
 def _show(name: str, value) -> str:
     if name == "amount_pence" and isinstance(value, int):
-        from alliance_finance.core.money import format_pence
-
         return format_pence(value)
     return repr(value if not isinstance(value, str) or len(value) <= 60 else value[:60] + "…")
 
 
-def _recorded_journals(engine: sa.Engine) -> set[str]:
+def _recorded_journals(engine: sa.Engine, force_code: str) -> set[str]:
     with engine.connect() as conn:
         return {r[0] for r in conn.execute(sa.text(
-            "SELECT document_ref FROM source_document_loaded WHERE force_code = 'WP'"))}
+            "SELECT document_ref FROM source_document_loaded WHERE force_code = :force"), {"force": force_code})}
 
 
 def _posted_ids(source_url: str, since: dt.date | None = None) -> set[int]:
     """The ids of the ERP's posted journals (posted on or after ``since``)."""
-    from alliance_finance.core.urls import normalise_url
-
-    engine = sa.create_engine(normalise_url(source_url), poolclass=sa.pool.NullPool)
+    # the extract's engine: no pool, and a missing SQLite file is refused rather than created empty
+    engine = _source_engine(source_url, f"ERP database {mask_url(source_url)}")
     try:
         journal = sa.table("gl_journal", sa.column("journal_id"), sa.column("status"), sa.column("posted_at"))
         query = sa.select(journal.c.journal_id, journal.c.status).where(journal.c.status == "P")
@@ -161,6 +177,9 @@ def _posted_ids(source_url: str, since: dt.date | None = None) -> set[int]:
             query = query.where(journal.c.posted_at >= since.isoformat())
         with engine.connect() as conn:
             return {int(i) for i, status in conn.execute(query) if status == "P"}
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
+        raise TransientError(f"ERP database {mask_url(source_url)} unreachable: "
+                             f"{str(exc.orig or exc).splitlines()[0]}") from exc
     finally:
         engine.dispose()
 
@@ -170,14 +189,14 @@ def _chunks(items: list[str]) -> Iterable[list[str]]:
         yield items[start:start + _CHUNK]
 
 
-def _warehouse_lines(engine: sa.Engine, journals: list[str]) -> dict[str, list[tuple]]:
+def _warehouse_lines(engine: sa.Engine, force_code: str, journals: list[str]) -> dict[str, list[tuple]]:
     found: dict[str, list[tuple]] = {}
     statement = sa.text(f"SELECT document_ref, {', '.join(LINE_COLUMNS)} FROM fact_ledger_line "
-                        "WHERE force_code = 'WP' AND document_ref IN :docs").bindparams(
+                        "WHERE force_code = :force AND document_ref IN :docs").bindparams(
         sa.bindparam("docs", expanding=True))
     with engine.connect() as conn:
         for chunk in _chunks(journals):
-            for row in conn.execute(statement, {"docs": chunk}):
+            for row in conn.execute(statement, {"force": force_code, "docs": chunk}):
                 values = list(row[1:])
                 date = values[LINE_COLUMNS.index("posting_date")]
                 if isinstance(date, str):  # SQLite keeps dates as text
@@ -186,35 +205,41 @@ def _warehouse_lines(engine: sa.Engine, journals: list[str]) -> dict[str, list[t
     return found
 
 
-def _quarantined_counts(engine: sa.Engine, journals: list[str]) -> dict[str, int]:
+def _quarantined_counts(engine: sa.Engine, force_code: str, journals: list[str]) -> dict[str, int]:
     counts: dict[str, int] = {}
-    statement = sa.text("SELECT document_ref, COUNT(*) FROM quarantine_line WHERE force_code = 'WP' "
+    statement = sa.text("SELECT document_ref, COUNT(*) FROM quarantine_line WHERE force_code = :force "
                         "AND document_ref IN :docs GROUP BY document_ref").bindparams(
         sa.bindparam("docs", expanding=True))
     with engine.connect() as conn:
         for chunk in _chunks(journals):
-            counts.update({r[0]: int(r[1]) for r in conn.execute(statement, {"docs": chunk})})
+            counts.update({r[0]: int(r[1]) for r in conn.execute(statement, {"force": force_code, "docs": chunk})})
     return counts
 
 
-def reconcile_cli(warehouse_url: str, sources: Path | None, wiltshire_url: str | None,
-                  posted_since: dt.date | None) -> int:
-    """``alliance-finance reconcile``: print the check; exit 1 when a journal differs or it cannot run."""
-    from alliance_finance.core.errors import AllianceFinanceError
-    from alliance_finance.runner.pipeline import source_settings
-    from alliance_finance.sources.erp_sql.reader import source_url
-    from alliance_finance.core.urls import mask_secrets
-    from alliance_finance.warehouse.engine import make_engine
-
-    urls = [u for u in (warehouse_url, wiltshire_url) if u]
-    engine = make_engine(warehouse_url)
-    try:
-        settings = source_settings(sources, "WP", wiltshire_url)
-        result = reconcile_wp(engine, source_url(settings.force("WP"), settings), posted_since=posted_since)
-    except (AllianceFinanceError, sa.exc.SQLAlchemyError, OSError) as exc:
-        print(f"alliance-finance reconcile: {mask_secrets(str(exc).splitlines()[0], urls)}", file=sys.stderr)
+def reconcile_cli(settings: Settings, force: str | None = None, posted_since: dt.date | None = None) -> int:
+    """``alliance-finance reconcile``: the check of each ``erp_sql`` force (or of ``force``), a summary
+    printed per force; exit 1 when a journal differs or a force's check cannot run (the others still run)."""
+    forces = [f for f in settings.forces() if f.source_format == FORMAT and force in (None, f.code)]
+    if force is not None and not forces:
+        print(f"alliance-finance reconcile: force {force} does not read {FORMAT}: no posted journals to reconcile",
+              file=sys.stderr)
         return 1
+    if settings.sources_dir is None:  # without a sources folder, only the forces given a database URL
+        forces = [f for f in forces if f.code in settings.source_urls]
+    secrets = [settings.warehouse_url, *settings.source_urls.values()]
+    exit_code = 0
+    engine = make_engine(settings.warehouse_url)
+    try:
+        for config in forces:
+            try:
+                result = reconcile_force(engine, config, source_url(config, settings), posted_since=posted_since)
+            except (AllianceFinanceError, sa.exc.SQLAlchemyError, OSError) as exc:
+                print(f"alliance-finance reconcile: {config.code}: {mask_secrets(str(exc).splitlines()[0], secrets)}",
+                      file=sys.stderr)
+                exit_code = 1
+                continue
+            print(result.summary())
+            exit_code = max(exit_code, 0 if result.ok else 1)
     finally:
         engine.dispose()
-    print(result.summary())
-    return 0 if result.ok else 1
+    return exit_code

@@ -9,7 +9,9 @@ mistake fails at once naming the file and the entry, not later inside a reader. 
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
+import re
 import types
 from pathlib import Path
 from typing import Any, Mapping
@@ -43,6 +45,25 @@ class ReferenceFiles:
 
 
 @dataclasses.dataclass(frozen=True)
+class ForceDeadline:
+    """When a night's run must have loaded the force's ledger (``deadline`` in forces.yaml): exactly one of
+
+    - ``loaded_by``: a wall-clock time in the force's timezone on the morning the run is due (the first
+      such time at or after the end of the run's data interval: ``"07:00"`` with the 02:00 schedule is
+      07:00 the same morning);
+    - ``within``: a duration after the run was queued (ISO 8601, e.g. ``PT6H``).
+    """
+
+    loaded_by: dt.time | None = None
+    within: dt.timedelta | None = None
+
+    def describe(self, timezone: str) -> str:
+        if self.loaded_by is not None:
+            return f"loaded by {self.loaded_by:%H:%M} {timezone} the morning the run is due"
+        return f"finished within {_format_duration(self.within)} of the run being queued"
+
+
+@dataclasses.dataclass(frozen=True)
 class ForceConfig:
     code: str
     name: str
@@ -60,6 +81,8 @@ class ForceConfig:
     warehouse_conn_id: str
     source_conn_id: str | None
     tags: tuple[str, ...]
+    #: when the nightly run must have loaded the ledger; None: no deadline alert
+    deadline: ForceDeadline | None = None
 
     @property
     def dag_id(self) -> str:
@@ -119,6 +142,7 @@ def _parse(path: Path) -> tuple[ForceConfig, ...]:
         raise ForcesFileError(f"{path}: cannot read the forces file ({exc.strerror or exc})") from exc
     except yaml.YAMLError as exc:
         raise ForcesFileError(f"{path}: not valid YAML: {exc}") from exc
+    _unquoted_times(path, doc)
     schema = json.loads(FORCES_SCHEMA_FILE.read_text(encoding="utf-8"))
     errors = sorted(jsonschema.Draft202012Validator(schema).iter_errors(doc), key=lambda e: list(e.absolute_path))
     if errors:
@@ -142,6 +166,7 @@ def _parse(path: Path) -> tuple[ForceConfig, ...]:
             if partner not in codes or partner == entry["code"]:
                 raise ForcesFileError(f"{where}: partner_accounts {account}: {partner!r} is not another "
                                       "force of this file")
+        deadline = _deadline(where, entry.get("deadline"))
         forces.append(ForceConfig(
             code=entry["code"], name=entry["name"], source_format=entry["source_format"],
             source=types.MappingProxyType(_frozen(entry["source"])),
@@ -151,12 +176,53 @@ def _parse(path: Path) -> tuple[ForceConfig, ...]:
             report_colour=entry.get("report_colour") or _PALETTE[index % len(_PALETTE)],
             schedule=entry["schedule"], timezone=entry["timezone"], owner=entry["owner"],
             warehouse_conn_id=entry["warehouse_conn_id"], source_conn_id=entry["source_conn_id"],
-            tags=tuple(entry["tags"]),
+            tags=tuple(entry["tags"]), deadline=deadline,
         ))
     roles = [f.finance_role for f in forces]
     if len(roles) != len(set(roles)):
         raise ForcesFileError(f"{path}: two forces share a finance_role: {roles}")
     return tuple(forces)
+
+
+_DURATION = re.compile(r"^P(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$")
+
+
+def parse_duration(text: str) -> dt.timedelta:
+    """An ISO 8601 duration of days, hours, minutes and seconds (``PT6H``, ``P1DT2H30M``) as a timedelta."""
+    match = _DURATION.match(text)
+    if not match or not any(match.groups()) or text.endswith("T"):
+        raise ValueError(f"{text!r} is not an ISO 8601 duration such as PT6H or PT90M")
+    days, hours, minutes, seconds = (int(g or 0) for g in match.groups())
+    return dt.timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+
+
+def _format_duration(value: dt.timedelta | None) -> str:
+    seconds = int(value.total_seconds()) if value is not None else 0
+    parts = [(seconds // 3600, "h"), (seconds % 3600 // 60, "min"), (seconds % 60, "s")]
+    return " ".join(f"{n} {unit}" for n, unit in parts if n) or "0 s"
+
+
+def _deadline(where: str, entry: Mapping[str, Any] | None) -> ForceDeadline | None:
+    if entry is None:
+        return None
+    if "loaded_by" in entry:
+        hours, minutes = (int(p) for p in entry["loaded_by"].split(":"))
+        return ForceDeadline(loaded_by=dt.time(hours, minutes))
+    within = parse_duration(entry["within"])
+    if within <= dt.timedelta(0):
+        raise ForcesFileError(f"{where}: deadline within {entry['within']!r} must be longer than nothing")
+    return ForceDeadline(within=within)
+
+
+def _unquoted_times(path: Path, doc: Any) -> None:
+    """PyYAML reads an unquoted 17:30 as the base-60 number 1050: say so instead of 'not a string'."""
+    for index, entry in enumerate(doc.get("forces") or [] if isinstance(doc, dict) else []):
+        deadline = entry.get("deadline") if isinstance(entry, dict) else None
+        if isinstance(deadline, dict) and isinstance(deadline.get("loaded_by"), int):
+            minutes = deadline["loaded_by"]
+            raise ForcesFileError(f"{path}: forces/{index}/deadline/loaded_by: write the time in quotes, "
+                                  f"e.g. loaded_by: \"{minutes // 60:02d}:{minutes % 60:02d}\" (YAML reads an "
+                                  "unquoted one as a number)")
 
 
 def _frozen(value: Any) -> Any:

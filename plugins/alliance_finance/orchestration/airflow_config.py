@@ -8,6 +8,8 @@ Airflow. All optional for the embedded demo:
   else ``sqlite:///<var>/warehouse.db``;
 - sources folder: Airflow variable ``alliance_sources_dir``, else ``ALLIANCE_SOURCES_DIR``, else ``<var>/sources``;
 - a force's source database: its ``source_conn_id`` connection, else the sample file under the sources folder;
+- publication base of the report and Data Docs: Airflow variable ``alliance_publish_base``, else
+  ``ALLIANCE_PUBLISH_BASE``, else none (they stay on the worker's disk; :func:`publish_base`);
 - the rest (``ALLIANCE_VAR_DIR``, ``ALLIANCE_REFERENCE_DIR``, ...) as for every entry point
   (:meth:`Settings.from_environment <alliance_finance.config.settings.Settings.from_environment>`).
 """
@@ -40,6 +42,22 @@ def settings_for(force_code: str | None = None) -> Settings:
 def report_dir(settings: Settings) -> Path:
     """Where the consolidation writes the board report: ``ALLIANCE_REPORT_DIR``, else ``<var>/report``."""
     return Path(os.environ.get("ALLIANCE_REPORT_DIR") or settings.report_dir)
+
+
+def publish_base():
+    """Where the consolidation publishes the report and the Data Docs, for every reader: an
+    :class:`~airflow.sdk.ObjectStoragePath` from the Airflow variable ``alliance_publish_base``, else
+    ``ALLIANCE_PUBLISH_BASE`` (``file:///srv/alliance/published``, ``s3://bucket/alliance``; a plain
+    folder path means ``file://``), with the connection of ``alliance_publish_conn_id`` /
+    ``ALLIANCE_PUBLISH_CONN_ID`` if set (or one named in the URL: ``s3://aws_default@bucket/alliance``).
+    None when unset: the report and Data Docs stay on the worker's disk (a single-machine setup)."""
+    base = variable("alliance_publish_base") or os.environ.get("ALLIANCE_PUBLISH_BASE")
+    if not base:
+        return None
+    from alliance_finance.orchestration.publication import as_base
+
+    conn_id = variable("alliance_publish_conn_id") or os.environ.get("ALLIANCE_PUBLISH_CONN_ID")
+    return as_base(base, conn_id)
 
 
 def connection_url(conn_id: str | None) -> str | None:

@@ -2,7 +2,8 @@
 
 :func:`failure_notifier` is the ``on_failure_callback`` of every alliance task. It writes one
 message naming the DAG, the run, the task, the batch (file or journal) and the reason, and hands it
-to a transport:
+to a transport (:func:`send_alert`, which the missed-deadline alert of
+:mod:`alliance_finance.orchestration.deadlines` uses too):
 
 - ``smtp`` (default when recipients are configured): Airflow's SMTP provider (``SmtpHook`` with the
   connection ``ALLIANCE_ALERT_SMTP_CONN_ID``, default ``smtp_default``), so mail goes wherever the
@@ -120,6 +121,28 @@ def log_transport(subject: str, body: str, recipients: list[str]) -> None:
 TRANSPORTS: dict[str, Transport] = {"smtp": smtp_transport, "log": log_transport}
 
 
+def resolve_transport(transport: Transport | None = None,
+                      recipients: list[str] | None = None) -> tuple[Transport, list[str]]:
+    """The transport and recipients an alert goes to: those given, else the configured ones."""
+    if recipients is None:
+        recipients = [r.strip() for r in (_setting("alliance_alert_emails", "") or "").split(",") if r.strip()]
+    if transport is not None:
+        return transport, recipients
+    name = _setting("alliance_alert_transport", None) or ("smtp" if recipients else "log")
+    if name not in TRANSPORTS:
+        raise ValueError(f"alliance_alert_transport must be one of {sorted(TRANSPORTS)}, got {name!r}")
+    return TRANSPORTS[name], recipients
+
+
+def send_alert(subject: str, body: str, transport: Transport | None = None,
+               recipients: list[str] | None = None) -> None:
+    """Log the alert (always), then send it through the transport (configured unless given)."""
+    transport, recipients = resolve_transport(transport, recipients)
+    log_transport(subject, body, recipients)
+    if transport is not log_transport:
+        transport(subject, body, recipients)
+
+
 class AllianceFailureNotifier(BaseNotifier):
     """Names the DAG, run, task, batch and reason; sends through the configured transport."""
 
@@ -129,22 +152,11 @@ class AllianceFailureNotifier(BaseNotifier):
         self._recipients = recipients
 
     def resolve(self) -> tuple[Transport, list[str]]:
-        recipients = self._recipients
-        if recipients is None:
-            recipients = [r.strip() for r in (_setting("alliance_alert_emails", "") or "").split(",") if r.strip()]
-        if self._transport is not None:
-            return self._transport, recipients
-        name = _setting("alliance_alert_transport", None) or ("smtp" if recipients else "log")
-        if name not in TRANSPORTS:
-            raise ValueError(f"alliance_alert_transport must be one of {sorted(TRANSPORTS)}, got {name!r}")
-        return TRANSPORTS[name], recipients
+        return resolve_transport(self._transport, self._recipients)
 
     def notify(self, context) -> None:
         subject, body = describe_failure(context)
-        transport, recipients = self.resolve()
-        log_transport(subject, body, recipients)  # always in the task log too
-        if transport is not log_transport:
-            transport(subject, body, recipients)
+        send_alert(subject, body, self._transport, self._recipients)  # always in the task log too
 
 
 def failure_notifier(**kwargs) -> AllianceFailureNotifier:

@@ -9,7 +9,8 @@ Each task builds its :class:`~alliance_finance.config.settings.Settings` once fr
 ``extract_and_validate``
     reads everything pending, validates it in groups (one GX context per task) and stages each
     validated batch in the warehouse (``etl_staged_batch``, under ``<dag_id>/<run_id>``: every worker
-    reaches it). No ledger table is written.
+    reaches it). No ledger table is written. With a publication base, the validation results stored on
+    this worker are added to ``<base>/validation_results/``, the Data Docs' input.
 ``load``
     under the force's load lock, loads each staged batch in its own transaction, in order. A batch
     another run (a CLI run, say) loaded meanwhile is skipped; a retried load never re-validates.
@@ -27,6 +28,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import tempfile
+from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -34,7 +37,8 @@ import sqlalchemy as sa
 from alliance_finance.config.settings import Settings
 from alliance_finance.core.errors import TransientError
 from alliance_finance.core.urls import mask_secrets, mask_url
-from alliance_finance.orchestration.airflow_config import report_dir, settings_for
+from alliance_finance.orchestration import publication
+from alliance_finance.orchestration.airflow_config import publish_base, report_dir, settings_for
 from alliance_finance.runner import pipeline, validators
 from alliance_finance.runner.prepare import prepare_warehouse
 from alliance_finance.runner.result import ForceRunResult
@@ -43,6 +47,8 @@ log = logging.getLogger("alliance_finance.orchestration.tasks")
 
 #: how many pending names a find_pending XCom carries (the log has the count)
 XCOM_REFS = 200
+#: under the publication base: every worker's stored validation results, the Data Docs' input
+RESULTS = "validation_results"
 
 
 @contextlib.contextmanager
@@ -96,7 +102,9 @@ def extract_and_validate(force_code: str, pending: dict, context: dict[str, Any]
     settings = settings or settings_for(force_code)
     force_pass = pipeline.force_pass(force_code, settings, validator=validator, log=log)
     with transient_errors_retried(force_code):
-        return force_pass.stage(run_key(context))
+        staged = force_pass.stage(run_key(context))
+    share_validation_results(settings)
+    return staged
 
 
 def load_staged(force_code: str, staged: dict, context: dict[str, Any], *,
@@ -160,23 +168,99 @@ def refresh_marts(context: dict[str, Any], *, settings: Settings | None = None) 
     return {"lines_restated": restated}
 
 
-def build_report(context: dict[str, Any], *, settings: Settings | None = None) -> dict:
+def build_report(context: dict[str, Any], *, settings: Settings | None = None, base=None) -> dict:
+    """Build the board report (HTML, PNG, XLSX) and publish it under the publication base.
+
+    ``base`` (an ObjectStoragePath or URL; default :func:`~alliance_finance.orchestration.airflow_config.publish_base`):
+    built in a temporary folder here, then published as ``<base>/report/<version>/`` with
+    ``<base>/report/LATEST`` naming it (:mod:`~alliance_finance.orchestration.publication`). Without
+    a base: written to this worker's ``report_dir`` (``<var>/report``), seen only on this machine.
+    """
     from alliance_finance import report
 
     settings = settings or settings_for()
-    out = report_dir(settings)
-    code = report.report_cli(settings.warehouse_url, out)
-    if code != 0:
-        raise RuntimeError(f"the report could not be built into {out} (exit {code})")
-    return {"report_dir": str(out)}
+    base = publication.as_base(base) if base is not None else publish_base()
+
+    def build(out: Path) -> None:
+        code = report.report_cli(settings.warehouse_url, out)
+        if code != 0:
+            raise RuntimeError(f"the report could not be built into {out} (exit {code})")
+
+    if base is None:
+        out = report_dir(settings)
+        log.warning("no publication base (Airflow variable alliance_publish_base / ALLIANCE_PUBLISH_BASE): the "
+                    "report is written to this worker's disk only, %s; readers on other machines do not see it", out)
+        build(out)
+        return {"report": str(out), "report_dir": str(out), "worker_local": True}
+    with tempfile.TemporaryDirectory(prefix="alliance-report-") as tmp:
+        build(Path(tmp))
+        with transient_errors_retried(f"publishing the report to {base}"):
+            dest = publication.publish_tree(Path(tmp), base / "report",
+                                            publication.version_name(context.get("run_id")))
+    log.info("board report published: %s (%s names the latest)", dest, base / "report" / publication.POINTER)
+    return {"report": str(dest), "latest": str(base / "report" / publication.POINTER), "worker_local": False}
 
 
-def build_data_docs(context: dict[str, Any], *, settings: Settings | None = None) -> dict:
+def build_data_docs(context: dict[str, Any], *, settings: Settings | None = None, base=None) -> dict:
+    """Bring the Data Docs up to date and publish them under the publication base.
+
+    With a base: this worker's stored validation results are added to ``<base>/validation_results/``
+    (where every worker's extract_and_validate puts its own), the last published site is fetched into
+    a temporary folder with every stored result, the pages of new results are rendered there, and the
+    site is published as ``<base>/data_docs/<version>/`` with ``LATEST`` naming it. Without a base:
+    built in place on this worker, from the results validated on this worker only.
+    """
+    from alliance_finance.validation.validator import build_data_docs as build_site
+
     settings = settings or settings_for()
+    base = publication.as_base(base) if base is not None else publish_base()
     url = settings.warehouse_url
-    validator = validators.default_validator(url, settings.var_dir, settings)
-    path = validator.build_data_docs() if hasattr(validator, "build_data_docs") else None
-    return {"data_docs": str(path) if path else str(validators.data_docs_dir(url, settings.var_dir))}
+    local_docs = validators.data_docs_dir(url, settings.var_dir)
+    if base is None:
+        log.warning("no publication base (Airflow variable alliance_publish_base / ALLIANCE_PUBLISH_BASE): the "
+                    "Data Docs are built on this worker's disk only, %s, from the results validated here", local_docs)
+        validator = validators.default_validator(url, settings.var_dir, settings)
+        path = validator.build_data_docs() if hasattr(validator, "build_data_docs") else None
+        return {"data_docs": str(path) if path else str(local_docs), "worker_local": True}
+    results = base / RESULTS
+    with tempfile.TemporaryDirectory(prefix="alliance-data-docs-") as tmp:
+        site = Path(tmp)
+        with transient_errors_retried(f"reading the publication base {base}"):
+            if (local_docs / "results").is_dir():
+                publication.sync_up(local_docs / "results", results)
+            previous = publication.latest(base / "data_docs")
+            if previous is not None:
+                publication.fetch_tree(previous, site)
+            fetched = publication.sync_down(results, site / "results")
+        log.info("Data Docs: %d new stored result file(s) from %s; last published %s", fetched, results, previous)
+        build_site(site, expectations_dir=settings.expectations_dir, forces=settings.forces())
+        with transient_errors_retried(f"publishing the Data Docs to {base}"):
+            dest = publication.publish_tree(site, base / "data_docs",
+                                            publication.version_name(context.get("run_id")))
+    log.info("Data Docs published: %s/index.html", dest)
+    return {"data_docs": f"{dest}/index.html", "latest": str(base / "data_docs" / publication.POINTER),
+            "worker_local": False}
+
+
+def share_validation_results(settings: Settings, base=None) -> int:
+    """Add this worker's stored validation results to ``<base>/validation_results/`` (the Data Docs'
+    input, rendered by whichever worker builds them); the number of files added. No base: 0.
+
+    A store that cannot be reached (or a base no filesystem is installed for) is logged, not raised:
+    the batches are staged and their results stay on this worker's disk, added by its next run; the
+    consolidation's tasks fail on such a base, naming it."""
+    local = validators.data_docs_dir(settings.warehouse_url, settings.var_dir) / "results"
+    try:
+        base = publication.as_base(base) if base is not None else publish_base()
+        if base is None or not local.is_dir():
+            return 0
+        added = publication.sync_up(local, base / RESULTS)
+    except Exception as exc:  # noqa: BLE001 - the batches are staged; the consolidation reports a bad base
+        log.error("validation results not shared to the publication base (%s); this worker's next run adds "
+                  "them", exc)
+        return 0
+    log.info("%d validation result file(s) shared to %s", added, base / RESULTS)
+    return added
 
 
 def record_freshness(context: dict[str, Any], *, settings: Settings | None = None) -> dict:

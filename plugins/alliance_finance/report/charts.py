@@ -71,10 +71,16 @@ def _chart_savings(plt, figures: BoardFigures, colours: dict[str, str]):
                 label=f"{name} cumulative target")
     ax.set_xticks(x, labels)
     ax.set_ylabel("£ million (cash)")
-    ax.set_title(f"Cumulative savings on alliance-scope functions against FY {fy_label(BASELINE_FY)} baseline")
     ax.axhline(0, color="#888888", linewidth=0.8)
-    ax.legend(loc="upper left", fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
+    return _finish(fig, ax, f"Cumulative savings on alliance-scope functions against FY {fy_label(BASELINE_FY)} "
+                            "baseline", legend="upper left", grid="y")
+
+
+def _finish(fig, ax, title: str, *, legend: str, grid: str):
+    """Every chart's last touches: its title, a small legend at ``legend``, light grid lines across ``grid``."""
+    ax.set_title(title)
+    ax.legend(loc=legend, fontsize=8)
+    ax.grid(axis=grid, alpha=0.3)
     fig.tight_layout()
     return fig
 
@@ -101,12 +107,9 @@ def _chart_functions(plt, figures: BoardFigures, colours: dict[str, str]):
         left = [a + b for a, b in zip(left, values)]
     ax.set_yticks(range(len(functions)), [figures.function_names.get(fn, fn) for fn in functions])
     ax.set_xlabel("£ million (net revenue expenditure, partner flows eliminated)")
-    ax.set_title(f"Net revenue expenditure by function, {fy_label(year)}: each force and together")
     ax.axvline(0, color="#888888", linewidth=0.8)
-    ax.legend(loc="lower right", fontsize=8)
-    ax.grid(axis="x", alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, f"Net revenue expenditure by function, {fy_label(year)}: each force and together",
+                   legend="lower right", grid="x")
 
 
 def _chart_local(plt, figures: BoardFigures, colours: dict[str, str]):
@@ -129,8 +132,5 @@ def _chart_local(plt, figures: BoardFigures, colours: dict[str, str]):
             ax.axhline(_millions(baseline), color=colour, linestyle=":", linewidth=1)
     ax.set_xticks(x, [fy_label(y) for y in years])
     ax.set_ylabel("£ million (cash)")
-    ax.set_title(f"Local policing NRE against its FY {fy_label(BASELINE_FY)} baseline (dotted)")
-    ax.legend(loc="lower left", fontsize=8)
-    ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    return fig
+    return _finish(fig, ax, f"Local policing NRE against its FY {fy_label(BASELINE_FY)} baseline (dotted)",
+                   legend="lower left", grid="y")

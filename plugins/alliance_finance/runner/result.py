@@ -42,21 +42,14 @@ class ForceRunResult:
     def batches_superseded(self) -> int:
         return sum(len(o.superseded) for o in self.outcomes)
 
-    @property
-    def lines_loaded(self) -> int:
-        return sum(o.rows_loaded for o in self.loaded)
+    def _loaded_sum(self, name: str) -> int:
+        """The sum of ``name`` over the batches loaded."""
+        return sum(getattr(o, name) for o in self.loaded)
 
-    @property
-    def lines_quarantined(self) -> int:
-        return sum(o.rows_quarantined for o in self.loaded)
-
-    @property
-    def debit_pence(self) -> int:
-        return sum(o.debit_pence for o in self.loaded)
-
-    @property
-    def credit_pence(self) -> int:
-        return sum(o.credit_pence for o in self.loaded)
+    lines_loaded = property(lambda self: self._loaded_sum("rows_loaded"))
+    lines_quarantined = property(lambda self: self._loaded_sum("rows_quarantined"))
+    debit_pence = property(lambda self: self._loaded_sum("debit_pence"))
+    credit_pence = property(lambda self: self._loaded_sum("credit_pence"))
 
     @property
     def ok(self) -> bool:

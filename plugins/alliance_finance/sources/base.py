@@ -7,7 +7,7 @@ by :func:`alliance_finance.sources.registry.reader_for`) is made for one force a
 (:meth:`SourceReader.read_groups`, lazily: a group is read only when asked for), and closes it.
 
 Groups bound memory by the group rather than the history: each is validated in one Great
-Expectations run (about 2 s whatever its size) and then loaded batch by batch while the next group
+Expectations run (whose cost is mostly fixed, docs/performance.md) and then loaded batch by batch while the next group
 is read and validated (``runner.pipeline.validate_and_load``).
 """
 

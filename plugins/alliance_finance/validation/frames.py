@@ -64,8 +64,8 @@ def raw_frame(suite: str, raws: list[pa.Table], members: list[int], source_colum
         part = raw.select(names)
         parts.append(part if part.schema.equals(schema) else part.cast(schema))
     # left in chunks (one per batch): with each column's expectations filtering that column only
-    # (gx_compat.patched), combining them into one buffer costs more than it saves (821,375
-    # ASC lines in 150 deliveries: 2.64 s validated in chunks, 2.92 s combined)
+    # (gx_compat.patched), combining them into one buffer costs more than it saves
+    # (docs/performance.md, "Measured and kept out")
     table = pa.concat_tables(parts) if parts else schema.empty_table()
     table = table.append_column("batch_index", _batch_index_column(parts, members))
     if "entered_sides" in PIPELINE_COLUMNS.get(suite, ()):  # erp_sql: how many of debit and credit are set
@@ -78,7 +78,7 @@ def raw_frame(suite: str, raws: list[pa.Table], members: list[int], source_colum
 def conformed_frame(lines: list[pa.Table], members: list[int]) -> tuple[pa.Table, list[int]]:
     """The conformed lines back to back, with ``batch_index`` and the derived columns."""
     parts = [t.cast(CONFORMED_SCHEMA) for t in lines]
-    # left in chunks too: combining them measured slower (2.56 s in chunks, 2.64 s combined)
+    # left in chunks too: combining them measured slower (docs/performance.md)
     table = pa.concat_tables(parts) if parts else CONFORMED_SCHEMA.empty_table()
     table = table.append_column("batch_index", _batch_index_column(parts, members))
     table = table.append_column("posting_date_agrees", posting_date_agrees(

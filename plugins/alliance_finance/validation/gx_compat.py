@@ -6,7 +6,7 @@ for, and checked against, Great Expectations :data:`WRITTEN_FOR` (``requirements
 - **no frame fingerprint** (``pandas_execution_engine.HASH_THRESHOLD`` set to 0): GX hashes every
   row of a DataFrame under 1 GB (``pandas.util.hash_pandas_object``, which turns pyarrow strings into
   Python objects) only to record it in the result's ``batch_markers``; nothing validates against
-  it. It was about 4.6 s of 16 s for a million ASC lines (docs/performance.md).
+  it (its cost: docs/validation.md, docs/performance.md).
 - **one column, not the frame** (``PandasExecutionEngine.get_domain_records`` narrowed): GX hands
   every column metric the whole frame and then drops the rows where the column is empty with
   ``df[df[column].notnull()]``, a copy of every column, four times per expectation. A column's
@@ -23,7 +23,7 @@ and that the originals come back.
 
 The patches are process-wide while applied (GX offers no per-run hook): another thread running GX
 at the same moment would see them too; it would get the same results, only faster. Entering and
-leaving costs a few microseconds (two ``setattr`` and a signature check), nothing per row.
+leaving is two ``setattr`` and a signature check, nothing per row.
 """
 
 from __future__ import annotations

@@ -183,7 +183,7 @@ class Validator:
                 for index, failure in locator.failures(config, expectation_result,
                                                        evaluation.positions.get(config.id)):
                     failures_by_index.setdefault(index, []).append(failure)
-            if self.data_docs_dir is not None:  # stored again, now naming the batches (~0.1 s a run)
+            if self.data_docs_dir is not None:  # stored again, now naming the batches
                 locator.annotate(evaluation.suite_result, evaluation.positions)
                 project.store(evaluation.key, evaluation.suite_result)
             published.append(evaluation.key)

@@ -110,8 +110,8 @@ class BatchLoader:
                                           ", ".join(f"line.{c}" for c in STAGE_COLUMNS))))[0]
         self._stage_sql = sqlfiles.statements(sqlfiles.render("mapping/stage_line.sql", self.dialect))[0]
         # PostgreSQL: the staging table lives as long as the (pooled) connection and is emptied at
-        # each commit (creating and dropping it per batch cost 4 ms a batch and churned the system
-        # catalogs); it exists once a transaction that created it has committed
+        # each commit (creating and dropping it per batch cost time per batch, docs/performance.md, and
+        # churned the system catalogs); it exists once a transaction that created it has committed
         self._stage_exists = self._stage_created = False
         #: seconds spent loading, by stage: COPY into the staging table (the CSV written by pyarrow
         #: included), the INSERT ... SELECT that maps and adds the lines, and everything else in the

@@ -45,21 +45,7 @@ def execute_sql_file(conn: sa.Connection, relative_path: str, *, sql_dir: Path |
     path = Path(sql_dir or SQL_DIR) / relative_path
     if not path.is_file():
         raise FileNotFoundError(f"SQL file {path} not found (the warehouse's SQL lives under {sql_dir or SQL_DIR})")
-    execute_statements(conn, sqlfiles.render(path, conn.dialect.name, **params))
-
-
-def execute_statements(conn: sa.Connection, sql: str) -> None:
-    """Execute rendered SQL statement by statement, in the connection's transaction.
-
-    Through the driver's own cursor without parameters, so that ``%`` (PostgreSQL's modulo) is SQL,
-    not a placeholder.
-    """
-    cursor = conn.connection.driver_connection.cursor()
-    try:
-        for statement in sqlfiles.statements(sql):
-            cursor.execute(statement)
-    finally:
-        cursor.close()
+    sqlfiles.execute_statements(conn, sqlfiles.render(path, conn.dialect.name, **params))
 
 
 def _alembic_config(conn: sa.Connection | None, script_location: Path | None):
@@ -263,7 +249,7 @@ def ensure_views(conn: sa.Connection, *, force: bool = False, sql_dir: Path | No
     drop_views(conn)
     for path in files + grants:
         try:
-            execute_statements(conn, sqlfiles.render(path, conn.dialect.name))
+            sqlfiles.execute_statements(conn, sqlfiles.render(path, conn.dialect.name))
         except Exception as exc:
             raise RuntimeError(f"creating {path.name} failed: {exc}") from exc
     meta.set_meta(conn, meta.VIEWS_DIGEST, digest)

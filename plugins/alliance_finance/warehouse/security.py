@@ -167,11 +167,9 @@ def apply_security(conn: sa.Connection, *, force: bool = False, revision: str | 
                      "(connect as a superuser or a role with CREATEROLE to create them)", user)
         return False
     sql = render_security_sql(sql_dir, forces)
-    from alliance_finance.warehouse.migrate import execute_statements
-
     for path in security_files(sql_dir):
         try:
-            execute_statements(conn, _render(path, forces))
+            sqlfiles.execute_statements(conn, _render(path, forces))
         except Exception as exc:
             raise RuntimeError(f"applying sql/security/{path.name} failed: {exc}") from exc
     meta.set_meta(conn, SECURITY_DIGEST, _digest(sql, revision))

@@ -23,6 +23,7 @@ import re
 from pathlib import Path
 
 import jinja2
+import sqlalchemy as sa
 
 from alliance_finance.core.paths import SQL_DIR
 
@@ -87,3 +88,17 @@ def statements(sql: str) -> list[str]:
     if tail and not all(l.strip().startswith("--") or not l.strip() for l in tail.splitlines()):
         out.append(tail.rstrip(";"))
     return out
+
+
+def execute_statements(conn: sa.Connection, sql: str) -> None:
+    """Execute rendered SQL statement by statement, in the connection's transaction.
+
+    Through the driver's own cursor without parameters, so that ``%`` (PostgreSQL's modulo) is SQL,
+    not a placeholder.
+    """
+    cursor = conn.connection.driver_connection.cursor()
+    try:
+        for statement in statements(sql):
+            cursor.execute(statement)
+    finally:
+        cursor.close()

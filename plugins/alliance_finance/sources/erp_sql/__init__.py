@@ -46,7 +46,7 @@ single larger journal makes a batch of its own). Journals whose period name cann
 last batch of their own, "unknown period" (``meta`` fiscal_year and period ``None``), all quarantined.
 A batch holds the journals' lines in memory, nothing more: the plan (period, ``posted_at`` and line
 count of each new journal: a GROUP BY and three narrow columns) is read first, and each batch then
-reads its journals' full headers and lines. Five years of new journals are planned in about 60 MB.
+reads its journals' full headers and lines.
 
 ``Batch.lines`` and ``Batch.raw`` hold the loadable journals' lines, row for row in the same order
 (a quarantined journal's columns are in its quarantine entries). ``Batch.digest`` is the SHA-256 of
@@ -86,30 +86,26 @@ by :func:`amount_to_pence` according to what the driver returned:
 ``rows_read`` is the lines read for the batch's journals; ``total_debit_pence``/``total_credit_pence``
 sum every amount read that is a valid amount, quarantined journals included.
 
-Speed: whole columns, and line by line only where something is wrong
---------------------------------------------------------------------
-A batch's lines are checked column by column (:class:`_FastLines`: numpy and pyarrow, no Python
-step per line): integer line numbers unique in their journal, exactly one of debit and credit, each
-an exact amount in range (SQLite's doubles by the same test as :func:`amount_to_pence`, MariaDB's Decimals
-by an exact decimal cast), account strings parsed once per distinct value, texts without NUL, every
-journal balanced. A journal with any header problem, no lines, a failing line or a value of an
-unexpected type is handed whole to :func:`_read_journal`, the line-by-line reader, which words the
-problems and builds the quarantine; so both paths agree by construction (and were compared on
-generated data and on a file seeded with every defect above: identical lines, raw columns,
-quarantine, totals and metadata).
-
-Measured (generated sample data, SQLite file, this project's shared 2-core machine, load ~3):
-FY 2016 at scale 20, 572,966 lines in 127,405 journals, 13 batches: 9.2 s (18.9 s line by line,
-an extract that held every journal header of the run at once); FY 2014-2018 at scale 10,
-1,433,217 lines: 22 s (51 s). Left: the SQLite reads (a fifth), the headers (``_read_header``, a
-Python step per journal) and building the Arrow columns. The reads by journal id run on the
-driver's cursor: SQLAlchemy's per-row and per-parameter work cost more than the reading itself.
-pyarrow's first array imports pandas (1-3 s, once per process, not counted above).
+Whole columns, and line by line only where something is wrong
+-------------------------------------------------------------
+The rules of a journal's lines are written once, on whole columns (:func:`.rules.check_lines`:
+numpy and pyarrow, no Python step per line): integer line numbers unique in their journal, exactly
+one of debit and credit, each an exact amount in range (SQLite's doubles by the same test as
+:func:`amount_to_pence`, MariaDB's Decimals by an exact decimal cast), account strings parsed once
+per distinct value, texts without NUL. A batch's lines are checked at once; the journals that keep
+every rule and balance are conformed column-wise (:class:`.columns._FastLines`). A journal with any
+header problem, no lines, a line breaking a rule or holding a value the columns do not conform, or
+debits and credits that differ is handed whole to :func:`.journals._read_journal`, which words what
+the same checks found and builds the quarantine. ``tests/test_erp_sql.py`` reads the same sources both ways
+(``extract_new_journals(..., line_by_line=True)`` sends every journal through the line-by-line
+reader) and finds identical batches. The reads by journal id run on the driver's cursor, not
+SQLAlchemy's rows. How fast: docs/performance.md ("The readers alone").
 
 The package's modules: :mod:`.layout` (the tables' columns, limits, a force's names, the period and
 account parsers), :mod:`.connection` (engine, snapshot, shape, reads by id), :mod:`.plan` (the
 batches planned), :mod:`.headers` (journal headers), :mod:`.amounts` (money to pence),
-:mod:`.columns` (the column-wise path), :mod:`.journals` (the line-by-line path and the quarantine),
+:mod:`.rules` (the rules of a journal's lines), :mod:`.columns` (the column-wise path),
+:mod:`.journals` (the line-by-line path and the quarantine),
 :mod:`.extract` (the extract, batch by batch) and :mod:`.reader` (the force's reader).
 """
 

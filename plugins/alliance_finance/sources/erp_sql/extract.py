@@ -23,10 +23,13 @@ from alliance_finance.sources.erp_sql.plan import _Planned, _plan_batches, _plan
 
 
 def extract_new_journals(source_url: str, loaded_journal_ids: set[int], *,
-                         max_lines_per_batch: int = 500_000, layout: ErpLayout | None = None) -> Iterator[Batch]:
+                         max_lines_per_batch: int = 500_000, layout: ErpLayout | None = None,
+                         line_by_line: bool = False) -> Iterator[Batch]:
     """The posted journals not in ``loaded_journal_ids``, as Batches by accounting period.
 
     ``layout``: the force's code and account prefix (by default the one ``erp_sql`` force's).
+    ``line_by_line``: every journal read by :func:`.journals._read_journal`, none by the column-wise
+    path; the batches are the same (the tests compare the two routes).
 
     The source's shape is checked at once (SourceSchemaError names the table and the missing
     columns, before any data is read); the returned iterator then reads one consistent snapshot,
@@ -48,10 +51,11 @@ def extract_new_journals(source_url: str, loaded_journal_ids: set[int], *,
         engine.dispose()
         raise
     loaded = {int(journal_id) for journal_id in loaded_journal_ids}
-    return _extract(engine, loaded, max_lines_per_batch, where, layout)
+    return _extract(engine, loaded, max_lines_per_batch, where, layout, line_by_line)
+
 
 def _extract(engine: sa.Engine, loaded: set[int], max_lines_per_batch: int, where: str,
-             layout: ErpLayout) -> Iterator[Batch]:
+             layout: ErpLayout, line_by_line: bool) -> Iterator[Batch]:
     try:
         with engine.connect() as connection, connection.begin():
             posted = _fetch(connection, _POSTED_JOURNALS, [])
@@ -65,7 +69,7 @@ def _extract(engine: sa.Engine, loaded: set[int], max_lines_per_batch: int, wher
             del new_ids
             accounts = Accounts(layout.account_prefix)  # account strings repeat: parse each once
             for batch_plan in _plan_batches(planned, max_lines_per_batch):
-                yield _build_batch(connection, *batch_plan, accounts, layout.force_code)
+                yield _build_batch(connection, *batch_plan, accounts, layout.force_code, line_by_line)
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:
         # named here, so that the pipeline does not take it for the warehouse
         raise TransientError(f"{where} unreachable mid-extract: {_first_line(exc)}; the batches loaded "
@@ -75,7 +79,7 @@ def _extract(engine: sa.Engine, loaded: set[int], max_lines_per_batch: int, wher
 
 
 def _build_batch(connection: sa.Connection, key: tuple, planned: list[_Planned],
-                 part: int, parts: int, accounts: Accounts, force_code: str) -> Batch:
+                 part: int, parts: int, accounts: Accounts, force_code: str, line_by_line: bool) -> Batch:
     fiscal_year, period = key
     ids = sorted(j.journal_id for j in planned)
     headers = _read_journals(connection, ids)
@@ -84,7 +88,7 @@ def _build_batch(connection: sa.Connection, key: tuple, planned: list[_Planned],
     for chunk in _chunks(ids):
         rows += _fetch(connection, _LINES_OF_JOURNALS, chunk)
 
-    fast = _FastLines(journals, rows, accounts, force_code)
+    fast = _FastLines(journals, rows, accounts, force_code, line_by_line=line_by_line)
     del rows
     quarantine: list[QuarantinedLine] = []
     slow_rows: list[tuple] = []  # conformed + raw + (rank, sequence) of good journals read the careful way

@@ -2,7 +2,7 @@
 
 What is new: every posted journal whose id is not in ``source_document_loaded`` for the force
 (written in the same transaction as the journal's lines), so a journal is never read twice nor
-missed. The database is ``settings.source_urls[<code>]`` (an Airflow connection, ``--wiltshire-url``)
+missed. The database is ``settings.source_urls[<code>]`` (an Airflow connection, ``--source-url CODE=URL``)
 or else the sample SQLite file ``<sources>/<source.database>``.
 """
 

@@ -31,18 +31,7 @@ document, a revenue line without a cost centre) is the validation suites' job, n
 such lines are read and conformed, and carry ``source_line_ref``, ``document_ref`` and
 ``source_line_number`` (the physical line in the file, header = 1) for the report.
 
-Speed, measured with pyarrow 26 on this project's 2-core machine while other work shared it (whole
-:func:`read_delivery`: file read, SHA-256 and every check; ~150-byte lines, every one with quoted
-text, half with quoted thousands-separated amounts):
-
-- an 8,000-line file (a typical night): 14.5 ms, best of 30. Per stage: values checked and
-  conformed 43 %, CSV parse 24 %, RE2 record check 22 %, digest 5 %, UTF-8 and line ends 3 %;
-- a 20,000-line file (3 MB): 39-43 ms, best of 15;
-- a year of files, 250 x 8,000 = 2 million lines: 5.3 s of CPU (375,000 lines a second; about
-  550,000 a second from the per-file best above; 9 s of wall time with the cores shared);
-- one 2-million-line file (300 MB, far beyond a real delivery): 5 s, and 2.5 GB of memory.
-
-The checks that are costly per value (real dates) run on each column's distinct values only;
+How fast it reads is in docs/performance.md ("The readers alone"). The checks that are costly per value (real dates) run on each column's distinct values only;
 digits are checked with ``binary_length``/``ascii_is_decimal`` rather than regular expressions.
 
 The package's modules, in the order a delivery meets them: :mod:`.layout` (the SAP layout and a
