@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 UV_VERSION := 0.13.9
 export AIRFLOW_HOME ?= $(CURDIR)/var/airflow
 
-.PHONY: setup test demo bench bench-staging lock clean airflow airflow-stop airflow-reset
+.PHONY: setup test demo bench bench-airflow bench-staging lock clean airflow airflow-stop airflow-reset
 
 setup: $(STAMP)
 
@@ -40,6 +40,11 @@ bench: setup
 # Validated batches through the warehouse's staging table vs an object store (section 7 of docs/performance.md).
 bench-staging: setup
 	$(BIN)/python bench/staging_handoff.py
+
+# A one-year backfill through the scheduler and two Celery workers against the CLI on the same sources
+# (needs PostgreSQL and Redis; root isolates the workers' var/): section 8 of docs/performance.md.
+bench-airflow: setup
+	$(BIN)/python bench/airflow_backfill.py $(BENCH_ARGS)
 
 # The real Airflow components (api-server, scheduler, dag-processor, triggerer) from .venv, metadata
 # on the local PostgreSQL: scripts/airflow_local.py says what it sets and why.
