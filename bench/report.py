@@ -230,14 +230,15 @@ def render_report(results: dict, targets: dict) -> str:
         empty = nightly["into_empty"][0].get("stages", {})
         if first and empty:
             w("Stage seconds of the first night (into five years / into empty):\n")
-            w("| stage | ASC | WP |\n| --- | --- | --- |")
+            forces = _forces(first, empty)
+            w(f"| stage | {' | '.join(forces)} |\n|{' --- |' * (len(forces) + 1)}")
             for stage in ("prepare", "find", "read", "gx_start", "validate", "publish", "wait_load", "load_copy",
                           "load_map_insert", "load_other", "run"):
                 cells = []
-                for force in ("ASC", "WP"):
+                for force in forces:
                     a, b = first.get(force, {}).get(stage), empty.get(force, {}).get(stage)
                     cells.append(f"{_n(a, 2)} / {_n(b, 2)}" if a is not None or b is not None else "")
-                w(f"| {stage} | {cells[0]} | {cells[1]} |")
+                w(f"| {stage} | {' | '.join(cells)} |")
             w("")
 
     # --- 5. stages
@@ -254,8 +255,8 @@ def render_report(results: dict, targets: dict) -> str:
             w(f"Best `run --parallel` ({par['seconds']} s), each force in its own process (Great Expectations "
               f"imported once before they fork, so its start is only the context):\n")
             w(_stage_table(par["stages"]))
-        gx = sum(run["stages"].get(f, {}).get(s, 0) for f in ("ASC", "WP") for s in ("gx_start", "validate", "publish"))
-        total = sum(run["stages"].get(f, {}).get("run", 0) for f in ("ASC", "WP"))
+        gx = sum(stages.get(s, 0) for stages in run["stages"].values() for s in ("gx_start", "validate", "publish"))
+        total = sum(stages.get("run", 0) for stages in run["stages"].values())
         if total:
             w(f"Great Expectations' share of the run (start, suites, results and Data Docs, all on the main "
               f"thread): {gx:.1f} s of {total:.1f} s, **{gx / total * 100:.0f} %**.\n")
@@ -513,12 +514,14 @@ def _gap_section(tp: dict, naive: dict, targets: dict) -> str:
           f"{busy / (cores * run['seconds']) * 100:.0f} % of {cores} |")
     w("")
     busy = par["machine_cpu_seconds"]
-    asc = par.get("stages", {}).get("ASC", {})
+    passes = par.get("stages", {})
+    longest = max(passes, key=lambda force: passes[force].get("run", 0), default="?")
+    asc = passes.get(longest, {})
     loader = sum(asc.get(k, 0) for k in ("load_copy", "load_map_insert", "load_other"))
     w(f"Side by side, the run keeps both cores {busy / (cores * par['seconds']) * 100:.0f} % busy: "
       f"{_n(busy, 1)} s of CPU in {par['seconds']} s. Even with every core busy all the time it could not "
       f"take less than {_n(busy / cores, 1)} s; {targets['naive_ratio']:g}× the first approach's "
-      f"{_n(naive['extrapolated_seconds'])} s means {_n(wanted, 1)} s. Within the run, the ASC pass (the "
+      f"{_n(naive['extrapolated_seconds'])} s means {_n(wanted, 1)} s. Within the run, the {longest} pass (the "
       f"larger ledger) is the longest: {_n(asc.get('run'), 1)} s, of which its loading thread spent "
       f"{_n(loader, 1)} s in the database (`COPY` into the staging table, the `INSERT ... SELECT` into the fact "
       f"table with its key and indexes, each batch's bookkeeping and commit: one batch after another, as "
@@ -557,16 +560,22 @@ def _gap_section(tp: dict, naive: dict, targets: dict) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _forces(*stage_tables: dict) -> list[str]:
+    """The force codes the measured stages name (the results' keys: whichever forces were configured)."""
+    return sorted({force for stages in stage_tables for force in stages})
+
+
 def _stage_table(stages: dict) -> str:
-    rows = ["| stage | ASC s | WP s |", "| --- | --- | --- |"]
+    forces = _forces(stages)
+    rows = [f"| stage | {' | '.join(f'{force} s' for force in forces)} |", "|" + " --- |" * (len(forces) + 1)]
     for stage in MAIN_THREAD + LOADER:
-        a, b = stages.get("ASC", {}).get(stage), stages.get("WP", {}).get(stage)
-        if a is None and b is None:
+        values = [stages.get(force, {}).get(stage) for force in forces]
+        if all(v is None for v in values):
             continue
         thread = " *(reader thread)*" if stage in READER else "" if stage in MAIN_THREAD else " *(loader thread)*"
-        rows.append(f"| {STAGE_NAMES.get(stage, stage)}{thread} | {_n(a, 2)} | {_n(b, 2)} |")
-    rows.append(f"| **the force's pass, wall clock** | **{_n(stages.get('ASC', {}).get('run'), 2)}** | "
-                f"**{_n(stages.get('WP', {}).get('run'), 2)}** |")
+        rows.append(f"| {STAGE_NAMES.get(stage, stage)}{thread} | {' | '.join(_n(v, 2) for v in values)} |")
+    rows.append("| **the force's pass, wall clock** | "
+                + " | ".join(f"**{_n(stages.get(force, {}).get('run'), 2)}**" for force in forces) + " |")
     return "\n".join(rows) + "\n\nThe reader's and the loader's threads run beside the main thread, so the rows add " \
                               "up to more than the pass.\n"
 

@@ -230,8 +230,10 @@ def erp_subset(source_db: Path, target_db: Path, posted_from: str | None, posted
 
 # --- running the pipeline ------------------------------------------------------------------------------
 
-STAGE_LINE = re.compile(r"(ASC|WP) stage seconds \(run ([0-9.]+)s\): (.*)")
-SUMMARY_LINE = re.compile(r"^(ASC|WP): ([0-9,]+) batch(?:es)? loaded, ([0-9,]+) rejected.*?; ([0-9,]+) lines loaded, "
+#: a force code as dags/forces.schema.json allows it: whichever forces are configured
+FORCE_CODE = r"[A-Z][A-Z0-9]{1,7}"
+STAGE_LINE = re.compile(rf"({FORCE_CODE}) stage seconds \(run ([0-9.]+)s\): (.*)")
+SUMMARY_LINE = re.compile(rf"^({FORCE_CODE}): ([0-9,]+) batch(?:es)? loaded, ([0-9,]+) rejected.*?; ([0-9,]+) lines loaded, "
                           r"([0-9,]+) quarantined", re.M)
 
 

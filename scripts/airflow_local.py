@@ -134,15 +134,21 @@ def migrate(env: dict[str, str]) -> None:
                    stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
 
 
-def start_component(name: str, args: list[str], env: dict[str, str], home: Path) -> int:
-    """Start one component in its own process group; returns its pid (also written to <home>/pids)."""
+def _spawn(name: str, command: list[str], env: dict[str, str], home: Path, cwd: Path) -> int:
+    """Run ``command`` in a process group of its own, its output appended to <home>/logs/<name>.log;
+    returns its pid (also written to <home>/pids/<name>.pid, which ``stop`` reads)."""
     (home / "logs").mkdir(parents=True, exist_ok=True)
     (home / "pids").mkdir(parents=True, exist_ok=True)
-    log = open(home / "logs" / f"{name}.log", "ab")
-    proc = subprocess.Popen([str(VENV_BIN / "airflow"), *args], env=env, stdout=log, stderr=subprocess.STDOUT,
-                            stdin=subprocess.DEVNULL, start_new_session=True, cwd=str(home))
+    with open(home / "logs" / f"{name}.log", "ab") as log:  # the child keeps its own copy of the handle
+        proc = subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+                                start_new_session=True, cwd=str(cwd))
     (home / "pids" / f"{name}.pid").write_text(str(proc.pid))
     return proc.pid
+
+
+def start_component(name: str, args: list[str], env: dict[str, str], home: Path) -> int:
+    """Start one component in its own process group; returns its pid (also written to <home>/pids)."""
+    return _spawn(name, [str(VENV_BIN / "airflow"), *args], env, home, cwd=home)
 
 
 def wait_ready(port: int, timeout: float = 180.0) -> dict:
@@ -233,19 +239,12 @@ def start_worker(index: int, env: dict[str, str], home: Path, queues: str = "def
     worker_env = dict(env, ALLIANCE_VAR_DIR=str(folder / "var"),
                       AIRFLOW__LOGGING__WORKER_LOG_SERVER_PORT=str(log_port + 1 + index))
     name = f"worker-{index}"
-    (home / "logs").mkdir(parents=True, exist_ok=True)
-    (home / "pids").mkdir(parents=True, exist_ok=True)
-    log = open(home / "logs" / f"{name}.log", "ab")
     command = [str(VENV_BIN / "airflow"), "celery", "worker", "--celery-hostname", f"{name}@%h",
                "--queues", queues, "--concurrency", "2"]
     if isolated:
         command = ["unshare", "--mount", "--propagation", "private", "sh", "-c",
                    'mount -t tmpfs tmpfs "$ALLIANCE_VAR_DIR" && exec "$@"', "worker", *command]
-    proc = subprocess.Popen(command,
-                            env=worker_env, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                            start_new_session=True, cwd=str(folder))
-    (home / "pids" / f"{name}.pid").write_text(str(proc.pid))
-    return proc.pid
+    return _spawn(name, command, worker_env, home, cwd=folder)
 
 
 def start(home: Path = DEFAULT_HOME, db_url: str = DEFAULT_DB, port: int = 8080,

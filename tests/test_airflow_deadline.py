@@ -17,13 +17,9 @@ plus five seconds) and what to do, while the run was still running (it goes on t
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
 import os
 import re
 import signal
-import socket
-import time
-import urllib.error
 from pathlib import Path
 
 import pendulum
@@ -31,7 +27,8 @@ import pytest
 import yaml
 
 import asc_fixtures as asc
-from conftest import drop_pg_database, new_pg_database, smtp_connection_uri, smtp_loopback
+from airflow_cluster import api, base_env, free_port, load_script, stopped_after, wait, wait_for_dags
+from conftest import new_pg_database, smtp_connection_uri, smtp_loopback
 
 ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -50,33 +47,6 @@ alliance_ledger_asc = make_force_dag(next(f for f in load_forces({forces!r}) if 
 '''
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("airflow_local", ROOT / "scripts" / "airflow_local.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _free_port(span: int = 1) -> int:
-    """A port p such that p .. p+span-1 are free now."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + span < 65535 and all(_port_free(p) for p in range(port, port + span)):
-            return port
-    raise RuntimeError("no free port")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
-
-
 @pytest.fixture(scope="module")
 def sample_sources(tmp_path_factory):
     """One valid ASC delivery: enough for the run to find something pending and stop at reading it."""
@@ -90,7 +60,7 @@ def sample_sources(tmp_path_factory):
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, sample_sources):
     """The real components with a loopback SMTP server; stopped (by the pids they were started with) after."""
-    script = _load_script()
+    script = load_script()
     home = tmp_path_factory.mktemp("airflow")
     doc = yaml.safe_load((ROOT / "dags" / "forces.yaml").read_text(encoding="utf-8"))
     for entry in doc["forces"]:
@@ -102,16 +72,12 @@ def cluster(tmp_path_factory, sample_sources):
     dags.mkdir()
     (dags / "alliance_asc.py").write_text(DAGS_FILE.format(forces=str(forces)))
     metadata, warehouse = new_pg_database(), new_pg_database()
-    port, log_port, health_port = _free_port(), _free_port(span=2), _free_port()
+    port, log_port, health_port = free_port(), free_port(span=2), free_port()
     with smtp_loopback() as (smtp_host, smtp_port, received):
-        extra = {
-            "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-            "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-            "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-            "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
+        extra = base_env(dags, warehouse, sample_sources, home / "var")
+        extra.update({
             # not the default 8974, which another scheduler on this machine may hold
             "AIRFLOW__SCHEDULER__SCHEDULER_HEALTH_CHECK_SERVER_PORT": str(health_port),
-            "AIRFLOW_CONN_ALLIANCE_WAREHOUSE": warehouse,
             "AIRFLOW_CONN_SMTP_DEFAULT": smtp_connection_uri(smtp_host, smtp_port),
             # the alert settings as a deployment sets them (.env); had the transport, sender and SMTP
             # connection id been left to the metadata database, the triggerer's first look-up builds its
@@ -120,46 +86,14 @@ def cluster(tmp_path_factory, sample_sources):
             "AIRFLOW_VAR_ALLIANCE_ALERT_TRANSPORT": "smtp",
             "AIRFLOW_VAR_ALLIANCE_ALERT_FROM": "alliance-finance@example.org",
             "AIRFLOW_VAR_ALLIANCE_ALERT_SMTP_CONN_ID": "smtp_default",
-            "AIRFLOW_VAR_ALLIANCE_SOURCES_DIR": str(sample_sources),
             "ALLIANCE_FORCES_FILE": str(forces),
-            "ALLIANCE_VAR_DIR": str(home / "var"),
             # the run waits at its first read long past its deadline (the components are stopped first)
             "ALLIANCE_FAULT_PAUSE": "ASC.read",
             "ALLIANCE_FAULT_PAUSE_SECONDS": "900",
-        }
-        try:
+        })
+        with stopped_after(script, home, metadata, warehouse):
             script.start(home, metadata, port, executor="LocalExecutor", extra_env=extra, log_port=log_port)
             yield {"script": script, "home": home, "port": port, "received": received}
-        finally:
-            script.stop(home)
-            logs = home / "logs"
-            for log in sorted(logs.glob("*.log")) if logs.is_dir() else []:
-                print(f"--- {log.name} (tail)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
-            drop_pg_database(metadata)
-            drop_pg_database(warehouse)
-
-
-def _api(cluster, method: str, path: str, body: dict | None = None) -> dict:
-    return cluster["script"].api(cluster["port"], cluster["home"], method, path, body)
-
-
-def _wait(what: str, probe, timeout: float):
-    """Poll ``probe`` until it returns something truthy; fail naming ``what`` after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = probe()
-        if result:
-            return result
-        time.sleep(2)
-    raise AssertionError(f"{what}: not after {timeout:.0f} s")
-
-
-def _dag_parsed(cluster) -> bool:
-    try:
-        _api(cluster, "GET", f"dags/{DAG_ID}")
-        return True
-    except urllib.error.HTTPError:
-        return False
 
 
 def _task_log(cluster, run_id: str, task_id: str) -> str:
@@ -168,15 +102,14 @@ def _task_log(cluster, run_id: str, task_id: str) -> str:
 
 
 def test_a_run_that_misses_its_deadline_mails_the_alert(cluster):
-    errors = lambda: _api(cluster, "GET", "importErrors").get("import_errors", [])  # noqa: E731
-    _wait(f"{DAG_ID} parsed (import errors: {errors()})", lambda: _dag_parsed(cluster), 180)
+    wait_for_dags(cluster, [DAG_ID])
     # unpausing schedules the latest night at once: that run is held at its first read
-    _api(cluster, "PATCH", f"dags/{DAG_ID}", {"is_paused": False})
-    run = _wait("a scheduled run", lambda: next(iter(
-        _api(cluster, "GET", f"dags/{DAG_ID}/dagRuns")["dag_runs"]), None), 120)
+    api(cluster, "PATCH", f"dags/{DAG_ID}", {"is_paused": False})
+    run = wait("a scheduled run", lambda: next(iter(
+        api(cluster, "GET", f"dags/{DAG_ID}/dagRuns")["dag_runs"]), None), 120)
     run_id = run["dag_run_id"]
     received = cluster["received"]
-    mail = _wait(f"the deadline alert for {run_id} by SMTP", lambda: next(
+    mail = wait(f"the deadline alert for {run_id} by SMTP", lambda: next(
         (m for m in list(received) if run_id in m["Subject"]), None), 180)
 
     waited = (pendulum.now("UTC") - pendulum.parse(run["queued_at"])).total_seconds()
@@ -192,9 +125,9 @@ def test_a_run_that_misses_its_deadline_mails_the_alert(cluster):
                   "What to do", "alliance-finance status"):
         assert words in body, f"the alert does not say {words!r}:\n{body}"
     # the run was late, not failed: it goes on to its first read and waits there, still running
-    held = _wait("the run held at its first read", lambda: re.search(
+    held = wait("the run held at its first read", lambda: re.search(
         r"ALLIANCE-FAULT-PAUSE ASC\.read 1 pid=(\d+)", _task_log(cluster, run_id, "extract_and_validate")), 120)
-    assert _api(cluster, "GET", f"dags/{DAG_ID}/dagRuns/{run_id}")["state"] == "running"
+    assert api(cluster, "GET", f"dags/{DAG_ID}/dagRuns/{run_id}")["state"] == "running"
     # one alert per run and deadline: the scheduler marked it missed, and no other mail was sent
     assert len(received) == 1, [m["Subject"] for m in received]
     triggerer = (cluster["home"] / "logs" / "triggerer.log").read_text(errors="replace")

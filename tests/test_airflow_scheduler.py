@@ -33,24 +33,21 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import html
-import importlib.util
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.error
 from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
 
 import asc_fixtures as asc
-from conftest import _unreachable, drop_pg_database, make_sample_sources, new_pg_database, smtp_loopback
+from airflow_cluster import api, base_env, free_port, load_script, stopped_after, wait, wait_for_dags
+from conftest import _unreachable, make_sample_sources, new_pg_database, smtp_loopback
 
-ROOT = Path(__file__).resolve().parents[1]
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
 FORCE_DAGS = ("alliance_ledger_asc", "alliance_ledger_wp")
@@ -86,33 +83,6 @@ globals().update(_dags)
 '''
 
 
-def _load_script():
-    spec = importlib.util.spec_from_file_location("airflow_local", ROOT / "scripts" / "airflow_local.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _free_port(span: int = 1) -> int:
-    """A port p such that p .. p+span-1 are free now."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + span < 65535 and all(_port_free(p) for p in range(port, port + span)):
-            return port
-    raise RuntimeError("no free port")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
-
-
 def _redis_url() -> str:
     """A Redis database of its own on the machine's server (fails under CI when unreachable)."""
     import redis
@@ -140,32 +110,24 @@ def mail():
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory, sample_sources, mail):
     """The real components and three Celery workers; stopped (by the pids they were started with) after."""
-    script = _load_script()
+    script = load_script()
     home = tmp_path_factory.mktemp("airflow")
     dags = home / "dags"
     dags.mkdir()
     (dags / "alliance_dags.py").write_text(DAGS_FILE)
     metadata, warehouse = new_pg_database(), new_pg_database()
     published = tmp_path_factory.mktemp("published")
-    port, log_port = _free_port(), _free_port(span=5)
+    port, log_port = free_port(), free_port(span=5)
     broker = _redis_url()
-    extra = {
-        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
-        "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
-        "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
-        "AIRFLOW__SCHEDULER__DAG_DIR_LIST_INTERVAL": "5",
-        "AIRFLOW_CONN_ALLIANCE_WAREHOUSE": warehouse,
-        "AIRFLOW_VAR_ALLIANCE_SOURCES_DIR": str(sample_sources),
-        "ALLIANCE_VAR_DIR": str(home / "var-scheduler"),
-        # the one store every worker and reader sees (outside the workers' private var/)
-        "AIRFLOW_VAR_ALLIANCE_PUBLISH_BASE": published.as_uri(),
-    }
+    extra = base_env(dags, warehouse, sample_sources, home / "var-scheduler")
+    # the one store every worker and reader sees (outside the workers' private var/)
+    extra["AIRFLOW_VAR_ALLIANCE_PUBLISH_BASE"] = published.as_uri()
     extra.update(_failure_mail_env(mail))
     # armed by the kill test only: until then the claim file exists, so no load pauses (core/faults.py)
     pause_claim = home / "load-paused-once"
     pause_claim.write_text("not yet\n")
     extra.update(_kill_mid_load_env(pause_claim))
-    try:
+    with stopped_after(script, home, metadata, warehouse):
         env = script.start(home, metadata, port, executor="CeleryExecutor", extra_env=extra, broker=broker,
                            log_port=log_port)
         script.start_worker(1, env, home, queues="extract", log_port=log_port, isolated=True)
@@ -174,17 +136,6 @@ def cluster(tmp_path_factory, sample_sources, mail):
         yield {"script": script, "home": home, "port": port, "warehouse": warehouse, "sources": sample_sources,
                "mail": mail[2], "pause_claim": pause_claim,
                "published": published}
-    finally:
-        script.stop(home)
-        logs = home / "logs"
-        for log in sorted(logs.glob("*.log")) if logs.is_dir() else []:
-            print(f"--- {log.name} (tail)\n" + "\n".join(log.read_text(errors="replace").splitlines()[-30:]))
-        for log in sorted(logs.glob("dag_id=*/run_id=*/task_id=*/attempt=*.log")) if logs.is_dir() else []:
-            text = log.read_text(errors="replace")
-            if '"level":"error"' in text or "Traceback" in text:
-                print(f"--- {log.relative_to(logs)} (failed task, tail)\n" + "\n".join(text.splitlines()[-15:]))
-        drop_pg_database(metadata)
-        drop_pg_database(warehouse)
 
 
 def _failure_notices(cluster) -> list:
@@ -216,31 +167,12 @@ def _kill_mid_load_env(pause_claim: Path) -> dict[str, str]:
     }
 
 
-def _api(cluster, method: str, path: str, body: dict | None = None) -> dict:
-    return cluster["script"].api(cluster["port"], cluster["home"], method, path, body)
-
-
-def _wait_for_dags(cluster, dag_ids, timeout: float = 180) -> None:
-    deadline = time.monotonic() + timeout
-    missing = set(dag_ids)
-    while missing and time.monotonic() < deadline:
-        for dag_id in list(missing):
-            try:
-                _api(cluster, "GET", f"dags/{dag_id}")
-                missing.discard(dag_id)
-            except urllib.error.HTTPError:
-                pass
-        time.sleep(2)
-    errors = _api(cluster, "GET", "importErrors").get("import_errors", [])
-    assert not missing, f"DAGs not parsed after {timeout:.0f} s: {sorted(missing)}; import errors: {errors}"
-
-
 def _runs(cluster, dag_id: str) -> list[dict]:
-    return _api(cluster, "GET", f"dags/{dag_id}/dagRuns?order_by=start_date&limit=100")["dag_runs"]
+    return api(cluster, "GET", f"dags/{dag_id}/dagRuns?order_by=start_date&limit=100")["dag_runs"]
 
 
 def _task_states(cluster, dag_id: str, run_id: str) -> dict[str, str]:
-    tis = _api(cluster, "GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    tis = api(cluster, "GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
     return {ti["task_id"]: ti["state"] for ti in tis}
 
 
@@ -268,15 +200,8 @@ def _wait_until_settled(cluster, dag_ids, timeout: float = 600, quiet_seconds: f
 
 def _ledger_fingerprint(url: str) -> dict[str, tuple[int, int, str]]:
     """Per force: lines, the sum of their pence, and a digest of every (line, pence) pair."""
-    engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
-    try:
-        with engine.connect() as conn:
-            if url.startswith("postgresql"):
-                conn.execute(sa.text("SET search_path TO alliance, public"))
-            rows = conn.execute(sa.text("SELECT force_code, source_line_ref, amount_pence FROM fact_ledger_line "
-                                        "ORDER BY force_code, source_line_ref")).all()
-    finally:
-        engine.dispose()
+    rows = _query(url, "SELECT force_code, source_line_ref, amount_pence FROM fact_ledger_line "
+                       "ORDER BY force_code, source_line_ref")
     result: dict[str, list] = {}
     for force, ref, pence in rows:
         result.setdefault(force, []).append((ref, int(pence)))
@@ -285,12 +210,12 @@ def _ledger_fingerprint(url: str) -> dict[str, tuple[int, int, str]]:
 
 
 def test_force_dags_and_consolidation_on_workers_that_share_no_disk(cluster):
-    _wait_for_dags(cluster, [*FORCE_DAGS, CONSOLIDATION])
-    _api(cluster, "PATCH", f"dags/{CONSOLIDATION}", {"is_paused": False})
+    wait_for_dags(cluster, [*FORCE_DAGS, CONSOLIDATION])
+    api(cluster, "PATCH", f"dags/{CONSOLIDATION}", {"is_paused": False})
     for dag_id in FORCE_DAGS:
         # unpausing also schedules the latest night at once; the manual run then finds nothing new
-        _api(cluster, "PATCH", f"dags/{dag_id}", {"is_paused": False})
-        _api(cluster, "POST", f"dags/{dag_id}/dagRuns", {"logical_date": None})
+        api(cluster, "PATCH", f"dags/{dag_id}", {"is_paused": False})
+        api(cluster, "POST", f"dags/{dag_id}/dagRuns", {"logical_date": None})
 
     runs = _wait_until_settled(cluster, [*FORCE_DAGS, CONSOLIDATION])
     for dag_id in FORCE_DAGS:
@@ -326,7 +251,7 @@ def test_a_rejected_delivery_fails_report_rejections_and_is_mailed_while_the_oth
     asc.write_delivery(inbound, asc.asc_document("1000000001", "1,234.56", GOOD_DAY), business_date=GOOD_DAY)
     bad = asc.write_delivery(inbound, _bad_day_documents(), business_date=BAD_DAY, control={"total_debit": "12445.72"})
     for dag_id in FORCE_DAGS:
-        _api(cluster, "POST", f"dags/{dag_id}/dagRuns", {"logical_date": None})
+        api(cluster, "POST", f"dags/{dag_id}/dagRuns", {"logical_date": None})
 
     runs = _wait_until_settled(cluster, [*FORCE_DAGS, CONSOLIDATION])
     new = {dag_id: [r for r in rs if r["dag_run_id"] not in before[dag_id]] for dag_id, rs in runs.items()}
@@ -376,7 +301,7 @@ def test_a_worker_killed_mid_load_leaves_no_half_batch_and_the_retry_completes_o
     corrected = asc.write_delivery(inbound, _bad_day_documents(), business_date=BAD_DAY, sequence=2)
     claim = cluster["pause_claim"]
     claim.unlink()  # armed: the next ASC load to reach "lines inserted" pauses there
-    _api(cluster, "POST", f"dags/{ASC_DAG}/dagRuns", {"logical_date": None})
+    api(cluster, "POST", f"dags/{ASC_DAG}/dagRuns", {"logical_date": None})
 
     task_pid = _wait_for_pause(claim)
     worker = _worker_running(cluster, task_pid)
@@ -390,8 +315,8 @@ def test_a_worker_killed_mid_load_leaves_no_half_batch_and_the_retry_completes_o
     assert _ledger_fingerprint(warehouse) == lines_before
 
     _kill_worker(cluster, worker)
-    _wait_for(lambda: _idle_in_transaction(warehouse) == 0 and _advisory_locks(warehouse) == 0, 120,
-              "the killed load's transaction and locks outlived its connection")
+    wait("the killed load's transaction and locks gone with its connection",
+         lambda: _idle_in_transaction(warehouse) == 0 and _advisory_locks(warehouse) == 0, 120, every=1)
     # while no worker has it: nothing of the batch in flight is in the warehouse
     assert _ledger_fingerprint(warehouse) == lines_before
     assert _batch_statuses(warehouse, corrected.name) == []
@@ -428,7 +353,7 @@ def _worker_log(cluster, index: int) -> str:
 
 
 def _task_instances(cluster, dag_id: str, run_id: str) -> list[dict]:
-    return _api(cluster, "GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
+    return api(cluster, "GET", f"dags/{dag_id}/dagRuns/{run_id}/taskInstances")["task_instances"]
 
 
 def _running_run(cluster, dag_id: str, known: set[str]) -> str:
@@ -437,20 +362,12 @@ def _running_run(cluster, dag_id: str, known: set[str]) -> str:
     return run["dag_run_id"]
 
 
-def _wait_for(condition, timeout: float, message: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{message} (waited {timeout:.0f} s)")
-        time.sleep(1)
-
-
 def _wait_for_pause(claim: Path, timeout: float = 300) -> int:
     """The pid of the task process paused in its load (core/faults.py writes it into ``claim``)."""
     def claimed() -> bool:
         return claim.is_file() and claim.read_text().strip().isdigit()
 
-    _wait_for(claimed, timeout, "no ASC load reached the pause inside its transaction")
+    wait("an ASC load paused inside its transaction", claimed, timeout, every=1)
     return int(claim.read_text())
 
 
@@ -510,11 +427,13 @@ def _kill_worker(cluster, index: int) -> None:
         pass  # reaped already
 
 
-def _pg(url: str, sql: str, **params):
+def _query(url: str, sql: str, **params):
+    """The rows of ``sql`` on a warehouse (PostgreSQL, in its schema, or the CLI's SQLite)."""
     engine = sa.create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     try:
         with engine.connect() as conn:
-            conn.execute(sa.text("SET search_path TO alliance, public"))
+            if url.startswith("postgresql"):
+                conn.execute(sa.text("SET search_path TO alliance, public"))
             return conn.execute(sa.text(sql), params).all()
     finally:
         engine.dispose()
@@ -522,18 +441,18 @@ def _pg(url: str, sql: str, **params):
 
 def _idle_in_transaction(url: str) -> int:
     """Connections to the warehouse inside a transaction that is waiting on its client."""
-    return _pg(url, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
+    return _query(url, "SELECT COUNT(*) FROM pg_stat_activity WHERE datname = current_database() "
                     "AND pid <> pg_backend_pid() AND state LIKE 'idle in transaction%'")[0][0]
 
 
 def _advisory_locks(url: str) -> int:
     """Advisory locks held in the warehouse database (the force's load lock, a load's reference lock)."""
-    return _pg(url, "SELECT COUNT(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
+    return _query(url, "SELECT COUNT(*) FROM pg_locks l JOIN pg_database d ON d.oid = l.database "
                     "WHERE d.datname = current_database() AND l.locktype = 'advisory' AND l.granted")[0][0]
 
 
 def _batch_statuses(url: str, source_ref: str) -> list[str]:
-    return [status for (status,) in _pg(url, "SELECT status FROM etl_batch WHERE source_ref = :ref "
+    return [status for (status,) in _query(url, "SELECT status FROM etl_batch WHERE source_ref = :ref "
                                              "ORDER BY batch_id", ref=source_ref)]
 
 

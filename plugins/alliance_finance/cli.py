@@ -7,8 +7,10 @@ Exit status: 0 when everything offered was loaded; 1 when any batch was rejected
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import signal
 import sys
+from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
 from alliance_finance.config.forces import force_codes
@@ -29,8 +31,6 @@ def _fiscal_year(text: str) -> int:
 
 
 def _day(text: str):
-    import datetime as dt
-
     try:
         return dt.date.fromisoformat(text)
     except ValueError:
@@ -39,8 +39,6 @@ def _day(text: str):
 
 def _positive_float_text(text: str) -> str:
     # --scale is a line-count multiplier, kept as text and parsed as a Decimal by the generator
-    from decimal import Decimal, InvalidOperation
-
     try:
         value = Decimal(text)
     except InvalidOperation:
@@ -119,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(verbose=args.verbose)
     if getattr(args, "warehouse", "unset") is None:
         args.warehouse = default_warehouse_url()
+    # deferred: each command imports only its own stack (run and reconcile load pyarrow and SQLAlchemy,
+    # seconds on a busy machine), so --help, usage errors and generate answer at once
     from alliance_finance.core.urls import UnusableURL, check_url
 
     try:
@@ -134,7 +134,6 @@ def main(argv: list[str] | None = None) -> int:
         if args.from_fy > args.to_fy:
             parser.error(f"--from-fy {args.from_fy} is after --to-fy {args.to_fy}")
         from alliance_sample import generate_sources
-        from decimal import Decimal
 
         summary = generate_sources(args.out, from_fy=args.from_fy, to_fy=args.to_fy,
                                    scale=Decimal(args.scale), seed=args.seed)

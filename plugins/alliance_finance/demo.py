@@ -14,14 +14,23 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from decimal import Decimal
 
+import sqlalchemy as sa
+
 from alliance_finance.config.forces import load_forces
+from alliance_finance.core.fiscal import fy_label
+from alliance_finance.core.money import format_gbp
 from alliance_finance.core.paths import PROJECT_ROOT, VAR_DIR
+from alliance_finance.marts.finance import ALL_FORCES, BASELINE_FY
+from alliance_finance.runner.validators import data_docs_dir
+from alliance_finance.warehouse.engine import make_engine
+from alliance_sample import generate_sources
 
 FROM_FY, TO_FY, SCALE, SEED = 2014, 2018, Decimal(1), 2015
 SOURCES = VAR_DIR / "sources"
@@ -61,8 +70,6 @@ def generate() -> None:
     if marker.exists() and json.loads(marker.read_text()) == params:
         say(f"[1/5] sample sources already in {SOURCES} (FY {FROM_FY}-{TO_FY}, scale {SCALE}, seed {SEED})")
         return
-    from alliance_sample import generate_sources
-
     say(f"[1/5] generating sample sources for FY {FROM_FY} to FY {TO_FY} into {SOURCES} ...")
     started = time.monotonic()
     summary = generate_sources(SOURCES, from_fy=FROM_FY, to_fy=TO_FY, scale=SCALE, seed=SEED)
@@ -73,8 +80,6 @@ def generate() -> None:
 
 def _progress(stop: threading.Event, force_code: str, total: int | None) -> None:
     """Print how far the force's load has got, read from the warehouse, every few seconds."""
-    import sqlite3
-
     last = None
     while not stop.wait(3):
         try:
@@ -127,13 +132,6 @@ def airflow_db() -> None:
 def savings_table() -> str:
     """The savings tracker's alliance-scope rows after the baseline year, for ALL and for every force
     the seeds give a savings target (``savings_target``: no force is named here)."""
-    import sqlalchemy as sa
-
-    from alliance_finance.core.fiscal import fy_label
-    from alliance_finance.core.money import format_gbp
-    from alliance_finance.marts.finance import ALL_FORCES, BASELINE_FY
-    from alliance_finance.warehouse.engine import make_engine
-
     engine = make_engine(f"sqlite:///{WAREHOUSE}")
     try:
         with engine.connect() as conn:
@@ -166,8 +164,6 @@ def main() -> int:
     say("")
     say(f"  warehouse    {WAREHOUSE}   (alliance-finance status --warehouse sqlite:///{WAREHOUSE})")
     say(f"  report       {REPORT / 'index.html'}   (+ PNG charts and the XLSX workbook beside it)")
-    from alliance_finance.runner.validators import data_docs_dir
-
     say(f"  Data Docs    {data_docs_dir(f'sqlite:///{WAREHOUSE}')}")
     say(f"  sources      {SOURCES}")
     say(f"  Airflow logs {LOGS}")

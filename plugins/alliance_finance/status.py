@@ -15,7 +15,12 @@ import datetime as dt
 import sys
 from typing import Any
 
+import sqlalchemy as sa
+
 from alliance_finance.core.money import format_gbp
+from alliance_finance.core.urls import mask_url
+from alliance_finance.warehouse import meta, migrate
+from alliance_finance.warehouse.engine import make_engine
 
 #: how many quarantine reasons, rejected batches and unmapped codes are listed per force
 LISTED = 10
@@ -48,10 +53,6 @@ class WarehouseStatus:
 
 def collect_status(engine) -> WarehouseStatus:
     """Read the warehouse's state (one read transaction)."""
-    import sqlalchemy as sa
-
-    from alliance_finance.warehouse import meta, migrate
-
     with engine.connect() as conn, conn.begin():
         revision = migrate.current_revision(conn)
         if revision is None:
@@ -184,9 +185,6 @@ def format_status(status: WarehouseStatus, where: str) -> str:
 
 def status_cli(warehouse_url: str) -> int:
     """``alliance-finance status``: print the warehouse's state; 1 when it cannot be read or does not add up."""
-    from alliance_finance.core.urls import mask_url
-    from alliance_finance.warehouse.engine import make_engine
-
     engine = make_engine(warehouse_url)
     try:
         status = collect_status(engine)

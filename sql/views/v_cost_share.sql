@@ -1,13 +1,6 @@
 {#- The default key's basis year is the savings baseline of CHART.md: FY 2014 (2014/15). -#}
 {%- set baseline_fy = 2014 -%}
-{#- A key held in parts per million (0 to 1,000,000) as an exact fraction with six places. -#}
-{%- macro six_places(expr) -%}
-{%- if dialect == 'postgresql' -%}
-(({{ expr }})::numeric / 1000000)::numeric(7,6)
-{%- else -%}
-(CASE WHEN ({{ expr }}) IS NULL THEN NULL ELSE (({{ expr }}) / 1000000) || '.' || substr('000000' || (({{ expr }}) % 1000000), -6, 6) END)
-{%- endif -%}
-{%- endmacro -%}
+{#- key_share: the key held in parts per million (0 to 1,000,000), shown as an exact fraction with six places. -#}
 -- v_cost_share: the alliance's sharing statement (CHART.md, "Fair sharing"), one row per fiscal
 -- year and force, with its working.
 --
@@ -170,7 +163,7 @@ SELECT
     force_code,
     key_basis,
     {{ money("key_weight_hundredths") }}                   AS key_weight,
-    {{ six_places("key_ppm") }}                            AS key_share,
+    {{ fixed("key_ppm", 6, 7) }}                           AS key_share,
     {{ money("programme_cost_total_pence") }}              AS programme_cost_total,
     {{ money("incurred_pence") }}                          AS incurred,
     {{ money("fair_share_pence") }}                        AS fair_share,

@@ -1,13 +1,6 @@
 {#- The baseline year is fixed by CHART.md: FY 2014 (2014/15), the year before the alliance. -#}
 {%- set baseline_fy = 2014 -%}
-{#- A non-negative integer count of ten-thousandths as an exact decimal with four places. -#}
-{%- macro four_places(expr) -%}
-{%- if dialect == 'postgresql' -%}
-(({{ expr }})::numeric / 10000)::numeric(12,4)
-{%- else -%}
-(CASE WHEN ({{ expr }}) IS NULL THEN NULL ELSE (({{ expr }}) / 10000) || '.' || substr('0000' || (({{ expr }}) % 10000), -4, 4) END)
-{%- endif -%}
-{%- endmacro -%}
+{#- deflator_index: a non-negative integer count of ten-thousandths, shown as an exact decimal with four places. -#}
 -- v_savings_tracker: savings against the FY {{ baseline_fy }} baseline and the cumulative target, by
 -- fiscal year, force (each configured force, and ALL for every force together) and alliance scope.
 --
@@ -119,7 +112,7 @@ SELECT
     {{ money("savings_pence") }}                   AS savings,
     {{ money("target_pence") }}                    AS target,
     {{ money("savings_pence - target_pence") }}    AS target_variance,
-    {{ four_places("deflator_index_ten_thousandths") }} AS deflator_index,
+    {{ fixed("deflator_index_ten_thousandths", 4, 12) }} AS deflator_index,
     {{ money("nre_real_pence") }}                  AS nre_real,
     {{ money("savings_real_pence") }}              AS savings_real,
     baseline_nre_pence,

@@ -7,26 +7,22 @@
 --                            listed under its account only: until the account is known, it is not
 --                            known whether the cost centre matters)
 CREATE VIEW v_unmapped_codes AS
+WITH unmapped AS (
+    SELECT force_code, 'account' AS code_type, local_account AS local_code, posting_date, amount_pence
+    FROM fact_ledger_line
+    WHERE subjective_code = 'UNMAPPED'
+    UNION ALL
+    SELECT force_code, 'cost_centre' AS code_type, cost_centre AS local_code, posting_date, amount_pence
+    FROM fact_ledger_line
+    WHERE objective_code = 'UNMAPPED' AND subjective_code <> 'UNMAPPED'
+)
 SELECT force_code,
-       'account' AS code_type,
-       local_account AS local_code,
+       code_type,
+       local_code,
        MIN(posting_date) AS first_posting_date,
        MAX(posting_date) AS last_posting_date,
        COUNT(*) AS line_count,
        CAST(SUM(amount_pence) AS bigint) AS amount_pence,
        {{ money('SUM(amount_pence)') }} AS amount
-FROM fact_ledger_line
-WHERE subjective_code = 'UNMAPPED'
-GROUP BY force_code, local_account
-UNION ALL
-SELECT force_code,
-       'cost_centre' AS code_type,
-       cost_centre AS local_code,
-       MIN(posting_date) AS first_posting_date,
-       MAX(posting_date) AS last_posting_date,
-       COUNT(*) AS line_count,
-       CAST(SUM(amount_pence) AS bigint) AS amount_pence,
-       {{ money('SUM(amount_pence)') }} AS amount
-FROM fact_ledger_line
-WHERE objective_code = 'UNMAPPED' AND subjective_code <> 'UNMAPPED'
-GROUP BY force_code, cost_centre;
+FROM unmapped
+GROUP BY force_code, code_type, local_code;

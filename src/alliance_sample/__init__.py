@@ -39,6 +39,8 @@ def generate_sources(out: Path, from_fy: int = 2014, to_fy: int = 2018, scale: D
         raise ValueError(f"scale must be positive, got {scale}")
     if from_fy > to_fy:
         raise ValueError(f"from_fy {from_fy} is after to_fy {to_fy}")
+    # deferred: runner imports this package's modules, so importing it at the top would make the
+    # package import itself in a circle (and load numpy for a mere `import alliance_sample`)
     from alliance_sample.runner import run
 
     return run(Path(out), from_fy, to_fy, scale, seed)

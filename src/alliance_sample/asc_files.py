@@ -12,6 +12,7 @@ an invoice that was posted in error; ``_002`` is the corrected delivery and repl
 
 from __future__ import annotations
 
+import csv
 import datetime as dt
 import hashlib
 from pathlib import Path
@@ -224,8 +225,6 @@ def _decimal(pence: int) -> str:
 
 
 def _split_row(row: str) -> list[str]:
-    import csv
-
     return next(csv.reader([row]))
 
 

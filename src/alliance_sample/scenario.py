@@ -109,6 +109,14 @@ class _Reader:
                 raise self.fail(f"{within}{extra[0]}", f"one of the keys {', '.join(keys)}", extra[0])
         return value
 
+    def entries(self, value: Any, key: str, keys: tuple[str, ...]):
+        """Each item of a list of mappings with exactly ``keys``, as (its key, the mapping)."""
+        if not isinstance(value, list):
+            raise self.fail(key, "a list", value)
+        for n, entry in enumerate(value):
+            at = f"{key}[{n}]"
+            yield at, self.mapping(entry, at, keys)
+
     def integer(self, value: Any, key: str, minimum: int = 0, what: str = "a whole number") -> int:
         if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
             raise self.fail(key, f"{what} >= {minimum}", value)
@@ -198,27 +206,15 @@ def load_scenario(path: Path = SCENARIO_FILE) -> Scenario:
         return out
 
     def new_codes(v, k):
-        if not isinstance(v, list):
-            raise r.fail(k, "a list", v)
-        out = []
-        for n, entry in enumerate(v):
-            at = f"{k}[{n}]"
-            entry = r.mapping(entry, at, ("cost_centre", "name", "mix", "by_year"))
-            out.append((r.code(entry["cost_centre"], f"{at}.cost_centre"), r.text(entry["name"], f"{at}.name"),
-                        r.weights(entry["mix"], f"{at}.mix", roles), r.pounds_by_year(entry["by_year"], f"{at}.by_year")))
-        return out
+        return [(r.code(entry["cost_centre"], f"{at}.cost_centre"), r.text(entry["name"], f"{at}.name"),
+                 r.weights(entry["mix"], f"{at}.mix", roles), r.pounds_by_year(entry["by_year"], f"{at}.by_year"))
+                for at, entry in r.entries(v, k, ("cost_centre", "name", "mix", "by_year"))]
 
     def income(v, k):
-        if not isinstance(v, list):
-            raise r.fail(k, "a list", v)
-        out = []
-        for n, entry in enumerate(v):
-            at = f"{k}[{n}]"
-            entry = r.mapping(entry, at, ("cost_centre", "role", "pounds", "timing"))
-            out.append((r.code(entry["cost_centre"], f"{at}.cost_centre"), r.text(entry["role"], f"{at}.role", roles),
-                        r.integer(entry["pounds"], f"{at}.pounds", what="a whole number of pounds"),
-                        r.text(entry["timing"], f"{at}.timing", TIMINGS)))
-        return out
+        return [(r.code(entry["cost_centre"], f"{at}.cost_centre"), r.text(entry["role"], f"{at}.role", roles),
+                 r.integer(entry["pounds"], f"{at}.pounds", what="a whole number of pounds"),
+                 r.text(entry["timing"], f"{at}.timing", TIMINGS))
+                for at, entry in r.entries(v, k, ("cost_centre", "role", "pounds", "timing"))]
 
     def partner_cells(v, k):
         out = {}

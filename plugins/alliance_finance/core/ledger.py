@@ -11,9 +11,12 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import io
+import json
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 #: Column order and types of a conformed batch (``Batch.lines``).
 CONFORMED_SCHEMA = pa.schema(
@@ -129,11 +132,6 @@ _BATCH_FIELDS = ("force_code", "source_ref", "digest", "rows_read", "total_debit
 def batch_to_parts(batch: Batch) -> tuple[str, bytes]:
     """``(metadata JSON, lines as Parquet bytes)``; :func:`batch_from_parts` gives the batch back
     (without ``raw``, which validation has consumed)."""
-    import io
-    import json
-
-    import pyarrow.parquet as pq
-
     buffer = io.BytesIO()
     pq.write_table(batch.lines.cast(CONFORMED_SCHEMA), buffer)
     doc = {name: getattr(batch, name) for name in _BATCH_FIELDS}
@@ -144,11 +142,6 @@ def batch_to_parts(batch: Batch) -> tuple[str, bytes]:
 
 def batch_from_parts(meta: str, lines: bytes) -> Batch:
     """The batch :func:`batch_to_parts` split."""
-    import io
-    import json
-
-    import pyarrow.parquet as pq
-
     doc = json.loads(meta)
     table = pq.read_table(io.BytesIO(lines)).cast(CONFORMED_SCHEMA)
     quarantine = [QuarantinedLine(**q) for q in doc.pop("quarantine")]

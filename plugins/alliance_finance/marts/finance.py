@@ -21,6 +21,7 @@ from __future__ import annotations
 import csv
 import dataclasses
 import datetime as dt
+import hashlib
 import os
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -33,6 +34,7 @@ from alliance_finance.config.forces import ALL_FORCES  # noqa: F401
 from alliance_finance.config.forces import force_codes as configured_force_codes
 from alliance_finance.core.errors import AllianceFinanceError
 from alliance_finance.core.paths import PROJECT_ROOT
+from alliance_finance.warehouse import meta
 
 #: Finance's editable data. ``ALLIANCE_SEEDS_DIR`` points elsewhere for a deployment that keeps it apart.
 SEEDS_DIR = Path(os.environ.get("ALLIANCE_SEEDS_DIR", PROJECT_ROOT / "seeds"))
@@ -269,8 +271,6 @@ def load_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> di
 
 def seeds_digest(seeds_dir: Path | None = None) -> str:
     """SHA-256 over the four seed files: a change means the finance tables need reloading."""
-    import hashlib
-
     directory = Path(seeds_dir or SEEDS_DIR)
     digest = hashlib.sha256()
     for name in sorted(SEED_FILES.values()):
@@ -288,8 +288,6 @@ def sync_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> bo
     views by the next night without anyone touching the database. The digest of the files loaded is
     kept in ``warehouse_meta`` under ``finance_seeds_digest``.
     """
-    from alliance_finance.warehouse import meta
-
     digest = seeds_digest(seeds_dir)
     if meta.get_meta(conn, FINANCE_SEEDS_DIGEST) == digest:
         return False

@@ -54,6 +54,7 @@ def publish_base():
     base = variable("alliance_publish_base") or os.environ.get("ALLIANCE_PUBLISH_BASE")
     if not base:
         return None
+    # deferred: Airflow's object storage (fsspec) loads only where a publish base is set
     from alliance_finance.orchestration.publication import as_base
 
     conn_id = variable("alliance_publish_conn_id") or os.environ.get("ALLIANCE_PUBLISH_CONN_ID")
@@ -64,7 +65,7 @@ def connection_url(conn_id: str | None) -> str | None:
     """The SQLAlchemy URL of an Airflow connection, or None when there is no such connection."""
     if not conn_id:
         return None
-    try:
+    try:  # deferred: without Airflow installed this answers None instead of failing at import
         from airflow.sdk import BaseHook
         from airflow.sdk.exceptions import AirflowNotFoundException
     except ImportError:  # pragma: no cover - the package is usable without Airflow
@@ -86,7 +87,7 @@ def variable(name: str) -> str | None:
     value = os.environ.get(f"AIRFLOW_VAR_{name.upper()}")
     if value:
         return value
-    try:
+    try:  # deferred, as in connection_url: without Airflow installed, the environment alone
         from airflow.sdk import Variable
 
         return Variable.get(name, default=None)

@@ -172,6 +172,7 @@ def make_force_dag(force: ForceConfig):
         deadline=deadline_alert(force),
     )
     def force_ledger():
+        # deferred: each task body imports orchestration.tasks when it runs (see the module docstring)
         @task
         def find_pending(**context) -> dict:
             """List what this run will process (deliveries not yet loaded, or new journals)."""
@@ -266,6 +267,7 @@ def make_consolidation_dag():
         tags=["alliance-finance", "consolidation", "report"],
     )
     def alliance_consolidation():
+        # deferred: each task body imports orchestration.tasks when it runs (see the module docstring)
         @task
         def refresh_marts(**context) -> dict:
             from alliance_finance.orchestration import tasks as orchestration

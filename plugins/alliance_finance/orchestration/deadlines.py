@@ -32,10 +32,15 @@ import asyncio
 import datetime as dt
 from typing import Any
 
+import pendulum
+from airflow.configuration import conf
+from croniter import croniter
+
 from airflow.sdk.definitions.callback import AsyncCallback
 from airflow.sdk.definitions.deadline import DeadlineAlert, DeadlineReference
 
 from alliance_finance.config.forces import ForceConfig, ForcesFileError
+from alliance_finance.orchestration.notify import send_alert
 
 #: the dotted path Airflow stores and the triggerer imports (the callback must be a module-level coroutine)
 CALLBACK_PATH = "alliance_finance.orchestration.deadlines.ledger_deadline_missed"
@@ -46,8 +51,6 @@ def loaded_by_interval(schedule: str, loaded_by: dt.time) -> dt.timedelta:
 
     Wall-clock arithmetic on a fortnight of the schedule's runs; raises ``ValueError`` when the runs
     are not evenly spaced (a fixed interval after the logical date would then be wrong for some)."""
-    from croniter import croniter
-
     fires = croniter(schedule, dt.datetime(2024, 1, 8))
     times = [fires.get_next(dt.datetime) for _ in range(15)]
     gaps = {b - a for a, b in zip(times, times[1:])}
@@ -85,8 +88,6 @@ def _when(value: Any, timezone: str) -> str:
     """An ISO timestamp (or datetime) as local time and UTC; '?' when absent."""
     if not value:
         return "?"
-    import pendulum
-
     moment = pendulum.parse(value) if isinstance(value, str) else pendulum.instance(value)
     local = moment.in_timezone(timezone)
     return f"{local:%Y-%m-%d %H:%M} {timezone} ({moment.in_timezone('UTC'):%Y-%m-%d %H:%M} UTC)"
@@ -94,8 +95,6 @@ def _when(value: Any, timezone: str) -> str:
 
 def _run_link(dag_id: str, run_id: str) -> str | None:
     try:
-        from airflow.configuration import conf
-
         base = (conf.get("api", "base_url", fallback="") or "").rstrip("/")
     except Exception:  # noqa: BLE001 - no Airflow configuration: no link
         return None
@@ -143,8 +142,6 @@ def describe_missed_deadline(context: dict[str, Any] | None, force_code: str, fo
 async def ledger_deadline_missed(context: dict[str, Any] | None = None, *, force_code: str, force_name: str,
                                  rule: str, timezone: str) -> str:
     """The deadline callback (run by Airflow's triggerer): send the message, return its subject."""
-    from alliance_finance.orchestration.notify import send_alert
-
     subject, body = describe_missed_deadline(context, force_code, force_name, rule, timezone)
     # SmtpHook blocks; in a thread, the SDK's connection and variable look-ups reach the triggerer's
     # supervisor through its event loop, which keeps running

@@ -20,10 +20,13 @@ the Airflow connection.
 from __future__ import annotations
 
 import logging
+import html
 import os
 from typing import Any, Callable
 
-from airflow.sdk import BaseNotifier
+from airflow.sdk import BaseNotifier, Variable
+
+from alliance_finance.core.urls import mask_secrets
 
 log = logging.getLogger(__name__)
 
@@ -36,8 +39,6 @@ def _setting(name: str, default: str | None = None) -> str | None:
     if env is not None:
         return env
     try:
-        from airflow.sdk import Variable
-
         return Variable.get(name, default=default)
     except Exception:  # noqa: BLE001 - no metadata DB reachable (e.g. in a plain unit test)
         return os.environ.get(name.upper(), default)
@@ -78,8 +79,6 @@ def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
     reason = str(exc) if exc is not None else "no exception recorded"
     batches = getattr(exc, "batches", None) or []
     batch_lines = [f"  - {b}" for b in batches] or [f"  - {getattr(exc, 'source_ref', 'n/a')}"]
-    from alliance_finance.core.urls import mask_secrets
-
     subject = f"[alliance-finance] {dag_id}.{task_id} failed ({run_id})"
     body = "\n".join(
         [
@@ -99,6 +98,7 @@ def describe_failure(context: dict[str, Any]) -> tuple[str, str]:
 
 def smtp_transport(subject: str, body: str, recipients: list[str]) -> None:
     """Send through Airflow's SMTP provider (the deployment's SMTP connection)."""
+    # deferred: the SMTP provider is loaded when a mail is sent, not by every DAG file's parse
     from airflow.providers.smtp.hooks.smtp import SmtpHook
 
     conn_id = _setting("alliance_alert_smtp_conn_id", "smtp_default")
@@ -109,8 +109,6 @@ def smtp_transport(subject: str, body: str, recipients: list[str]) -> None:
 
 
 def _html_escape(text: str) -> str:
-    import html
-
     return html.escape(text)
 
 

@@ -33,8 +33,10 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
+from airflow.sdk.exceptions import AirflowFailException, AirflowSkipException
 
 from alliance_finance.config.settings import Settings
+from alliance_finance import report, status
 from alliance_finance.core.errors import TransientError
 from alliance_finance.core.urls import mask_secrets, mask_url
 from alliance_finance.orchestration import publication
@@ -42,6 +44,8 @@ from alliance_finance.orchestration.airflow_config import publish_base, report_d
 from alliance_finance.runner import pipeline, validators
 from alliance_finance.runner.prepare import prepare_warehouse
 from alliance_finance.runner.result import ForceRunResult
+from alliance_finance.validation.validator import build_data_docs as build_site
+from alliance_finance.warehouse.engine import make_engine
 
 log = logging.getLogger("alliance_finance.orchestration.tasks")
 
@@ -68,9 +72,6 @@ def run_key(context: dict[str, Any]) -> str:
 
 def ledger_freshness(settings: Settings) -> dict[str, dict[str, Any]]:
     """How far each force's ledger is complete (from ``alliance-finance status``'s figures)."""
-    from alliance_finance import status
-    from alliance_finance.warehouse.engine import make_engine
-
     engine = make_engine(settings.warehouse_url)
     try:
         return status.collect_status(engine).freshness
@@ -124,8 +125,6 @@ def publish(force_code: str, loaded: dict, context: dict[str, Any], asset=None, 
     """
     result = ForceRunResult.from_dict(loaded)
     if not result.loaded:
-        from airflow.sdk.exceptions import AirflowSkipException
-
         raise AirflowSkipException(f"{force_code}: nothing new loaded; the ledger Asset is not updated")
     freshness = ledger_freshness(settings or settings_for(force_code)).get(force_code, {})
     extra = {
@@ -146,8 +145,6 @@ def report_rejections(force_code: str, loaded: dict, context: dict[str, Any]) ->
     if not problems:
         log.info("%s: nothing rejected", force_code)
         return
-    from airflow.sdk.exceptions import AirflowFailException
-
     for problem in problems:
         log.error("rejected %s", problem)
     # AirflowFailException: a rejected delivery is never retried into a different result
@@ -176,8 +173,6 @@ def build_report(context: dict[str, Any], *, settings: Settings | None = None, b
     ``<base>/report/LATEST`` naming it (:mod:`~alliance_finance.orchestration.publication`). Without
     a base: written to this worker's ``report_dir`` (``<var>/report``), seen only on this machine.
     """
-    from alliance_finance import report
-
     settings = settings or settings_for()
     base = publication.as_base(base) if base is not None else publish_base()
 
@@ -210,8 +205,6 @@ def build_data_docs(context: dict[str, Any], *, settings: Settings | None = None
     site is published as ``<base>/data_docs/<version>/`` with ``LATEST`` naming it. Without a base:
     built in place on this worker, from the results validated on this worker only.
     """
-    from alliance_finance.validation.validator import build_data_docs as build_site
-
     settings = settings or settings_for()
     base = publication.as_base(base) if base is not None else publish_base()
     url = settings.warehouse_url

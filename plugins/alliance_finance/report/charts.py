@@ -21,6 +21,8 @@ def _millions(pence: int | None) -> float:
 def render_charts(figures: BoardFigures, colours: dict[str, str]) -> dict[str, bytes]:
     """The three charts as PNG bytes, by name; ``colours``: force code -> colour. Deterministic: same
     figures, same bytes. A chart with nothing to draw (no year every force has delivered) is left out."""
+    # deferred: matplotlib loads only when charts are drawn (every orchestration task imports the report
+    # package), and its backend must be chosen before pyplot is imported
     import matplotlib
 
     matplotlib.use("Agg")

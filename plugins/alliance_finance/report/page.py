@@ -6,6 +6,8 @@ import base64
 from pathlib import Path
 from typing import Any
 
+import jinja2
+
 from alliance_finance.core.fiscal import fy_label
 from alliance_finance.marts.finance import ALL_FORCES, BASELINE_FY, BoardFigures
 from alliance_finance.report.format import _day, _share, gbp, percent
@@ -235,8 +237,6 @@ def _truncate(text: str, limit: int) -> str:
 
 def render_html(figures: BoardFigures | None, chart_png: dict[str, bytes]) -> str:
     """The page, from ``templates/board_report.html.j2``; charts inlined as data URIs."""
-    import jinja2
-
     env = jinja2.Environment(
         loader=jinja2.FileSystemLoader(TEMPLATES_DIR),
         autoescape=True,

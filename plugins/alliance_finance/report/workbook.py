@@ -20,6 +20,8 @@ _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 def safe_text_cell(ws, value: str):
     """A text cell that no spreadsheet will evaluate: stored as a string, and quote-prefixed when it
     starts like a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return). The text is kept whole."""
+    # deferred: openpyxl loads only when a workbook is written (every orchestration task imports the
+    # report package; one of them builds the report)
     from openpyxl.cell import WriteOnlyCell
 
     cell = WriteOnlyCell(ws, value=value)
@@ -32,6 +34,8 @@ def safe_text_cell(ws, value: str):
 def _text(ws, value: str):
     """A text value for a row: as it is, or as a safe cell when it starts like a formula. Characters
     XML cannot hold (control characters from a source) are shown as U+FFFD rather than failing the report."""
+    # deferred: openpyxl loads only when a workbook is written (every orchestration task imports the
+    # report package; one of them builds the report)
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     if ILLEGAL_CHARACTERS_RE.search(value):
@@ -65,6 +69,8 @@ def _sheet_columns(rows: list[dict], fallback: list[str]) -> list[tuple[str, str
 
 def write_workbook(figures: BoardFigures | None, path: Path) -> None:
     """One sheet per view (REPORT_VIEWS), money as exact numbers in ``£#,##0.00``, header frozen."""
+    # deferred: openpyxl loads only when a workbook is written (every orchestration task imports the
+    # report package; one of them builds the report)
     from openpyxl import Workbook
     from openpyxl.cell import WriteOnlyCell
     from openpyxl.styles import Font

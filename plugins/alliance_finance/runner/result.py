@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 
 from alliance_finance.core.money import format_gbp
+from alliance_finance.warehouse.load import LoadOutcome
 
 #: the LoadOutcome fields a result keeps (alliance_finance.warehouse.load.LoadOutcome)
 _OUTCOME_FIELDS = ("batch_id", "force_code", "source_ref", "status", "rows_read", "rows_loaded",
@@ -99,8 +100,6 @@ class ForceRunResult:
     @classmethod
     def from_dict(cls, data: dict) -> "ForceRunResult":
         """The result :meth:`to_dict` gave (the headline figures are derived again, not read)."""
-        from alliance_finance.warehouse.load import LoadOutcome
-
         return cls(force_code=data["force_code"],
                    outcomes=[LoadOutcome(**{f: o[f] for f in _OUTCOME_FIELDS if f in o})
                              for o in data.get("outcomes", [])],

@@ -16,12 +16,12 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING, Iterable, Iterator, Protocol
 
+from alliance_finance.config.forces import FORCES_FILE, ForceConfig, ForcesFileError, load_forces
 from alliance_finance.core.errors import AllianceFinanceError
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlalchemy as sa
 
-    from alliance_finance.config.forces import ForceConfig
     from alliance_finance.core.ledger import Batch
 
 #: a group of deliveries read, validated together and then loaded batch by batch while the next
@@ -35,6 +35,25 @@ GROUP_BYTES = GROUP_LINES * 200
 #: starts after a second instead of after a whole group has been read and validated
 #: (docs/performance.md)
 FIRST_GROUP_DIVISOR = 10
+
+
+class Layout:
+    """What a format's layout (its names and prefixes, from a force's ``source`` in ``dags/forces.yaml``)
+    shares; each subclass reads ``source`` in its classmethod ``from_source(force_code, source)``."""
+
+    @classmethod
+    def of(cls, force: ForceConfig):
+        return cls.from_source(force.code, force.source)
+
+
+def only_force_of(source_format: str, whose: str, layout: str) -> ForceConfig:
+    """The one force of ``dags/forces.yaml`` on ``source_format`` (for callers that name none); an error
+    saying to name the force (``<layout>.of(force)``) when there are none or several."""
+    forces = [force for force in load_forces() if force.source_format == source_format]
+    if len(forces) != 1:
+        raise ForcesFileError(f"{FORCES_FILE}: {len(forces)} forces have source_format {source_format}: name the "
+                              f"force whose {whose} ({layout}.of(force))")
+    return forces[0]
 
 
 class SourcesMissing(AllianceFinanceError):

@@ -34,6 +34,7 @@ import time
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.csv as pacsv
 import sqlalchemy as sa
 
 from alliance_finance.core import faults
@@ -271,8 +272,6 @@ class BatchLoader:
         driver = conn.connection.driver_connection
         if self.dialect == "postgresql":
             buffer = io.BytesIO()
-            import pyarrow.csv as pacsv
-
             pacsv.write_csv(lines, buffer, pacsv.WriteOptions(include_header=False))
             with driver.cursor() as cursor:
                 with cursor.copy(f"COPY stage_line ({', '.join(STAGE_COLUMNS)}) FROM STDIN (FORMAT csv)") as copy:

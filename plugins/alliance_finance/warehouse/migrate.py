@@ -19,20 +19,30 @@ See docs/warehouse.md for how to add a revision or a view.
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import datetime as dt
 import hashlib
 import logging
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Sequence
 
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 import sqlalchemy as sa
 
 from alliance_finance.config.forces import ForceConfig
-from alliance_finance.core.paths import SQL_DIR
+from alliance_finance.core import fiscal
+from alliance_finance.core.paths import SQL_DIR, default_warehouse_url
+from alliance_finance.core.urls import mask_secrets, mask_url
 from alliance_finance.warehouse import locks, meta, security, sqlfiles
 from alliance_finance.warehouse.engine import PG_SCHEMA, make_engine
+from alliance_finance.warehouse.forces import sync_forces
 
 log = logging.getLogger(__name__)
 
@@ -49,8 +59,6 @@ def execute_sql_file(conn: sa.Connection, relative_path: str, *, sql_dir: Path |
 
 
 def _alembic_config(conn: sa.Connection | None, script_location: Path | None):
-    from alembic.config import Config
-
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location or MIGRATIONS_DIR))
     cfg.attributes["connection"] = conn
@@ -60,15 +68,11 @@ def _alembic_config(conn: sa.Connection | None, script_location: Path | None):
 
 def head_revision(script_location: Path | None = None) -> str:
     """The newest revision this code knows."""
-    from alembic.script import ScriptDirectory
-
     return ScriptDirectory.from_config(_alembic_config(None, script_location)).get_current_head()
 
 
 def current_revision(conn: sa.Connection) -> str | None:
     """The revision a warehouse is at (None when it has no schema yet)."""
-    from alembic.runtime.migration import MigrationContext
-
     schema = PG_SCHEMA if conn.dialect.name == "postgresql" else None
     return MigrationContext.configure(conn, opts={"version_table_schema": schema}).get_current_revision()
 
@@ -83,8 +87,6 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
     ``dags/forces.yaml``) name the finance roles the security rules create; the forces' rows are
     :func:`.forces.sync_forces`'s job, after the upgrade.
     """
-    from alembic import command
-
     engine = make_engine(url_or_engine) if not isinstance(url_or_engine, sa.Engine) else url_or_engine
     # Alembic narrates every context it opens at INFO; this module logs what matters instead
     alembic_log = logging.getLogger("alembic")
@@ -262,7 +264,6 @@ def ensure_views(conn: sa.Connection, *, force: bool = False, sql_dir: Path | No
 def seed_fiscal_periods(conn: sa.Connection, first_fy: int = 2010, last_fy: int = 2035) -> None:
     """Fill dim_fiscal_period: periods 1-12 are the months April to March; 13-16 the year-end
     adjustment periods, which belong to March (their lines may be posted later)."""
-    from alliance_finance.core import fiscal
     rows = []
     for fy in range(first_fy, last_fy + 1):
         for period in range(1, 17):
@@ -286,14 +287,6 @@ def main(argv: list[str] | None = None) -> int:
     with the password held in environment variable VAR (never printed). The docker-compose init step
     runs it. Exit 0 done, 1 failed (the message masks every password), 2 wrong usage.
     """
-    import argparse
-    import os
-    import sys
-
-    from alliance_finance.core.paths import default_warehouse_url
-    from alliance_finance.core.urls import mask_secrets, mask_url
-    from alliance_finance.warehouse.forces import sync_forces
-
     parser = argparse.ArgumentParser(
         prog="python -m alliance_finance.warehouse.migrate",
         description="Bring the alliance finance warehouse up to date as its administrator: schema, views "

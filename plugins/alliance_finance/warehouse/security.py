@@ -201,6 +201,7 @@ def set_login_password(conn: sa.Connection, role: str, password: str) -> None:
         raise ValueError("only a PostgreSQL warehouse has login roles")
     if not password:
         raise ValueError(f"refusing an empty password for {role}")
+    # deferred: only a PostgreSQL warehouse needs psycopg; a SQLite one never loads it
     from psycopg import sql
 
     driver = conn.connection.driver_connection

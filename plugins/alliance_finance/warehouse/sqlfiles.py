@@ -7,6 +7,9 @@ SQLite, and the files name them with a Jinja expression instead of repeating the
     an exact amount in pounds from integer pence. PostgreSQL: ``numeric(15,2)``. SQLite has no
     decimal type and would store a ``NUMERIC`` column as binary floating point, so there an amount
     is the exact decimal text (``'-1234.56'``); sums are always taken over the integer pence.
+``{{ fixed("key_ppm", 6, 7) }}``
+    the same for any exact decimal kept as an integer count of its smallest unit (here parts per
+    million as ``numeric(7,6)``).
 ``{{ money_type }}``
     the column type holding such an amount: ``numeric(15,2)``, or ``text`` on SQLite.
 ``{{ dialect }}``
@@ -30,16 +33,26 @@ from alliance_finance.core.paths import SQL_DIR
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
 
 
-def money(dialect: str):
-    def _money(pence_expr: str) -> str:
+def fixed(dialect: str):
+    def _fixed(integer_expr: str, places: int, digits: int) -> str:
+        """An exact decimal with ``places`` decimal places (``digits`` in all) from an integer count of
+        its smallest unit: ``numeric(digits, places)``, or its exact text on SQLite."""
+        scale = 10 ** places
         if dialect == "postgresql":
-            return f"(({pence_expr})::numeric / 100)::numeric(15,2)"
-        e = f"({pence_expr})"
+            return f"(({integer_expr})::numeric / {scale})::numeric({digits},{places})"
+        e = f"({integer_expr})"
         return (
             f"(CASE WHEN {e} IS NULL THEN NULL ELSE "
-            f"(CASE WHEN {e} < 0 THEN '-' ELSE '' END) || (abs({e}) / 100) || '.' || "
-            f"substr('0' || (abs({e}) % 100), -2, 2) END)"
+            f"(CASE WHEN {e} < 0 THEN '-' ELSE '' END) || (abs({e}) / {scale}) || '.' || "
+            f"substr('{'0' * (places - 1)}' || (abs({e}) % {scale}), -{places}, {places}) END)"
         )
+
+    return _fixed
+
+
+def money(dialect: str):
+    def _money(pence_expr: str) -> str:
+        return fixed(dialect)(pence_expr, 2, 15)
 
     return _money
 
@@ -61,7 +74,8 @@ def render(sql_or_path: str | Path, dialect: str, **params) -> str:
         text = path.read_text(encoding="utf-8")
     else:
         text = sql_or_path
-    return _env.from_string(text).render(dialect=dialect, money=money(dialect), money_type=money_type(dialect),
+    return _env.from_string(text).render(dialect=dialect, money=money(dialect), fixed=fixed(dialect),
+                                         money_type=money_type(dialect),
                                          **params)
 
 

@@ -15,7 +15,7 @@ from typing import Any, Mapping, NamedTuple
 
 import pyarrow as pa
 
-from alliance_finance.config.forces import FORCES_FILE, ForceConfig, ForcesFileError, load_forces
+from alliance_finance.sources.base import Layout, only_force_of
 
 FORMAT = "erp_sql"
 
@@ -55,16 +55,12 @@ _PERIOD_NAME_RE = re.compile(r"([A-Za-z]{3})-([0-9]{2})")
 
 
 @dataclasses.dataclass(frozen=True)
-class ErpLayout:
+class ErpLayout(Layout):
     """What one force's ERP extract is named and holds: from its ``source`` entry in forces.yaml."""
 
     force_code: str
     #: account strings are ``<account_prefix>.<cost centre>.<natural account>.<analysis>``
     account_prefix: str
-
-    @classmethod
-    def of(cls, force: ForceConfig) -> "ErpLayout":
-        return cls.from_source(force.code, force.source)
 
     @classmethod
     def from_source(cls, force_code: str, source: Mapping[str, Any]) -> "ErpLayout":
@@ -78,11 +74,7 @@ class ErpLayout:
 
 @functools.lru_cache(maxsize=1)
 def _default_layout() -> ErpLayout:
-    forces = [force for force in load_forces() if force.source_format == FORMAT]
-    if len(forces) != 1:
-        raise ForcesFileError(f"{FORCES_FILE}: {len(forces)} forces have source_format {FORMAT}: name the "
-                              "force whose database this is (ErpLayout.of(force))")
-    return ErpLayout.of(forces[0])
+    return ErpLayout.of(only_force_of(FORMAT, "database this is", "ErpLayout"))
 
 
 def parse_period_name(name: str) -> tuple[int, int]:

@@ -12,7 +12,7 @@ import functools
 import re
 from typing import Any, Mapping
 
-from alliance_finance.config.forces import FORCES_FILE, ForceConfig, ForcesFileError, load_forces
+from alliance_finance.sources.base import Layout, only_force_of
 
 #: The data file's header row, exactly as SOURCES.md spells it.
 HEADER = (
@@ -32,7 +32,7 @@ FORMAT = "sap_files"
 
 
 @dataclasses.dataclass(frozen=True)
-class SapLayout:
+class SapLayout(Layout):
     """What one force's SAP files are named and hold: from its ``source`` entry in forces.yaml."""
 
     force_code: str
@@ -42,10 +42,6 @@ class SapLayout:
     company_codes: tuple[str, ...]
     #: its cost centres are this prefix and 6 digits
     cost_centre_prefix: str
-
-    @classmethod
-    def of(cls, force: ForceConfig) -> "SapLayout":
-        return cls.from_source(force.code, force.source)
 
     @classmethod
     def from_source(cls, force_code: str, source: Mapping[str, Any]) -> "SapLayout":
@@ -69,11 +65,7 @@ class SapLayout:
 
 @functools.lru_cache(maxsize=1)
 def _default_layout() -> SapLayout:
-    forces = [force for force in load_forces() if force.source_format == FORMAT]
-    if len(forces) != 1:
-        raise ForcesFileError(f"{FORCES_FILE}: {len(forces)} forces have source_format {FORMAT}: name the "
-                              "force whose files these are (SapLayout.of(force))")
-    return SapLayout.of(forces[0])
+    return SapLayout.of(only_force_of(FORMAT, "files these are", "SapLayout"))
 
 
 class Rejected(Exception):

@@ -6,6 +6,8 @@ Revises:
 
 from alembic import op
 
+from alliance_finance.warehouse.migrate import execute_sql_file, seed_fiscal_periods
+
 revision = "0001"
 down_revision = None
 branch_labels = None
@@ -13,8 +15,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from alliance_finance.warehouse.migrate import execute_sql_file, seed_fiscal_periods
-
     conn = op.get_bind()
     execute_sql_file(conn, "migrations/0001_core.sql")
     seed_fiscal_periods(conn)

@@ -6,6 +6,8 @@ Revises: 0002
 
 from alembic import op
 
+from alliance_finance.warehouse.migrate import execute_sql_file
+
 revision = "0003"
 down_revision = "0002"
 branch_labels = None
@@ -13,8 +15,6 @@ depends_on = None
 
 
 def upgrade() -> None:
-    from alliance_finance.warehouse.migrate import execute_sql_file
-
     execute_sql_file(op.get_bind(), "migrations/0003_staging.sql")
 
 
