@@ -154,6 +154,21 @@ def test_report_on_a_warehouse_holding_one_force_says_which_forces_have_no_ledge
     assert "Net revenue expenditure by function, 2016/17" in page
 
 
+def test_report_on_a_year_only_one_force_has_started_keeps_the_headline_on_a_year_every_force_has(
+        warehouse_url, tmp_path):
+    """The first nights of a new year: ASC has posted FY 2017 lines, WP not yet. The report builds, the
+    headline stays on 2016/17 (every force has it), and 2017/18 shows ASC alone, never an alliance total
+    missing a force."""
+    build_warehouse(warehouse_url, LEDGER + [("ASC", 2017, 1, "AS200010", "OS04", "OFF_PAY", "400000.00")]).dispose()
+    out = tmp_path / "report"
+    assert report_cli(warehouse_url, out) == 0
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", (out / HTML_NAME).read_text(encoding="utf-8")))
+    assert "Net revenue expenditure by function, 2016/17" in text
+    assert "2017/18 (to date) Avon and Somerset Constabulary" in text
+    assert "2017/18 (to date) Alliance (every force)" not in text
+    assert "2017/18 (to date) Wiltshire Police" not in text
+
+
 def test_report_on_an_empty_warehouse_of_configured_forces_names_them_all(warehouse_url, tmp_path):
     build_warehouse(warehouse_url, []).dispose()
     out = tmp_path / "report"
