@@ -16,14 +16,8 @@ from decimal import ROUND_HALF_UP, Decimal
 import pytest
 import sqlalchemy as sa
 
-from alliance_finance.marts.finance import (
-    FinanceSeedError,
-    read_board_figures,
-    read_finance_seeds,
-    read_view,
-    seeds_digest,
-    sync_finance_seeds,
-)
+from alliance_finance.marts.figures import read_board_figures, read_view
+from alliance_finance.marts.seeds import FinanceSeedError, read_finance_seeds, seeds_digest, sync_finance_seeds
 
 from conftest import drop_pg_database, new_pg_database
 from warehouse_batches import LEDGER, build_warehouse, write_seeds

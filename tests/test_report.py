@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from openpyxl import load_workbook
 
-from alliance_finance.marts.finance import REPORT_VIEWS
+from alliance_finance.marts.figures import REPORT_VIEWS
 from alliance_finance.report import CHART_NAMES, HTML_NAME, WORKBOOK_NAME, build_report, report_cli
 from alliance_finance.warehouse.migrate import upgrade
 
@@ -262,7 +262,7 @@ def test_page_renders_in_headless_chromium(tmp_path):
 
 
 def test_workbook_keeps_any_source_text_as_inert_text(tmp_path):
-    from alliance_finance.marts.finance import BoardFigures
+    from alliance_finance.marts.figures import BoardFigures
     from alliance_finance.report import write_workbook
 
     codes = ["-2+3", "@SUM(A1)", "\tTAB", "\rCR", "+1", "=1+1", "plain", "BEL\x07"]

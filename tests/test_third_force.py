@@ -34,7 +34,8 @@ import yaml
 from alliance_finance.config.forces import FORCES_FILE, load_forces
 from alliance_finance.config.settings import Settings
 from alliance_finance.core.paths import REFERENCE_DIR
-from alliance_finance.marts.finance import SEEDS_DIR, load_finance_seeds, read_view
+from alliance_finance.marts.figures import read_view
+from alliance_finance.marts.seeds import SEEDS_DIR, load_finance_seeds
 from alliance_finance.report import HTML_NAME, build_report
 from alliance_finance.sources.registry import reader_for
 from alliance_finance.warehouse import security

@@ -26,7 +26,7 @@ from alliance_finance.config.reference import load_reference
 from alliance_finance.core import fiscal
 from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
 from alliance_finance.core.money import decimal_to_pence
-from alliance_finance.marts.finance import load_finance_seeds, sync_finance_seeds
+from alliance_finance.marts.seeds import load_finance_seeds, sync_finance_seeds
 from alliance_finance.warehouse import locks, mapping, migrate
 from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.forces import sync_forces
@@ -306,7 +306,7 @@ def build_warehouse(url: str, ledger: list[tuple] = LEDGER, seeds_dir: Path | No
 def write_seeds(directory: Path, *, targets: str | None = None, keys: str = "", deflators: str = "",
                 centres: str | None = None) -> Path:
     """A seeds folder: the project's defaults unless a file's rows are given."""
-    from alliance_finance.marts.finance import SEEDS_DIR
+    from alliance_finance.marts.seeds import SEEDS_DIR
 
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "savings_targets.csv").write_text(

@@ -27,7 +27,7 @@ from alliance_finance.config.forces import load_forces
 from alliance_finance.core.fiscal import fy_label
 from alliance_finance.core.money import format_gbp
 from alliance_finance.core.paths import PROJECT_ROOT, VAR_DIR
-from alliance_finance.marts.finance import ALL_FORCES, BASELINE_FY
+from alliance_finance.marts.figures import ALL_FORCES, BASELINE_FY
 from alliance_finance.runner.validators import data_docs_dir
 from alliance_finance.warehouse.engine import make_engine
 from alliance_sample import generate_sources

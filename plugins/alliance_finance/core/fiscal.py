@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import datetime as dt
 
+#: The savings baseline of CHART.md: FY 2014 (2014/15), the year before the alliance.
+BASELINE_FY = 2014
+
 
 def fiscal_year_of(day: dt.date) -> int:
     """The fiscal year a calendar date falls in."""

@@ -9,7 +9,7 @@
 * ``alliance_finance.xlsx``: one sheet per view, money as real numbers exact to the penny in
   ``£#,##0.00``, header row frozen, and text that a spreadsheet could take for a formula kept as text.
 
-Every figure comes from the finance views through :func:`alliance_finance.marts.finance.read_board_figures`
+Every figure comes from the finance views through :func:`alliance_finance.marts.figures.read_board_figures`
 (one snapshot); nothing is computed here but presentation (labels, percentages, the words "owes").
 The same warehouse gives the same page and charts, byte for byte. The forces, their names and
 colours come from the warehouse's force dimension and ``dags/forces.yaml``, never from this code.
@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from alliance_finance.config.forces import ForceConfig
 from alliance_finance.core.urls import mask_url, normalise_url
-from alliance_finance.marts.finance import read_board_figures
+from alliance_finance.marts.figures import read_board_figures
 from alliance_finance.report.charts import CHART_NAMES, render_charts
 from alliance_finance.report.format import force_colours
 from alliance_finance.report.page import forces_without_ledger, render_html

@@ -7,7 +7,7 @@ from __future__ import annotations
 import io
 
 from alliance_finance.core.fiscal import fy_label
-from alliance_finance.marts.finance import ALL_FORCES, BASELINE_FY, BoardFigures
+from alliance_finance.marts.figures import ALL_FORCES, BASELINE_FY, BoardFigures
 from alliance_finance.report.format import ALL_COLOUR, OTHER_COLOUR
 
 CHART_NAMES = ("savings_vs_target", "nre_by_function", "local_policing")

@@ -9,7 +9,7 @@ from typing import Any
 import jinja2
 
 from alliance_finance.core.fiscal import fy_label
-from alliance_finance.marts.finance import ALL_FORCES, BASELINE_FY, BoardFigures
+from alliance_finance.marts.figures import ALL_FORCES, BASELINE_FY, BoardFigures
 from alliance_finance.report.format import _day, _share, gbp, percent
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from alliance_finance.marts.finance import REPORT_VIEWS, BoardFigures
+from alliance_finance.marts.figures import REPORT_VIEWS, BoardFigures
 
 #: Excel number formats by the kind of integer twin a decimal column has.
 MONEY_FORMAT = "£#,##0.00"

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from alliance_finance.core.errors import TransientError
 from alliance_finance.core.urls import mask_url
-from alliance_finance.marts import finance
+from alliance_finance.marts import seeds
 from alliance_finance.runner.result import first_line
 from alliance_finance.config.forces import ForceConfig
 from alliance_finance.warehouse import forces as warehouse_forces
@@ -42,7 +42,7 @@ def sync_finance_seeds(engine: sa.Engine, seeds_dir: Path | None = None) -> None
         with conn.begin():
             # seeds feed views, not the mapping: two runs reloading them queue here, loads do not
             locks.pg_xact_lock(conn, locks.MIGRATION_KEY)
-            if finance.sync_finance_seeds(conn, seeds_dir):
+            if seeds.sync_finance_seeds(conn, seeds_dir):
                 _log.info("finance seeds reloaded")
 
 

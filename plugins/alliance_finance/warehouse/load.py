@@ -1,4 +1,6 @@
 """Loading batches: map set-wise and load each batch in one transaction, fast on both dialects.
+Longer than 400 lines because that one transaction (supersession, lines, quarantine, documents,
+rejection) is one job, read best in one place.
 
 One transaction per batch holds everything the batch changes: its ``etl_batch`` row, its lines, its
 quarantined lines, the source documents (WP journal ids) it covered, and the removal of the

@@ -1,6 +1,6 @@
 """Finance's tables: savings_target, sharing_key, deflator, programme_cost_centre.
 
-DDL only. Their rows come from seeds/ at every run (alliance_finance.marts.finance.sync_finance_seeds,
+DDL only. Their rows come from seeds/ at every run (alliance_finance.marts.seeds.sync_finance_seeds,
 called by the runner when preparing the warehouse); the finance views (v_consolidated_spend,
 v_savings_tracker, v_local_policing, v_cost_share, v_intra_alliance_reconciliation,
 v_ledger_freshness) live in sql/views/ and are recreated by migrate.upgrade after every upgrade.

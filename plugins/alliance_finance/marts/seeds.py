@@ -1,26 +1,17 @@
-"""The finance marts: finance's own data in, the board's figures out, money exact throughout.
+"""Finance's own data: savings targets, sharing keys, deflators and programme cost centres.
 
-Two jobs that belong together because they are the same tables seen from both ends:
-
-* **finance's data** (``seeds/``): savings targets, sharing-key overrides, deflators and the
-  programme cost centres are CSV files finance edits. :func:`load_finance_seeds` validates them and
-  replaces the rows of the tables revision 0002 creates (``sql/migrations/0002_finance.sql``);
-  :func:`sync_finance_seeds` does it at every run when the files changed.
-* **the figures**: the views in ``sql/views/`` (``v_nre_line``, ``v_consolidated_spend``, ``v_savings_tracker``,
-  ``v_local_policing``, ``v_cost_share``, ``v_intra_alliance_reconciliation``,
-  ``v_ledger_freshness``) are the one statement of every rule; :func:`read_view` and
-  :func:`read_board_figures` only read them, turning each money column into an exact
-  :class:`~decimal.Decimal` from its integer twin (``amount`` from ``amount_pence``), so a figure
-  is the same to the penny on PostgreSQL and SQLite.
-
-docs/finance.md explains every figure, its SQL and its rounding.
+The files in ``seeds/`` are CSV files finance edits. :func:`read_finance_seeds` validates them (every
+error names the file, the line and the reason), :func:`load_finance_seeds` replaces the rows of the
+tables revision 0002 creates (``sql/migrations/0002_finance.sql``) in one transaction, and
+:func:`sync_finance_seeds` does it at every run when the files changed (their digest, kept in
+``warehouse_meta``). The board's figures read these tables through the views (:mod:`.figures`).
+docs/finance.md explains every table and rule.
 """
 
 from __future__ import annotations
 
 import csv
 import dataclasses
-import datetime as dt
 import hashlib
 import os
 from decimal import Decimal, InvalidOperation
@@ -29,18 +20,15 @@ from typing import Any
 
 import sqlalchemy as sa
 
-# ALL_FORCES, the force code of the rows standing for every force together, is re-exported for the report
-from alliance_finance.config.forces import ALL_FORCES  # noqa: F401
+from alliance_finance.config.forces import ALL_FORCES
 from alliance_finance.config.forces import force_codes as configured_force_codes
 from alliance_finance.core.errors import AllianceFinanceError
+from alliance_finance.core.fiscal import BASELINE_FY
 from alliance_finance.core.paths import PROJECT_ROOT
 from alliance_finance.warehouse import meta
 
 #: Finance's editable data. ``ALLIANCE_SEEDS_DIR`` points elsewhere for a deployment that keeps it apart.
 SEEDS_DIR = Path(os.environ.get("ALLIANCE_SEEDS_DIR", PROJECT_ROOT / "seeds"))
-
-#: The savings baseline of CHART.md: FY 2014 (2014/15), the year before the alliance.
-BASELINE_FY = 2014
 
 #: ``warehouse_meta`` key of the digest of the seed files last loaded (see :func:`sync_finance_seeds`).
 FINANCE_SEEDS_DIGEST = "finance_seeds_digest"
@@ -55,13 +43,6 @@ SEED_FILES = {
     "deflator": "deflators.csv",
     "programme_cost_centre": "programme_cost_centres.csv",
 }
-
-#: Integer columns that carry an exact decimal, by suffix, with the decimal places they hold. The
-#: view's decimal column of the same name without the suffix is rebuilt from them.
-_SCALED_SUFFIXES = {"_pence": 2, "_hundredths": 2, "_ten_thousandths": 4, "_ppm": 6}
-#: Decimal columns whose integer twin does not share their name's stem.
-_DECIMAL_TWINS = {"key_share": "key_ppm"}
-
 
 class FinanceSeedError(AllianceFinanceError):
     """A seed file finance edits is not as docs/finance.md describes: names file, line, expected, found."""
@@ -294,173 +275,3 @@ def sync_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> bo
     load_finance_seeds(conn, seeds_dir)
     meta.set_meta(conn, FINANCE_SEEDS_DIGEST, digest)
     return True
-
-
-# ---------------------------------------------------------------------------------------------
-# Reading the figures
-# ---------------------------------------------------------------------------------------------
-
-
-def _as_date(value: Any) -> Any:
-    """ISO text (SQLite) -> date/datetime, so both dialects give the same Python values."""
-    if isinstance(value, str):
-        try:
-            return dt.date.fromisoformat(value) if len(value) == 10 else dt.datetime.fromisoformat(value)
-        except ValueError:
-            return value
-    return value
-
-
-def exact_row(row: dict[str, Any]) -> dict[str, Any]:
-    """One view row with exact values: each integer twin as ``int``, each decimal column rebuilt from it.
-
-    ``amount`` comes from ``amount_pence``, ``key_weight`` from ``key_weight_hundredths``,
-    ``deflator_index`` from ``deflator_index_ten_thousandths``, ``key_share`` from ``key_ppm``: exact
-    :class:`Decimal` values, whatever the dialect returned (PostgreSQL numeric, SQLite text).
-    """
-    out = dict(row)
-    for column, value in row.items():
-        for suffix, places in _SCALED_SUFFIXES.items():
-            if column.endswith(suffix):
-                units = None if value is None else int(value)
-                out[column] = units
-                stem = column[: -len(suffix)]
-                twins = [stem] + [d for d, t in _DECIMAL_TWINS.items() if t == column]
-                for twin in twins:
-                    if twin in row:
-                        out[twin] = None if units is None else Decimal(units).scaleb(-places)
-                break
-    for column, value in out.items():
-        if column.endswith(("_date", "_at")):
-            out[column] = _as_date(value)
-    return out
-
-
-def read_view(conn: sa.Connection, relation: str, order_by: str) -> list[dict[str, Any]]:
-    """Every row of a view (or table), ordered, with exact money (see :func:`exact_row`)."""
-    result = conn.execute(sa.text(f"SELECT * FROM {relation} ORDER BY {order_by}"))
-    return [exact_row(dict(r._mapping)) for r in result]
-
-
-#: What the report and the workbook read, in the order they show it: view -> ORDER BY.
-REPORT_VIEWS = {
-    "v_savings_tracker": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code, alliance_scope",
-    "v_local_policing": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code",
-    "v_cost_share": "fiscal_year, force_code",
-    # a flow whose other side is unknown (NULL) after the pairs, the same on both dialects
-    "v_intra_alliance_reconciliation": "fiscal_year, COALESCE(payer_force, '~'), COALESCE(payee_force, '~')",
-    "v_consolidated_spend": "fiscal_year, period, force_code, function_code, objective_code, subjective_code",
-    "v_ledger_freshness": "force_code",
-    "v_unmapped_codes": "force_code, code_type, local_code",
-}
-
-
-@dataclasses.dataclass
-class BoardFigures:
-    """Everything the board report shows, read in one snapshot of the warehouse."""
-
-    #: view name -> its rows (exact_row), as REPORT_VIEWS orders them
-    views: dict[str, list[dict[str, Any]]]
-    #: NRE by fiscal year, force and function: (fiscal_year, force_code, function_code) -> pence
-    nre_by_function: dict[tuple[int, str, str], int]
-    #: function_code -> function_name (UNMAPPED included)
-    function_names: dict[str, str]
-    #: rejected batches, newest first: force_code, source_ref, business_date, error
-    rejected_batches: list[dict[str, Any]]
-    #: force_code -> force_name, every force of the warehouse (dim_force), by code
-    force_names: dict[str, str]
-    #: savings_target rows (fiscal_year, force_code, alliance_scope, target_pence, note): the trajectory
-    targets: list[dict[str, Any]] = dataclasses.field(default_factory=list)
-
-    @property
-    def has_ledger(self) -> bool:
-        """Whether any ledger line is loaded yet."""
-        return any(r["lines_loaded"] for r in self.views.get("v_ledger_freshness", []))
-
-    def savings(self, force_code: str, alliance_scope: str = "alliance") -> list[dict[str, Any]]:
-        """v_savings_tracker rows of one force (or ALL) and scope, by fiscal year."""
-        return [r for r in self.views["v_savings_tracker"]
-                if r["force_code"] == force_code and r["alliance_scope"] == alliance_scope]
-
-    def fiscal_years(self) -> list[int]:
-        """The fiscal years with ledger in the warehouse."""
-        return sorted({r["fiscal_year"] for r in self.views["v_savings_tracker"]})
-
-    def year_complete(self, fiscal_year: int) -> bool:
-        """Whether every force's ledger runs to the end of the fiscal year (its last posting is 31 March or later).
-
-        A year still in progress has part of a year's spending, which would read as savings.
-        """
-        end = dt.date(fiscal_year + 1, 3, 31)
-        rows = self.views["v_ledger_freshness"]
-        return bool(rows) and all(
-            r["last_posting_date"] is not None and _day(r["last_posting_date"]) >= end for r in rows
-        )
-
-    def headline_year(self) -> int | None:
-        """The year the headline reports: the latest complete year with a target for ALL, else the latest year."""
-        years = [r["fiscal_year"] for r in self.savings(ALL_FORCES) if r["target_pence"] is not None]
-        complete = [y for y in years if self.year_complete(y)]
-        if complete:
-            return max(complete)
-        if years:
-            return max(years)
-        all_years = [r["fiscal_year"] for r in self.savings(ALL_FORCES)]
-        return max(all_years) if all_years else None
-
-    def report_year(self) -> int | None:
-        """The year the breakdowns show: the headline year, else (no year every force has delivered,
-        e.g. the first night) the latest year any force has net revenue expenditure in; None without any."""
-        headline = self.headline_year()
-        if headline is not None:
-            return headline
-        years = {fy for (fy, _, _) in self.nre_by_function}
-        return max(years) if years else None
-
-    def forces_without_ledger(self) -> list[str]:
-        """The codes of the forces in the warehouse with no ledger line loaded yet, by code."""
-        return [r["force_code"] for r in self.views.get("v_ledger_freshness", []) if not r["lines_loaded"]]
-
-
-def _day(value: Any) -> dt.date:
-    return value.date() if isinstance(value, dt.datetime) else value
-
-
-def _snapshot(conn: sa.Connection) -> sa.Connection:
-    # All figures from one snapshot, even while a nightly load commits: PostgreSQL's REPEATABLE READ;
-    # SQLite's WAL read transaction (the caller's BEGIN) already is one.
-    if conn.dialect.name == "postgresql":
-        return conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-    return conn
-
-
-def read_board_figures(engine: sa.Engine) -> BoardFigures:
-    """Read every figure of the board report from the warehouse, in one consistent snapshot."""
-    with engine.connect() as raw:
-        conn = _snapshot(raw)
-        with conn.begin():
-            views = {name: read_view(conn, name, order) for name, order in REPORT_VIEWS.items()}
-            nre_by_function = {
-                (int(r.fiscal_year), r.force_code, r.function_code): int(r.nre_pence)
-                for r in conn.execute(sa.text(
-                    "SELECT fiscal_year, force_code, function_code, CAST(SUM(amount_pence) AS bigint) AS nre_pence "
-                    "FROM v_nre_line GROUP BY fiscal_year, force_code, function_code"
-                ))
-            }
-            function_names = {
-                r.function_code: r.function_name
-                for r in conn.execute(sa.text(
-                    "SELECT DISTINCT function_code, function_name FROM dim_objective ORDER BY function_code"))
-            }
-            rejected = [
-                exact_row(dict(r._mapping))
-                for r in conn.execute(sa.text(
-                    "SELECT force_code, source_ref, business_date, finished_at, error FROM etl_batch "
-                    "WHERE status = 'rejected' ORDER BY batch_id DESC"
-                ))
-            ]
-            force_names = {r.force_code: r.force_name
-                           for r in conn.execute(sa.text("SELECT force_code, force_name FROM dim_force ORDER BY force_code"))}
-            targets = read_view(conn, "savings_target", "force_code, alliance_scope, fiscal_year")
-    return BoardFigures(views=views, nre_by_function=nre_by_function, function_names=function_names,
-                        rejected_batches=rejected, force_names=force_names, targets=targets)
