@@ -109,13 +109,25 @@ batches planned), :mod:`.headers` (journal headers), :mod:`.amounts` (money to p
 :mod:`.extract` (the extract, batch by batch) and :mod:`.reader` (the force's reader).
 """
 
-from alliance_finance.sources.erp_sql.amounts import amount_to_pence
 from alliance_finance.sources.erp_sql.connection import check_source_schema
 from alliance_finance.sources.erp_sql.extract import extract_new_journals
 from alliance_finance.sources.erp_sql.layout import (ID_CHUNK, JOURNAL_COLUMNS, LINE_COLUMNS, MAX_AMOUNT_PENCE,
-                                                     RAW_COLUMNS, RAW_SCHEMA, REQUIRED_COLUMNS, AccountString,
+                                                     RAW_COLUMNS, REQUIRED_COLUMNS, AccountString,
                                                      ErpLayout, parse_account_string, parse_period_name)
 from alliance_finance.sources.erp_sql.reader import ErpSqlReader
+
+
+def __getattr__(name: str):
+    # deferred on purpose: these bring pyarrow and numpy, which finding nothing new never needs
+    if name == "amount_to_pence":
+        from alliance_finance.sources.erp_sql.amounts import amount_to_pence
+
+        return amount_to_pence
+    if name == "RAW_SCHEMA":
+        from alliance_finance.sources.erp_sql import layout
+
+        return layout.RAW_SCHEMA
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ID_CHUNK", "JOURNAL_COLUMNS", "LINE_COLUMNS", "MAX_AMOUNT_PENCE", "RAW_COLUMNS", "RAW_SCHEMA",
            "REQUIRED_COLUMNS", "AccountString", "ErpLayout", "ErpSqlReader", "amount_to_pence",
