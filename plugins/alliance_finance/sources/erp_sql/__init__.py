@@ -106,7 +106,10 @@ account parsers), :mod:`.connection` (engine, snapshot, shape, reads by id), :mo
 batches planned), :mod:`.headers` (journal headers), :mod:`.amounts` (money to pence),
 :mod:`.rules` (the rules of a journal's lines), :mod:`.columns` (the column-wise path),
 :mod:`.journals` (the line-by-line path and the quarantine),
-:mod:`.extract` (the extract, batch by batch) and :mod:`.reader` (the force's reader).
+:mod:`.extract` (which journals are new, in SQL alone), :mod:`.batch` (one batch read and conformed:
+the only step that needs pyarrow, imported when there is a new journal) and :mod:`.reader` (the
+force's reader). ``RAW_SCHEMA`` and :func:`.amounts.amount_to_pence` are made or imported on first
+use, so that a night with nothing new imports neither pyarrow nor numpy.
 """
 
 from alliance_finance.sources.erp_sql.connection import check_source_schema
