@@ -37,15 +37,29 @@ sys.exit(code)
 """
 
 
+#: the Airflow task that starts every force's DAG run, for ASC (a file format: nothing pending when every
+#: delivery is loaded), printing its pending count and, last, the heavy packages its process imported
+_FIND_PENDING = """
+import json, sys
+from pathlib import Path
+from alliance_finance.config.settings import Settings
+from alliance_finance.orchestration import tasks
+settings = Settings.from_environment(sources_dir=Path(sys.argv[1]), warehouse=sys.argv[2])
+print("PENDING", tasks.find_pending("ASC", {{}}, settings=settings)["pending_count"])
+imported = sorted({{name.split(".")[0] for name in sys.modules}} & {heavy!r})
+print("IMPORTED " + json.dumps(imported), flush=True)
+"""
+
+
 @pytest.fixture(scope="module")
 def sample_sources(tmp_path_factory):
     return make_sample_sources(tmp_path_factory, 2016, 2016)
 
 
-def _run_in_own_process(args: list[str]) -> tuple[subprocess.CompletedProcess, list[str]]:
+def _run_in_own_process(args: list[str], wrapper: str = _WRAPPER) -> tuple[subprocess.CompletedProcess, list[str]]:
     env = dict(os.environ)
     env.pop("ALLIANCE_FAULT_PAUSE", None)
-    code = _WRAPPER.format(heavy=set(HEAVY))
+    code = wrapper.format(heavy=set(HEAVY))
     done = subprocess.run([sys.executable, "-c", code, *args], env=env, capture_output=True, text=True, timeout=600)
     marks = [line for line in done.stdout.splitlines() if line.startswith("IMPORTED ")]
     assert marks, f"the wrapper printed no import list:\n{done.stdout}\n{done.stderr}"
@@ -68,6 +82,13 @@ def test_a_night_with_nothing_new_changes_nothing_and_imports_nothing_heavy(samp
         assert imported == [], f"a night with nothing new imported {imported}"
         assert fact_checksum(engine) == before
         assert batch_ledger(engine) == batches_before
+
+        # the DAG's first task, in a worker of its own, finds nothing for ASC without the heavy packages
+        done, imported = _run_in_own_process([str(sample_sources), warehouse_url], _FIND_PENDING)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert "PENDING 0" in done.stdout, done.stdout + done.stderr
+        assert imported == [], f"find_pending with nothing pending imported {imported}"
+        assert fact_checksum(engine) == before
     finally:
         engine.dispose()
 
