@@ -160,6 +160,11 @@ def render_report(results: dict, targets: dict) -> str:
           f"`PYTHONDONTWRITEBYTECODE=1` makes it: {tp['tiny_no_bytecode']['seconds']} s). Marginal cost: "
           f"(best full run − tiny run) / (lines − tiny lines) = **{tp['marginal_us_per_line']} µs a line**, "
           f"{tp['marginal_ratio']}× `COPY`'s {tp['copy_us_per_line']} µs.\n")
+        if tp.get("quiet_seconds") is not None:
+            w(f"A night with nothing new: the same command again on that warehouse (every delivery and journal "
+              f"loaded) takes **{tp['quiet_seconds']} s** (median {tp['quiet_median_seconds']} s; bytecode compiled "
+              f"from source: {tp['quiet_no_bytecode']['seconds']} s): start-up and the find step only, Great "
+              f"Expectations, pandas, pyarrow and Alembic never imported (`tests/test_quiet_night.py`).\n")
         if tp.get("profile"):
             w(f"A pyinstrument profile of the run (main thread) is in `{tp['profile']['path']}` "
               f"({tp['profile']['seconds']} s profiled).\n")

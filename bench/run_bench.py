@@ -363,12 +363,14 @@ def section_throughput(profile: dict, data: Path, pg: Postgres, env: dict, work:
     posted = f"{day[:4]}-{day[4:6]}-{day[6:]}"
     next_day = (dt.date.fromisoformat(posted) + dt.timedelta(days=1)).isoformat()
     erp_subset(source / "wiltshire" / "erp.db", tiny / "wiltshire" / "erp.db", posted, next_day, keep_unposted=False)
-    tiny_runs = []
+    tiny_runs, quiet_runs = [], []
     for attempt in range(max(profile["repeat"], 2)):
         url = pg.create()
         try:
             migrate(url, env)
             tiny_runs.append(pipeline_run(tiny, url, env, work, f"tiny-{attempt + 1}"))
+            # the next night, with nothing new: start-up, the find step and nothing else (issue #14)
+            quiet_runs.append(pipeline_run(tiny, url, env, work, f"quiet-{attempt + 1}"))
         finally:
             pg.drop(url)
     # the same without cached bytecode (every import compiled from source, as this environment's
@@ -379,6 +381,7 @@ def section_throughput(profile: dict, data: Path, pg: Postgres, env: dict, work:
     try:
         migrate(url, env)
         tiny_cold = pipeline_run(tiny, url, cold_env, work, "tiny-no-bytecode")
+        quiet_cold = pipeline_run(tiny, url, cold_env, work, "quiet-no-bytecode")
     finally:
         pg.drop(url)
 
@@ -390,6 +393,9 @@ def section_throughput(profile: dict, data: Path, pg: Postgres, env: dict, work:
         "parallel_runs": together, "parallel_seconds": best(together)["seconds"] if together else None,
         "parallel_peak_mb": best(together)["peak_tree_mb"] if together else None,
         "tiny_no_bytecode": tiny_cold,
+        "quiet_runs": quiet_runs, "quiet_seconds": best(quiet_runs)["seconds"],
+        "quiet_median_seconds": round(statistics.median(r["seconds"] for r in quiet_runs), 2),
+        "quiet_no_bytecode": quiet_cold,
         "lines": full["lines"], "seconds": full["seconds"], "lines_per_second": round(full["lines"] / full["seconds"]),
         "peak_mb": full["peak_mb"],
         "copy_seconds": floor["indexed_seconds"], "copy_heap_seconds": min(f["heap_seconds"] for f in floors),

@@ -13,10 +13,11 @@ from pathlib import Path
 
 import pytest
 import sqlalchemy as sa
+from alembic.runtime.migration import MigrationContext
 
 from alliance_finance.core.paths import SQL_DIR
 from alliance_finance.warehouse import mapping, migrate
-from alliance_finance.warehouse.engine import make_engine
+from alliance_finance.warehouse.engine import PG_SCHEMA, make_engine
 from alliance_finance.warehouse.forces import sync_forces
 from alliance_finance.warehouse.load import BatchLoader
 from warehouse_batches import asc_batch, balanced_document, batches, fact_checksum, query, wp_batch, line
@@ -143,3 +144,29 @@ def test_a_failing_revision_leaves_the_warehouse_as_it_was(warehouse_url, tmp_pa
     assert "reviewed_by" not in columns
     engine.dispose()
 
+
+
+def test_the_head_read_without_alembic_is_alembics_or_none(tmp_path):
+    """A warehouse at head is recognised without importing Alembic (:func:`migrate.declared_head`): it
+    agrees with Alembic on the project's revisions and with one more on top, and gives up (None, Alembic
+    decides) on anything less simple, such as a merge revision."""
+    assert migrate.declared_head() == migrate.head_revision()
+    location = _revision_dir(tmp_path, "pass\n")
+    assert migrate.declared_head(location) == migrate.head_revision(location) == "9001"
+    merge = location / "versions" / "9002_merge.py"
+    merge.write_text(f'revision = "9002"\ndown_revision = ("9001", "{migrate.head_revision()}")\n', encoding="utf-8")
+    assert migrate.declared_head(location) is None
+
+
+def test_the_revision_read_from_the_warehouse_is_alembics(warehouse_url):
+    engine = make_engine(warehouse_url)
+    try:
+        with engine.connect() as conn:
+            assert migrate.current_revision(conn) is None  # empty: no version table yet
+        migrate.upgrade(engine, revision="0002")
+        with engine.connect() as conn:
+            schema = PG_SCHEMA if conn.dialect.name == "postgresql" else None
+            alembic_says = MigrationContext.configure(conn, opts={"version_table_schema": schema}).get_current_revision()
+            assert migrate.current_revision(conn) == alembic_says == "0002"
+    finally:
+        engine.dispose()

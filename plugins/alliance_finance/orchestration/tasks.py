@@ -44,7 +44,6 @@ from alliance_finance.orchestration.airflow_config import publish_base, report_d
 from alliance_finance.runner import pipeline, validators
 from alliance_finance.runner.prepare import prepare_warehouse
 from alliance_finance.runner.result import ForceRunResult
-from alliance_finance.validation.validator import build_data_docs as build_site
 from alliance_finance.warehouse.engine import make_engine
 
 log = logging.getLogger("alliance_finance.orchestration.tasks")
@@ -226,6 +225,10 @@ def build_data_docs(context: dict[str, Any], *, settings: Settings | None = None
                 publication.fetch_tree(previous, site)
             fetched = publication.sync_down(results, site / "results")
         log.info("Data Docs: %d new stored result file(s) from %s; last published %s", fetched, results, previous)
+        # deferred on purpose: the validation package brings pyarrow and numpy, which every other task of
+        # a night with nothing new (find_pending first) would otherwise import for nothing
+        from alliance_finance.validation.validator import build_data_docs as build_site
+
         build_site(site, expectations_dir=settings.expectations_dir, forces=settings.forces())
         with transient_errors_retried(f"publishing the Data Docs to {base}"):
             dest = publication.publish_tree(site, base / "data_docs",

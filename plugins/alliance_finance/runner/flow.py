@@ -13,13 +13,12 @@ from typing import TYPE_CHECKING, Callable, Iterable
 
 from alliance_finance.core import faults
 from alliance_finance.runner.clock import StageClock
-from alliance_finance.warehouse.load import BatchLoader
 
 if TYPE_CHECKING:  # pragma: no cover
     import sqlalchemy as sa
 
     from alliance_finance.core.ledger import Batch
-    from alliance_finance.warehouse.load import LoadOutcome
+    from alliance_finance.warehouse.outcome import LoadOutcome
 
 _log = logging.getLogger(__name__)
 
@@ -78,6 +77,9 @@ def load_batches(engine: "sa.Engine", batches: Iterable["Batch"], logger: loggin
 
     ``skip``: a batch it is true for is not loaded (the DAG's load step: loaded meanwhile by another run).
     """
+    # deferred on purpose: the loader brings pyarrow and numpy, which a pass with nothing new never needs
+    from alliance_finance.warehouse.load import BatchLoader
+
     logger = logger or _log
     outcomes = []
     loader = BatchLoader(engine)

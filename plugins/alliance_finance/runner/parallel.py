@@ -39,7 +39,8 @@ def run_side_by_side(forces: list[str], settings: Settings, run_and_report: RunA
         import great_expectations  # noqa: F401
 
         from alliance_finance import validation  # noqa: F401
-        from alliance_finance.sources import erp_sql, sap_files  # noqa: F401
+        from alliance_finance.sources.erp_sql import batch  # noqa: F401 - the readers' read steps (pyarrow)
+        from alliance_finance.sources.sap_files import read  # noqa: F401
         from alliance_finance.warehouse import load  # noqa: F401
     else:
         context = multiprocessing.get_context("spawn")

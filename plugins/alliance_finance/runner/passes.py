@@ -29,7 +29,7 @@ from alliance_finance.runner.clock import StageClock
 from alliance_finance.runner.flow import load_batches, validate_and_load, validate_group
 from alliance_finance.runner.prepare import prepare_warehouse, reachable
 from alliance_finance.runner.result import ForceRunResult, first_line
-from alliance_finance.warehouse import locks, staging
+from alliance_finance.warehouse import locks
 from alliance_finance.warehouse.engine import make_engine
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -135,6 +135,10 @@ class ForcePass:
         in load order; what this run staged before is removed first (a retry starts clean), and so is
         what abandoned runs left. No ledger table is written. Returns ``{"run_key", "batches" (how
         many), "refused"}`` for :meth:`load_staged`."""
+        # deferred on purpose: staging holds Arrow batches (pyarrow, numpy), which only the DAG's stage and
+        # load steps need, not a pass with nothing new
+        from alliance_finance.warehouse import staging
+
         count = 0
         clock = StageClock()
         with self._warehouse() as engine, self._own_validator():
@@ -162,6 +166,8 @@ class ForcePass:
         """Load the batches :meth:`stage` staged, in order, each in its own transaction, under the force's
         load lock; a batch another run loaded (or rejected) since it was staged is skipped, so it is never
         loaded twice, and a retried load never validates again. The staged batches are removed after."""
+        from alliance_finance.warehouse import staging  # deferred on purpose: see stage()
+
         result = ForceRunResult(self.code, refused=list(staged.get("refused", [])))
         started = time.perf_counter()
 

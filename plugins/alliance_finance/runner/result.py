@@ -10,9 +10,9 @@ from __future__ import annotations
 import dataclasses
 
 from alliance_finance.core.money import format_gbp
-from alliance_finance.warehouse.load import LoadOutcome
+from alliance_finance.warehouse.outcome import LoadOutcome
 
-#: the LoadOutcome fields a result keeps (alliance_finance.warehouse.load.LoadOutcome)
+#: the LoadOutcome fields a result keeps (alliance_finance.warehouse.outcome.LoadOutcome)
 _OUTCOME_FIELDS = ("batch_id", "force_code", "source_ref", "status", "rows_read", "rows_loaded",
                    "rows_quarantined", "debit_pence", "credit_pence", "superseded", "error")
 

@@ -1,6 +1,4 @@
 """Loading batches: map set-wise and load each batch in one transaction, fast on both dialects.
-Longer than 400 lines because that one transaction (supersession, lines, quarantine, documents,
-rejection) is one job, read best in one place.
 
 One transaction per batch holds everything the batch changes: its ``etl_batch`` row, its lines, its
 quarantined lines, the source documents (WP journal ids) it covered, and the removal of the
@@ -28,7 +26,6 @@ the rollback, leaving nothing of the batch behind.
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import io
 import logging
@@ -45,6 +42,7 @@ from alliance_finance.core.money import format_gbp
 from alliance_finance.warehouse import locks, sqlfiles
 from alliance_finance.warehouse.mapping import mapped_lines_sql
 from alliance_finance.warehouse.meta import utcnow
+from alliance_finance.warehouse.outcome import LoadOutcome
 
 log = logging.getLogger(__name__)
 
@@ -53,44 +51,6 @@ STAGE_COLUMNS = CONFORMED_COLUMNS
 
 #: how many conflicting lines a rejection names before "and N more"
 _EXAMPLES = 3
-
-
-@dataclasses.dataclass
-class LoadOutcome:
-    """What happened to one batch."""
-
-    batch_id: int
-    force_code: str
-    source_ref: str
-    status: str  # 'loaded' or 'rejected'
-    rows_read: int
-    rows_loaded: int = 0
-    rows_quarantined: int = 0
-    #: debits and credits of the lines loaded, in pence (credits as a positive number)
-    debit_pence: int = 0
-    credit_pence: int = 0
-    #: source refs of the earlier deliveries this one superseded
-    superseded: list[str] = dataclasses.field(default_factory=list)
-    error: str | None = None
-
-    @property
-    def loaded(self) -> bool:
-        return self.status == "loaded"
-
-    def describe(self) -> str:
-        """One line for the operator's log."""
-        if not self.loaded:
-            reason = self.error or "no reason recorded"
-            if reason.startswith(f"{self.source_ref}: "):
-                reason = reason[len(self.source_ref) + 2:]
-            return f"{self.source_ref}: rejected: {reason}"
-        text = (f"{self.source_ref}: loaded {self.rows_loaded:,} lines"
-                f"{f', quarantined {self.rows_quarantined:,}' if self.rows_quarantined else ''}"
-                f" (debit {format_gbp(self.debit_pence, pence_shown=True)},"
-                f" credit {format_gbp(self.credit_pence, pence_shown=True)}) as batch {self.batch_id}")
-        if self.superseded:
-            text += f"; superseded {', '.join(self.superseded)}"
-        return text
 
 
 class BatchLoader:

@@ -30,10 +30,6 @@ import sys
 from pathlib import Path
 from typing import Sequence
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 import sqlalchemy as sa
 
 from alliance_finance.config.forces import ForceConfig
@@ -59,6 +55,10 @@ def execute_sql_file(conn: sa.Connection, relative_path: str, *, sql_dir: Path |
 
 
 def _alembic_config(conn: sa.Connection | None, script_location: Path | None):
+    # deferred on purpose (here and in the functions below): Alembic takes a good part of a second to
+    # import, and a warehouse already at head (every night but an upgrade's) never needs it
+    from alembic.config import Config
+
     cfg = Config()
     cfg.set_main_option("script_location", str(script_location or MIGRATIONS_DIR))
     cfg.attributes["connection"] = conn
@@ -67,13 +67,53 @@ def _alembic_config(conn: sa.Connection | None, script_location: Path | None):
 
 
 def head_revision(script_location: Path | None = None) -> str:
-    """The newest revision this code knows."""
+    """The newest revision this code knows (Alembic's own reading of the revision files)."""
+    from alembic.script import ScriptDirectory  # deferred on purpose: see _alembic_config
+
     return ScriptDirectory.from_config(_alembic_config(None, script_location)).get_current_head()
+
+
+_DECLARED = re.compile(r"""^(revision|down_revision)\s*(?::[^=\n]*)?=\s*(?:None|"([^"\n]*)"|'([^'\n]*)')\s*(?:#.*)?$""",
+                       re.MULTILINE)
+
+
+def declared_head(script_location: Path | None = None) -> str | None:
+    """The head revision as the revision files declare it (``revision = "0004"``, ``down_revision =
+    "0003"``, one line each), read without importing Alembic; None whenever the history is anything
+    but that simple (a merge, a branch, a computed id), and Alembic decides (:func:`head_revision`).
+    ``tests/test_migrations.py`` checks it agrees with Alembic."""
+    revisions: set[str] = set()
+    parents: set[str] = set()
+    for path in sorted((Path(script_location or MIGRATIONS_DIR) / "versions").glob("*.py")):
+        found: dict[str, list[str | None]] = {}
+        for match in _DECLARED.finditer(path.read_text(encoding="utf-8")):
+            found.setdefault(match.group(1), []).append(match.group(2) or match.group(3))
+        if sorted(found) != ["down_revision", "revision"] or any(len(v) != 1 for v in found.values()):
+            return None
+        revision, parent = found["revision"][0], found["down_revision"][0]
+        if not revision or revision in revisions:
+            return None
+        revisions.add(revision)
+        if parent is not None:
+            parents.add(parent)
+    heads = revisions - parents
+    if len(heads) != 1 or not parents <= revisions:
+        return None
+    return heads.pop()
 
 
 def current_revision(conn: sa.Connection) -> str | None:
     """The revision a warehouse is at (None when it has no schema yet)."""
     schema = PG_SCHEMA if conn.dialect.name == "postgresql" else None
+    if not sa.inspect(conn).has_table("alembic_version", schema=schema):
+        return None
+    table = f"{schema}.alembic_version" if schema else "alembic_version"
+    stored = [row[0] for row in conn.exec_driver_sql(f"SELECT version_num FROM {table}")]
+    if len(stored) <= 1:
+        return stored[0] if stored else None
+    # several heads stored: Alembic says what that means
+    from alembic.runtime.migration import MigrationContext  # deferred on purpose: see _alembic_config
+
     return MigrationContext.configure(conn, opts={"version_table_schema": schema}).get_current_revision()
 
 
@@ -102,8 +142,9 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
                     _create_schema(conn)
                     conn.exec_driver_sql(f"SET LOCAL search_path = {PG_SCHEMA}, public")
                 before = current_revision(conn)
-                target_is_head = revision == HEAD or revision == head_revision(script_location)
-                wanted = head_revision(script_location) if target_is_head else revision
+                head = declared_head(script_location) or head_revision(script_location)
+                target_is_head = revision in (HEAD, head)
+                wanted = head if target_is_head else revision
                 ran = before != wanted
                 _check_may_change(conn, before, wanted, ran or (
                     target_is_head and not views_current(conn, sql_dir=sql_dir, revision=before)))
@@ -111,6 +152,8 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
                     drop_views(conn)
                     if target_is_head:  # created again below; an older target would be left without them
                         security.drop_policies(conn)
+                    from alembic import command  # deferred on purpose: see _alembic_config
+
                     command.upgrade(_alembic_config(conn, script_location), revision)
                 reached = current_revision(conn)
                 if target_is_head:

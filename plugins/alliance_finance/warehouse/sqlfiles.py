@@ -22,6 +22,7 @@ semicolons at line ends outside ``$$`` bodies.
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -31,6 +32,10 @@ import sqlalchemy as sa
 from alliance_finance.core.paths import SQL_DIR
 
 _env = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True, autoescape=False)
+
+#: a template compiled once per text: every run renders the views several times (their digest says
+#: whether they are current), and compiling is most of a render's cost
+_template = functools.lru_cache(maxsize=512)(_env.from_string)
 
 
 def fixed(dialect: str):
@@ -74,7 +79,7 @@ def render(sql_or_path: str | Path, dialect: str, **params) -> str:
         text = path.read_text(encoding="utf-8")
     else:
         text = sql_or_path
-    return _env.from_string(text).render(dialect=dialect, money=money(dialect), fixed=fixed(dialect),
+    return _template(text).render(dialect=dialect, money=money(dialect), fixed=fixed(dialect),
                                          money_type=money_type(dialect),
                                          **params)
 

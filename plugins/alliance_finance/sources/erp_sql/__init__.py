@@ -106,16 +106,31 @@ account parsers), :mod:`.connection` (engine, snapshot, shape, reads by id), :mo
 batches planned), :mod:`.headers` (journal headers), :mod:`.amounts` (money to pence),
 :mod:`.rules` (the rules of a journal's lines), :mod:`.columns` (the column-wise path),
 :mod:`.journals` (the line-by-line path and the quarantine),
-:mod:`.extract` (the extract, batch by batch) and :mod:`.reader` (the force's reader).
+:mod:`.extract` (which journals are new, in SQL alone), :mod:`.batch` (one batch read and conformed:
+the only step that needs pyarrow, imported when there is a new journal) and :mod:`.reader` (the
+force's reader). ``RAW_SCHEMA`` and :func:`.amounts.amount_to_pence` are made or imported on first
+use, so that a night with nothing new imports neither pyarrow nor numpy.
 """
 
-from alliance_finance.sources.erp_sql.amounts import amount_to_pence
 from alliance_finance.sources.erp_sql.connection import check_source_schema
 from alliance_finance.sources.erp_sql.extract import extract_new_journals
 from alliance_finance.sources.erp_sql.layout import (ID_CHUNK, JOURNAL_COLUMNS, LINE_COLUMNS, MAX_AMOUNT_PENCE,
-                                                     RAW_COLUMNS, RAW_SCHEMA, REQUIRED_COLUMNS, AccountString,
+                                                     RAW_COLUMNS, REQUIRED_COLUMNS, AccountString,
                                                      ErpLayout, parse_account_string, parse_period_name)
 from alliance_finance.sources.erp_sql.reader import ErpSqlReader
+
+
+def __getattr__(name: str):
+    # deferred on purpose: these bring pyarrow and numpy, which finding nothing new never needs
+    if name == "amount_to_pence":
+        from alliance_finance.sources.erp_sql.amounts import amount_to_pence
+
+        return amount_to_pence
+    if name == "RAW_SCHEMA":
+        from alliance_finance.sources.erp_sql import layout
+
+        return layout.RAW_SCHEMA
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["ID_CHUNK", "JOURNAL_COLUMNS", "LINE_COLUMNS", "MAX_AMOUNT_PENCE", "RAW_COLUMNS", "RAW_SCHEMA",
            "REQUIRED_COLUMNS", "AccountString", "ErpLayout", "ErpSqlReader", "amount_to_pence",

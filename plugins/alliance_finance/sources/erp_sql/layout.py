@@ -13,8 +13,6 @@ import functools
 import re
 from typing import Any, Mapping, NamedTuple
 
-import pyarrow as pa
-
 from alliance_finance.sources.base import Layout, only_force_of
 
 FORMAT = "erp_sql"
@@ -46,8 +44,21 @@ RAW_COLUMNS = ("journal_id", "line_no", "source", "period_name", "accounting_dat
                "posted_at", "reverses_journal_id", "account_string", "entered_dr", "entered_cr",
                "line_description", "supplier_name")
 
-RAW_SCHEMA = pa.schema([pa.field(name, pa.string()) for name in RAW_COLUMNS]
+
+
+def __getattr__(name: str):
+    """``RAW_SCHEMA``: the Arrow schema of ``Batch.raw`` (RAW_COLUMNS as text, then source_line_number),
+    made on first use."""
+    if name != "RAW_SCHEMA":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    # deferred on purpose: pyarrow (and numpy) take a good part of a second to import, and the reader's
+    # find step (this layout, the SQL that finds new journals) needs neither on a night with nothing new
+    import pyarrow as pa
+
+    schema = pa.schema([pa.field(column, pa.string()) for column in RAW_COLUMNS]
                        + [pa.field("source_line_number", pa.int64(), nullable=False)])
+    globals()["RAW_SCHEMA"] = schema
+    return schema
 
 _MONTH_PERIODS = {"APR": 1, "MAY": 2, "JUN": 3, "JUL": 4, "AUG": 5, "SEP": 6,
                   "OCT": 7, "NOV": 8, "DEC": 9, "JAN": 10, "FEB": 11, "MAR": 12}

@@ -44,8 +44,16 @@ what is pending, read in groups).
 from alliance_finance.sources.sap_files.deliveries import Delivery, discover_deliveries, file_digest
 from alliance_finance.sources.sap_files.digests import FileDigests
 from alliance_finance.sources.sap_files.layout import CONTROL_KEYS, DOCUMENT_TYPES, HEADER, SapLayout
-from alliance_finance.sources.sap_files.read import read_delivery
 from alliance_finance.sources.sap_files.reader import SapFilesReader
+
+
+def __getattr__(name: str):
+    # deferred on purpose: reading a delivery brings pyarrow and numpy, which finding nothing new never needs
+    if name == "read_delivery":
+        from alliance_finance.sources.sap_files.read import read_delivery
+
+        return read_delivery
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 __all__ = ["CONTROL_KEYS", "DOCUMENT_TYPES", "HEADER", "Delivery", "FileDigests", "SapFilesReader", "SapLayout",
            "discover_deliveries", "file_digest", "read_delivery"]

@@ -20,7 +20,6 @@ from alliance_finance.sources.base import PendingWork, SourcesMissing, delivery_
 from alliance_finance.sources.sap_files.deliveries import discover_deliveries
 from alliance_finance.sources.sap_files.digests import FileDigests, file_identity
 from alliance_finance.sources.sap_files.layout import SapLayout
-from alliance_finance.sources.sap_files.read import read_delivery
 
 if TYPE_CHECKING:  # pragma: no cover
     from alliance_finance.config.settings import Settings
@@ -63,6 +62,11 @@ class SapFilesReader:
     def read_groups(self, engine: sa.Engine, pending: PendingWork) -> Iterator[list["Batch"]]:
         """The pending deliveries read, in load order, in groups (:func:`~..base.delivery_groups`);
         each file's digest is remembered as it is read, so that the next run need not hash it."""
+        if not pending.deliveries:
+            return
+        # deferred on purpose: reading brings pyarrow and numpy, which a night with nothing new never needs
+        from alliance_finance.sources.sap_files.read import read_delivery
+
         digests = self.digests
         for group in delivery_groups(pending.deliveries):
             batches = []
