@@ -48,6 +48,8 @@ VENV_BIN = Path(sys.executable).parent
 COMPONENTS = ("api-server", "scheduler", "dag-processor", "triggerer")
 DEFAULT_HOME = ROOT / "var" / "airflow-local"
 DEFAULT_DB = "postgresql://postgres@127.0.0.1:5432/alliance_airflow"
+#: with Celery workers (each with a var/ of its own) the warehouse is a database every worker reaches
+DEFAULT_WAREHOUSE = "postgresql://postgres@127.0.0.1:5432/alliance_warehouse"
 
 
 def _secret(path: Path, make) -> str:
@@ -271,6 +273,30 @@ def start(home: Path = DEFAULT_HOME, db_url: str = DEFAULT_DB, port: int = 8080,
     return env
 
 
+def shared_places(workers: int, sources: Path | None, warehouse: str | None) -> dict[str, str]:
+    """What every task must find in the same place whichever worker runs it: the sources, the warehouse
+    and (with workers) where the report and Data Docs are published. Without workers the tasks share
+    this project's var/ anyway; with workers each has a var/ of its own, as on separate machines."""
+    env: dict[str, str] = {}
+    if sources is None and not os.environ.get("ALLIANCE_SOURCES_DIR"):
+        from alliance_finance import demo  # the demo's sample sources, generated once, reused after
+
+        demo.generate()
+        sources = demo.SOURCES
+    if sources is not None:
+        env["AIRFLOW_VAR_ALLIANCE_SOURCES_DIR"] = str(Path(sources).resolve())
+    if warehouse is None and workers:
+        warehouse = DEFAULT_WAREHOUSE
+        create_database(warehouse)
+    if warehouse:
+        env["AIRFLOW_CONN_ALLIANCE_WAREHOUSE"] = warehouse
+    if workers and not (os.environ.get("ALLIANCE_PUBLISH_BASE") or os.environ.get("AIRFLOW_VAR_ALLIANCE_PUBLISH_BASE")):
+        env["AIRFLOW_VAR_ALLIANCE_PUBLISH_BASE"] = (ROOT / "var" / "published").as_uri()
+    for name, value in env.items():
+        print(f"  {name}={value}")
+    return env
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("command", choices=["start", "stop", "reset", "trigger"])
@@ -283,6 +309,12 @@ def main(argv: list[str] | None = None) -> int:
                         help="start: run the CeleryExecutor with this many workers (each with its own var/)")
     parser.add_argument("--broker", default=os.environ.get("ALLIANCE_CELERY_BROKER", DEFAULT_BROKER),
                         help="start --workers: the Celery broker URL (Redis)")
+    parser.add_argument("--sources", type=Path, default=None,
+                        help="start: the sources folder every task reads (default ALLIANCE_SOURCES_DIR, else the "
+                             "demo's var/sources, generated as `make demo` does when missing)")
+    parser.add_argument("--warehouse", default=os.environ.get("ALLIANCE_WAREHOUSE_URL"),
+                        help="start: the warehouse URL (default ALLIANCE_WAREHOUSE_URL; else with --workers the "
+                             "PostgreSQL database alliance_warehouse, created when missing; else var/warehouse.db)")
     parser.add_argument("--isolate-workers", action="store_true",
                         help="start --workers: each worker's var/ on a private tmpfs in its own mount namespace "
                              "(unshare -m, root only), as if on separate machines")
@@ -293,10 +325,13 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "reset":
         stop(args.home)
         drop_database(args.db)
+        if not args.warehouse:  # the warehouse `start --workers` created, if any
+            drop_database(DEFAULT_WAREHOUSE)
         import shutil
 
         shutil.rmtree(args.home, ignore_errors=True)
-        print(f"dropped {args.db.rsplit('/', 1)[1]} and {args.home}")
+        print(f"dropped {args.db.rsplit('/', 1)[1]}{'' if args.warehouse else ', ' + DEFAULT_WAREHOUSE.rsplit('/', 1)[1]}"
+              f" and {args.home}")
         return 0
     if args.command == "trigger":
         if not args.dag_id:
@@ -305,7 +340,8 @@ def main(argv: list[str] | None = None) -> int:
         run = api(args.airflow_port, args.home, "POST", f"dags/{args.dag_id}/dagRuns", {"logical_date": None})
         print(f"triggered {args.dag_id}: run {run['dag_run_id']}")
         return 0
-    start(args.home, args.db, args.airflow_port, workers=args.workers, broker=args.broker,
+    extra = shared_places(args.workers, args.sources, args.warehouse)
+    start(args.home, args.db, args.airflow_port, extra_env=extra, workers=args.workers, broker=args.broker,
           isolated=args.isolate_workers)
     password = json.loads((args.home / "simple_auth_manager_passwords.json").read_text())["admin"]
     print(f"Airflow is up: http://127.0.0.1:{args.airflow_port}  (user admin, password {password})\n"
