@@ -33,7 +33,6 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -62,26 +61,6 @@ def load_script():
 
 
 # --- small helpers (after tests/test_airflow_scheduler.py) -------------------------------------------
-
-def free_port(span: int = 1) -> int:
-    """A port p such that p .. p+span-1 are free now."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + span < 65535 and all(port_free(p) for p in range(port, port + span)):
-            return port
-    raise RuntimeError("no free port")
-
-
-def port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
-
 
 def parse_time(text: str | None) -> dt.datetime | None:
     return dt.datetime.fromisoformat(text.replace("Z", "+00:00")) if text else None
@@ -230,7 +209,7 @@ def airflow_side(source: Path, pg: Postgres, env: dict, work: Path, label: str, 
     isolated, isolation_note = isolation_available() if isolate else (False, "--no-isolate given")
     if not isolated:
         log(f"NOTE: workers not isolated ({isolation_note}); they share this machine's disk")
-    port, log_port = free_port(), free_port(span=4)
+    port, log_port = script.free_port(), script.free_port(span=4)
     extra = {
         # parse quickly after start (before the trigger, so outside every timed figure)
         "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",

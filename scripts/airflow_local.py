@@ -36,6 +36,7 @@ import json
 import os
 import secrets
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,6 +112,26 @@ def environment(home: Path, db_url: str, port: int, executor: str = "LocalExecut
         })
     env.update(extra or {})
     return env
+
+
+def free_port(span: int = 1) -> int:
+    """A port p such that p .. p+span-1 are free now."""
+    for _ in range(100):
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        if port + span < 65535 and all(_port_free(p) for p in range(port, port + span)):
+            return port
+    raise RuntimeError("no free port")
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as s:
+        try:
+            s.bind(("0.0.0.0", port))
+        except OSError:
+            return False
+    return True
 
 
 def create_database(db_url: str) -> None:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
-import socket
 import time
 import urllib.error
 from pathlib import Path
@@ -26,23 +25,8 @@ def load_script():
 
 
 def free_port(span: int = 1) -> int:
-    """A port p such that p .. p+span-1 are free now."""
-    for _ in range(100):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-        if port + span < 65535 and all(_port_free(p) for p in range(port, port + span)):
-            return port
-    raise RuntimeError("no free port")
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket() as s:
-        try:
-            s.bind(("0.0.0.0", port))
-        except OSError:
-            return False
-    return True
+    """A port p such that p .. p+span-1 are free now (scripts/airflow_local.py's)."""
+    return load_script().free_port(span)
 
 
 def base_env(dags: Path, warehouse: str, sources: Path, var_dir: Path) -> dict[str, str]:
