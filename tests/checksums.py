@@ -16,6 +16,8 @@ import hashlib
 
 import sqlalchemy as sa
 
+from alliance_finance.warehouse import summaries
+
 _HASH_BITS = 128
 
 
@@ -78,6 +80,7 @@ def row_accounting_problems(engine: sa.Engine) -> list[str]:
       or a batch row that never committed, owns no line);
     - a loaded batch with nothing quarantined has lines adding up to its own debit and credit totals;
     - a superseded batch names an existing later delivery of the same business date;
+    - every summary the finance views read equals the lines' own aggregation;
     - at most one delivery per business date is loaded, and a file is processed once (rejections
       aside);
     - WP: every journal of a loaded line, and of a quarantined line, is recorded in
@@ -161,6 +164,9 @@ def row_accounting_problems(engine: sa.Engine) -> list[str]:
           SELECT q.force_code, q.source_line_ref FROM quarantine_line AS q
           JOIN etl_batch AS b ON b.batch_id = q.batch_id AND b.status = 'loaded'
           JOIN fact_ledger_line AS f ON f.force_code = q.force_code AND f.source_line_ref = q.source_line_ref""")
+    # the summaries the finance views read equal the lines (warehouse/summaries.py)
+    with engine.connect() as conn:
+        problems += summaries.differences(conn)
     return problems
 
 

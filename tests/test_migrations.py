@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic.runtime.migration import MigrationContext
 
 from alliance_finance.core.paths import SQL_DIR
-from alliance_finance.warehouse import mapping, migrate
+from alliance_finance.warehouse import mapping, migrate, summaries
 from alliance_finance.warehouse.engine import PG_SCHEMA, make_engine
 from alliance_finance.warehouse.forces import sync_forces
 from alliance_finance.warehouse.load import BatchLoader
@@ -70,10 +70,14 @@ def _revision_dir(tmp_path: Path, body: str, revision: str = "9001") -> Path:
     return location
 
 
-def test_a_warehouse_at_revision_0001_with_data_upgrades_to_head_keeping_it(warehouse_url):
+def test_a_warehouse_at_revision_0001_with_data_upgrades_to_head_keeping_it(warehouse_url, monkeypatch):
     assert migrate.upgrade(warehouse_url, revision="0001") == "0001"
     engine = make_engine(warehouse_url)
-    _load_some_history(engine, at_head=False)
+    with monkeypatch.context() as m:
+        # the loader as released with revision 0001 kept no summaries (revision 0005 adds them)
+        m.setattr(summaries, "add_batch", lambda *a, **k: None)
+        m.setattr(summaries, "rebuild", lambda *a, **k: None)
+        _load_some_history(engine, at_head=False)
     kept = (fact_checksum(engine), batches(engine),
             query(engine, "SELECT document_ref, batch_id FROM source_document_loaded"))
     assert kept[0][0] == 6
@@ -83,6 +87,11 @@ def test_a_warehouse_at_revision_0001_with_data_upgrades_to_head_keeping_it(ware
     assert (fact_checksum(engine), batches(engine),
             query(engine, "SELECT document_ref, batch_id FROM source_document_loaded")) == kept
     assert {p.stem for p in migrate.view_files()} <= _views(engine)
+    # revision 0005 summarised the lines already loaded, and the views read them
+    with engine.connect() as conn:
+        assert summaries.differences(conn) == []
+    assert query(engine, "SELECT force_code, fiscal_year, line_count FROM force_year_summary ORDER BY 1") == \
+        [("ASC", 2016, 4), ("WP", 2016, 2)]
     assert query(engine, "SELECT force_code, code_type, local_code, line_count FROM v_unmapped_codes") == \
         [("ASC", "account", "999999", 1)]
     # the forces' partner accounts arrive from the configuration at the next run, not from a revision

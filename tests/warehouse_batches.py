@@ -27,7 +27,7 @@ from alliance_finance.core import fiscal
 from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
 from alliance_finance.core.money import decimal_to_pence
 from alliance_finance.marts.seeds import load_finance_seeds, sync_finance_seeds
-from alliance_finance.warehouse import locks, mapping, migrate
+from alliance_finance.warehouse import locks, mapping, migrate, summaries
 from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.forces import sync_forces
 
@@ -274,6 +274,14 @@ def add_lines(conn: sa.Connection, ledger: list[tuple], batch_ids: dict[str, int
         "document_type, batch_id) VALUES (:force_code, :fiscal_year, :period, :posting_date, :source_line_ref, "
         ":document_ref, :source_line_number, :cost_centre, :local_account, :objective_code, :subjective_code, "
         ":amount_pence, :document_type, :batch_id)"), rows)
+    # as the loader does in the same transaction: the batch records its lines' posting dates and the
+    # summaries the views read follow the lines
+    conn.execute(sa.text(
+        "UPDATE etl_batch SET first_posting_date = (SELECT MIN(f.posting_date) FROM fact_ledger_line AS f "
+        "WHERE f.batch_id = etl_batch.batch_id), last_posting_date = (SELECT MAX(f.posting_date) "
+        "FROM fact_ledger_line AS f WHERE f.batch_id = etl_batch.batch_id) WHERE batch_id IN :ids"
+    ).bindparams(sa.bindparam("ids", expanding=True)), {"ids": sorted(set(batch_ids.values()))})
+    summaries.rebuild(conn)
 
 
 def build_warehouse(url: str, ledger: list[tuple] = LEDGER, seeds_dir: Path | None = None,

@@ -7,17 +7,21 @@
 -- are complete while the reference data catches up.
 --
 -- amount is debit minus credit (spending positive, income negative), summed over integer pence.
+-- Read from ledger_summary, the lines already summed at this grain in the transaction that loaded
+-- them (sql/summaries/), so the view's time does not grow with the number of lines.
 CREATE VIEW v_consolidated_spend AS
 SELECT
-    fiscal_year,
-    period,
-    force_code,
-    function_code,
-    objective_code,
-    subjective_code,
-    alliance_scope,
-    {{ money("SUM(amount_pence)") }}       AS amount,
-    CAST(SUM(amount_pence) AS bigint)      AS amount_pence,
-    COUNT(*)                               AS line_count
-FROM v_nre_line
-GROUP BY fiscal_year, period, force_code, function_code, objective_code, subjective_code, alliance_scope;
+    l.fiscal_year,
+    l.period,
+    l.force_code,
+    COALESCE(o.function_code, 'UNMAPPED')  AS function_code,
+    l.objective_code,
+    l.subjective_code,
+    COALESCE(o.alliance_scope, 'unmapped') AS alliance_scope,
+    {{ money("l.amount_pence") }}          AS amount,
+    l.amount_pence,
+    l.line_count
+FROM ledger_summary AS l
+LEFT JOIN dim_objective  AS o ON o.objective_code  = l.objective_code
+LEFT JOIN dim_subjective AS s ON s.subjective_code = l.subjective_code
+WHERE COALESCE(s.kind, 'suspense') NOT IN ('balance_sheet', 'partner');

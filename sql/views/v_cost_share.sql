@@ -35,11 +35,11 @@
 -- fair_share and balance rather than a guess.
 CREATE VIEW v_cost_share AS
 WITH ledger_year AS (
-    SELECT DISTINCT fiscal_year FROM fact_ledger_line
+    SELECT DISTINCT fiscal_year FROM force_year_summary
 ),
 baseline_alliance_nre AS (
     SELECT force_code, CAST(SUM(amount_pence) AS bigint) AS nre_pence
-    FROM v_nre_line
+    FROM nre_summary
     WHERE fiscal_year = {{ baseline_fy }} AND alliance_scope = 'alliance'
     GROUP BY force_code
 ),
@@ -94,9 +94,10 @@ sharing_key_in_force AS (
     FROM key_ranked
 ),
 incurred AS (
-    -- revenue lines on the programme cost centres, partner flows excluded (v_nre_line's rule)
+    -- revenue lines on the programme cost centres, partner flows excluded (v_nre_line's rule),
+    -- summed by cost_centre_summary as they were loaded
     SELECT n.fiscal_year, n.force_code, CAST(SUM(n.amount_pence) AS bigint) AS incurred_pence
-    FROM v_nre_line AS n
+    FROM cost_centre_summary AS n
     JOIN programme_cost_centre AS p ON p.force_code = n.force_code AND p.cost_centre = n.cost_centre
     GROUP BY n.fiscal_year, n.force_code
 ),
@@ -109,7 +110,7 @@ paid AS (
     -- PART_PAY on the payer's programme cost centres to a known partner (map_partner_account): what
     -- it paid that partner towards the programme
     SELECT f.fiscal_year, f.force_code, m.partner_force, CAST(SUM(f.amount_pence) AS bigint) AS paid_pence
-    FROM fact_ledger_line AS f
+    FROM partner_flow_summary AS f
     JOIN programme_cost_centre AS p ON p.force_code = f.force_code AND p.cost_centre = f.cost_centre
     JOIN map_partner_account AS m ON m.force_code = f.force_code AND m.local_account = f.local_account
     WHERE f.subjective_code = 'PART_PAY'

@@ -12,6 +12,8 @@
 -- partner_accounts in dags/forces.yaml). A partner flow on an account that names no partner has
 -- payee_force (a payment) or payer_force (an income) NULL and status 'counterparty unknown': the
 -- configuration must name the account's partner before it can be reconciled.
+--
+-- The partner lines are read from partner_flow_summary, summed as they were loaded (sql/summaries/).
 CREATE VIEW v_intra_alliance_reconciliation AS
 WITH partner_line AS (
     SELECT
@@ -20,7 +22,7 @@ WITH partner_line AS (
         m.partner_force,
         CASE WHEN f.subjective_code = 'PART_PAY' THEN f.amount_pence ELSE 0 END  AS paid_pence,
         CASE WHEN f.subjective_code = 'INC_PART' THEN -f.amount_pence ELSE 0 END AS received_pence
-    FROM fact_ledger_line AS f
+    FROM partner_flow_summary AS f
     LEFT JOIN map_partner_account AS m ON m.force_code = f.force_code AND m.local_account = f.local_account
     WHERE f.subjective_code IN ('PART_PAY', 'INC_PART')
 ),
@@ -32,7 +34,7 @@ partner_flow AS (
     GROUP BY fiscal_year, force_code, partner_force
 ),
 ledger_year AS (
-    SELECT DISTINCT fiscal_year FROM fact_ledger_line
+    SELECT DISTINCT fiscal_year FROM force_year_summary
 ),
 direction AS (
     SELECT y.fiscal_year, payer.force_code AS payer_force, payee.force_code AS payee_force

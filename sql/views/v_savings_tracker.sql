@@ -4,8 +4,9 @@
 -- v_savings_tracker: savings against the FY {{ baseline_fy }} baseline and the cumulative target, by
 -- fiscal year, force (each configured force, and ALL for every force together) and alliance scope.
 --
--- nre           net revenue expenditure of the year: the lines of v_nre_line summed, so revenue
---               lines only, partner flows (PART_PAY, INC_PART) excluded, suspense (UNMAPPED) included
+-- nre           net revenue expenditure of the year: the lines of v_nre_line summed (nre_summary
+--               holds them summed as they load), so revenue lines only, partner flows (PART_PAY,
+--               INC_PART) excluded, suspense (UNMAPPED) included
 -- baseline_nre  the same for FY {{ baseline_fy }}; NULL when the force has no FY {{ baseline_fy }} ledger
 -- savings       baseline_nre - nre, in cash terms
 -- target        the cumulative target from savings_target for this force and scope: the row of this
@@ -20,13 +21,14 @@
 -- sum of the forces' rounded figures, so the rows add up.
 CREATE VIEW v_savings_tracker AS
 WITH nre AS (
+    -- v_nre_line's lines, summed by nre_summary as they were loaded (sql/summaries/)
     SELECT fiscal_year, force_code, alliance_scope, CAST(SUM(amount_pence) AS bigint) AS nre_pence
-    FROM v_nre_line
+    FROM nre_summary
     GROUP BY fiscal_year, force_code, alliance_scope
 ),
 force_year AS (
     -- the fiscal years for which each force has ledger in the warehouse
-    SELECT DISTINCT fiscal_year, force_code FROM fact_ledger_line
+    SELECT fiscal_year, force_code FROM force_year_summary
 ),
 force_scope AS (
     SELECT DISTINCT force_code, alliance_scope FROM nre

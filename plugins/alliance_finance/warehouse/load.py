@@ -3,7 +3,8 @@
 One transaction per batch holds everything the batch changes: its ``etl_batch`` row, its lines, its
 quarantined lines, the source documents (WP journal ids) it covered, and the removal of the
 delivery it supersedes (ASC: an earlier sequence for the same business date: its lines deleted by
-batch id, its row marked ``superseded``). They commit together or not at all. A rejected batch
+batch id, its row marked ``superseded``), and the summaries the finance views read (the new lines
+added, the superseded ones taken away: :mod:`.summaries`). They commit together or not at all. A rejected batch
 writes its ``etl_batch`` row and nothing else.
 
 How the lines get in, without a Python loop per line:
@@ -39,7 +40,7 @@ import sqlalchemy as sa
 from alliance_finance.core import faults
 from alliance_finance.core.ledger import CONFORMED_COLUMNS, CONFORMED_SCHEMA, Batch
 from alliance_finance.core.money import format_gbp
-from alliance_finance.warehouse import locks, sqlfiles
+from alliance_finance.warehouse import locks, sqlfiles, summaries
 from alliance_finance.warehouse.mapping import mapped_lines_sql
 from alliance_finance.warehouse.meta import utcnow
 from alliance_finance.warehouse.outcome import LoadOutcome
@@ -148,6 +149,8 @@ class BatchLoader:
         if superseded:
             faults.reached(f"{batch.force_code}.load.superseded")
         loaded = self._insert_lines(lines, batch_id)
+        if loaded:
+            summaries.add_batch(conn, batch_id)
         faults.reached(f"{batch.force_code}.load.staged")
         if loaded != lines.num_rows:
             raise RuntimeError(f"{batch.source_ref}: {lines.num_rows} lines staged but {loaded} inserted")
@@ -215,6 +218,7 @@ class BatchLoader:
             "AND sequence < :sequence AND status = 'loaded' ORDER BY sequence"),
             {"force": batch.force_code, "day": batch.business_date, "sequence": batch.sequence}).all()
         for row in earlier:
+            summaries.add_batch(self._conn, row.batch_id, sign=-1)
             self._conn.execute(sa.text("DELETE FROM fact_ledger_line WHERE batch_id = :id"), {"id": row.batch_id})
             self._conn.execute(sa.text(
                 "UPDATE etl_batch SET status = 'superseded', superseded_by = :new WHERE batch_id = :id"),

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alliance_finance.core.errors import AllianceFinanceError
 from alliance_finance.config.forces import ForceConfig
 from alliance_finance.config.reference import COMMON_FILES, ReferenceData, load_reference
-from alliance_finance.warehouse import locks, meta, sqlfiles
+from alliance_finance.warehouse import locks, meta, sqlfiles, summaries
 from alliance_finance.warehouse.engine import make_engine
 
 log = logging.getLogger(__name__)
@@ -91,8 +91,8 @@ def sync_reference(url_or_engine: str | sa.Engine, reference_dir: Path | None = 
     """Seed dimensions and maps from the reference files when their digest changed, and restate history.
 
     One transaction: the dimensions are upserted (a code is never deleted: history may name it),
-    the maps replaced, every fact line whose mapped codes now differ updated, and the new digest
-    stored. Loads wait for it (and it for them): see :mod:`.locks`. ``forces`` (default
+    the maps replaced, every fact line whose mapped codes now differ updated, the summaries the
+    views read rebuilt from the lines, and the new digest stored. Loads wait for it (and it for them): see :mod:`.locks`. ``forces`` (default
     ``dags/forces.yaml``) name each force's local files; they must be in ``dim_force`` already
     (:func:`.forces.sync_forces`).
     """
@@ -112,6 +112,8 @@ def sync_reference(url_or_engine: str | sa.Engine, reference_dir: Path | None = 
                     return ReferenceSync(changed=False, digest=ref.digest)
                 _seed(conn, ref)
                 restated = restate_history(conn)
+                # codes restated, or a dimension's function or scope changed: the summaries follow
+                summaries.rebuild(conn)
                 meta.set_meta(conn, meta.REFERENCE_DIGEST, ref.digest)
         log.info("reference data %s applied: %d ledger lines restated", ref.digest[:12], restated)
         return ReferenceSync(changed=True, digest=ref.digest, lines_restated=restated)

@@ -1,0 +1,93 @@
+"""The ledger's summaries: kept equal to the lines in the same transaction as every change to them.
+
+The finance views (``sql/views/``) read summary tables, never ``fact_ledger_line``, so their time
+depends on the size of the chart and the number of years, not on the number of lines. Each summary
+is a GROUP BY over the lines, written once as plain SQL in ``sql/summaries/<table>.sql`` (the tables
+are created by revision 0005). Three operations keep them equal to the lines:
+
+- :func:`add_batch`: a batch's lines just inserted are added (sign +1); a superseded delivery's
+  lines are taken away (sign -1) just before they are deleted, and rows left with no line removed.
+  The work is proportional to the batch (its lines are found through ``ix_fact_batch``).
+- :func:`rebuild`: everything recomputed from the lines, when the reference data changed (lines
+  restated, or a dimension's function or scope changed) and when revision 0005 creates the tables.
+- :func:`differences`: what the tests (and ``tests/checksums.py``'s soundness check) compare: each
+  summary against a fresh aggregation of the lines.
+
+All three run inside the caller's transaction, so a batch, its summaries and anything it supersedes
+commit together or not at all (a killed load leaves both as they were). Upserts take row locks in
+key order (the SELECTs are ordered), so two loads writing overlapping rows cannot deadlock.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import sqlalchemy as sa
+
+from alliance_finance.warehouse import sqlfiles
+
+#: each summary table: its key columns and its measures (in the column order of its SELECT)
+SUMMARIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "force_year_summary": (("force_code", "fiscal_year"), ("amount_pence", "line_count")),
+    "ledger_summary": (("force_code", "fiscal_year", "period", "objective_code", "subjective_code"),
+                       ("amount_pence", "gross_pence", "line_count")),
+    "nre_summary": (("force_code", "fiscal_year", "period", "function_code", "alliance_scope"),
+                    ("amount_pence", "line_count")),
+    "cost_centre_summary": (("force_code", "fiscal_year", "period", "cost_centre"), ("amount_pence", "line_count")),
+    "partner_flow_summary": (("force_code", "fiscal_year", "period", "cost_centre", "local_account", "subjective_code"),
+                             ("amount_pence", "line_count")),
+}
+
+_BATCH_LINES = "f.batch_id = :batch_id"
+_ALL_LINES = "1 = 1"
+
+
+def _select(table: str, dialect: str, sign: int, lines: str) -> str:
+    return sqlfiles.render(f"summaries/{table}.sql", dialect, sign=sign, lines=lines).strip().rstrip(";")
+
+
+@functools.lru_cache(maxsize=32)
+def _upsert(table: str, dialect: str, sign: int) -> str:
+    keys, measures = SUMMARIES[table]
+    columns = ", ".join(keys + measures)
+    updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
+    # "WHERE true": SQLite needs it to read ON CONFLICT as the upsert's, not a join's
+    return (f"INSERT INTO {table} ({columns})\nSELECT {columns} FROM (\n{_select(table, dialect, sign, _BATCH_LINES)}\n"
+            f") AS delta WHERE true\nON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+
+
+def add_batch(conn: sa.Connection, batch_id: int, sign: int = 1) -> None:
+    """Add a batch's lines to every summary (``sign=-1``: take them away, before deleting them)."""
+    if sign not in (1, -1):
+        raise ValueError(f"sign must be 1 or -1, not {sign!r}")
+    dialect = conn.dialect.name
+    for table in SUMMARIES:
+        conn.execute(sa.text(_upsert(table, dialect, sign)), {"batch_id": batch_id})
+        if sign < 0:
+            conn.exec_driver_sql(f"DELETE FROM {table} WHERE line_count = 0")
+
+
+def rebuild(conn: sa.Connection) -> None:
+    """Recompute every summary from the lines (reference data changed; the revision creating them)."""
+    dialect = conn.dialect.name
+    for table, (keys, measures) in SUMMARIES.items():
+        conn.exec_driver_sql(f"DELETE FROM {table}")
+        columns = ", ".join(keys + measures)
+        conn.exec_driver_sql(f"INSERT INTO {table} ({columns})\n{_select(table, dialect, 1, _ALL_LINES)}")
+
+
+def differences(conn: sa.Connection, limit: int = 5) -> list[str]:
+    """Where a summary differs from the lines' own aggregation: one message per table, empty if none."""
+    dialect = conn.dialect.name
+    problems = []
+    for table, (keys, measures) in SUMMARIES.items():
+        columns = ", ".join(keys + measures)
+        fresh = _select(table, dialect, 1, _ALL_LINES)
+        rows = conn.exec_driver_sql(
+            f"SELECT 'missing or different in {table}', * FROM (SELECT {columns} FROM ({fresh}) AS a "
+            f"EXCEPT SELECT {columns} FROM {table}) AS d "
+            f"UNION ALL SELECT 'extra in {table}', * FROM (SELECT {columns} FROM {table} "
+            f"EXCEPT SELECT {columns} FROM ({fresh}) AS b) AS e").fetchmany(limit)
+        if rows:
+            problems.append(f"{table} differs from fact_ledger_line: " + "; ".join(str(tuple(r)) for r in rows))
+    return problems
