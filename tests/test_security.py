@@ -35,6 +35,7 @@ import wp_fixtures as wp
 from alliance_finance.runner import validators
 from alliance_finance.cli import main as cli_main
 from alliance_finance.report import HTML_NAME
+from alliance_finance.warehouse import summaries
 from alliance_finance.warehouse import migrate, security
 from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.forces import sync_forces
@@ -194,7 +195,8 @@ def test_the_pipeline_runs_as_the_loader_and_each_role_sees_what_it_may(secured,
 
 
 def insert_a_line_per_force(conn) -> None:
-    """One loaded batch and one fact line for each force, written directly (no pipeline run)."""
+    """One loaded batch and one fact line for each force, written directly (no pipeline run), and the
+    summaries brought up to date from them as the loader does."""
     conn.execute("INSERT INTO etl_batch (force_code, source_ref, status, rows_read, started_at) "
                  "VALUES ('ASC', 'a', 'loaded', 1, now()), ('WP', 'w', 'loaded', 1, now())")
     conn.execute("INSERT INTO fact_ledger_line (force_code, fiscal_year, period, posting_date, source_line_ref, "
@@ -202,15 +204,39 @@ def insert_a_line_per_force(conn) -> None:
                  "amount_pence, document_type, batch_id) "
                  "SELECT force_code, 2016, 1, DATE '2016-04-05', force_code || '/1', 'd', 1, 'x', 'UNMAPPED', "
                  "'UNMAPPED', 100, 'KR', batch_id FROM etl_batch")
+    for table in summaries.SUMMARIES:
+        conn.execute(f"INSERT INTO {table} " + summaries.summary_select(table, "postgresql"))
 
 
-def test_a_view_over_a_security_invoker_view_would_hide_the_other_force(secured):
-    """Why sql/security/ turns v_nre_line to its owner's rights: PostgreSQL checks the tables under a
-    security-invoker view as the user running the query, even when an owner's-rights view reads it."""
+def test_the_consolidated_views_read_the_summaries_with_their_owners_rights(secured):
+    """A force's finance team sees both forces in the consolidated views, read from summary tables it is
+    granted nothing on: the views run with their owner's rights. Were one to check the querying role's
+    rights instead (security_invoker), the team could not read it at all."""
     pg_url = secured
     with admin(pg_url) as conn:
         insert_a_line_per_force(conn)
     query = "SELECT force_code FROM v_consolidated_spend ORDER BY 1"
+    with connect(pg_url, PEOPLE["asc_finance"]) as person:
+        assert rows(person, query) == [("ASC",), ("WP",)]
+        with pytest.raises(errors.InsufficientPrivilege):
+            rows(person, "SELECT * FROM ledger_summary")
+    with connect(pg_url, PEOPLE["asc_finance"]) as person:
+        with admin(pg_url) as conn:
+            conn.execute("ALTER VIEW v_consolidated_spend SET (security_invoker = true)")
+        with pytest.raises(errors.InsufficientPrivilege):
+            rows(person, query)
+
+
+def test_a_view_over_a_security_invoker_view_would_hide_the_other_force(secured):
+    """Why sql/security/ turns v_nre_line to its owner's rights: PostgreSQL checks the tables under a
+    security-invoker view as the user running the query, even when an owner's-rights view reads it
+    (here an analyst's view of NRE by force built on v_nre_line, granted to a force's team)."""
+    pg_url = secured
+    with admin(pg_url) as conn:
+        insert_a_line_per_force(conn)
+        conn.execute("CREATE VIEW nre_by_force AS SELECT force_code FROM v_nre_line GROUP BY force_code")
+        conn.execute(f"GRANT SELECT ON nre_by_force TO {PEOPLE['asc_finance']}")
+    query = "SELECT force_code FROM nre_by_force ORDER BY 1"
     with connect(pg_url, PEOPLE["asc_finance"]) as person:
         assert rows(person, query) == [("ASC",), ("WP",)]
         with admin(pg_url) as conn:

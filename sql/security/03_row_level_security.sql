@@ -42,8 +42,10 @@ CREATE POLICY {{ role }}_own_lines ON alliance.{{ table }}
 
 -- v_nre_line must run with its owner's rights. A view that reads a security-invoker view checks
 -- that view's tables with the rights of the user running the query, not of its own owner
--- (PostgreSQL documents it, and tests/test_security.py shows it): every consolidated view reads
--- v_nre_line, so asc_finance would see only ASC's share of the alliance totals. Stated here as well
+-- (PostgreSQL documents it, and tests/test_security.py shows it): a consolidated view built on
+-- v_nre_line (an analyst's, or a drill-down) would show asc_finance only ASC's share of the alliance
+-- totals. (The project's consolidated views read the summary tables, which carry no row-level
+-- security and are granted to no force role: they too run with their owner's rights.) Stated here as well
 -- as in the view's own file so that no later edit of the view can turn it back on silently; the
 -- force roles are not granted it (line-level data of both forces).
 ALTER VIEW alliance.v_nre_line SET (security_invoker = false);

@@ -46,6 +46,12 @@ def _select(table: str, dialect: str, sign: int, lines: str) -> str:
     return sqlfiles.render(f"summaries/{table}.sql", dialect, sign=sign, lines=lines).strip().rstrip(";")
 
 
+def summary_select(table: str, dialect: str) -> str:
+    """The column list and SELECT that compute ``table`` from every line (for rebuilding it)."""
+    keys, measures = SUMMARIES[table]
+    return f"({', '.join(keys + measures)})\n{_select(table, dialect, 1, _ALL_LINES)}"
+
+
 @functools.lru_cache(maxsize=32)
 def _upsert(table: str, dialect: str, sign: int) -> str:
     keys, measures = SUMMARIES[table]
@@ -70,10 +76,9 @@ def add_batch(conn: sa.Connection, batch_id: int, sign: int = 1) -> None:
 def rebuild(conn: sa.Connection) -> None:
     """Recompute every summary from the lines (reference data changed; the revision creating them)."""
     dialect = conn.dialect.name
-    for table, (keys, measures) in SUMMARIES.items():
+    for table in SUMMARIES:
         conn.exec_driver_sql(f"DELETE FROM {table}")
-        columns = ", ".join(keys + measures)
-        conn.exec_driver_sql(f"INSERT INTO {table} ({columns})\n{_select(table, dialect, 1, _ALL_LINES)}")
+        conn.exec_driver_sql(f"INSERT INTO {table} {summary_select(table, dialect)}")
 
 
 def differences(conn: sa.Connection, limit: int = 5) -> list[str]:
