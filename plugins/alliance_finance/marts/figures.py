@@ -171,8 +171,9 @@ def read_board_figures(engine: sa.Engine) -> BoardFigures:
             nre_by_function = {
                 (int(r.fiscal_year), r.force_code, r.function_code): int(r.nre_pence)
                 for r in conn.execute(sa.text(
+                    # v_nre_line's lines as nre_summary keeps them summed (never a scan of the lines)
                     "SELECT fiscal_year, force_code, function_code, CAST(SUM(amount_pence) AS bigint) AS nre_pence "
-                    "FROM v_nre_line GROUP BY fiscal_year, force_code, function_code"
+                    "FROM nre_summary GROUP BY fiscal_year, force_code, function_code"
                 ))
             }
             function_names = {

@@ -77,6 +77,8 @@ class BatchLoader:
         # each commit (creating and dropping it per batch cost time per batch, docs/performance.md, and
         # churned the system catalogs); it exists once a transaction that created it has committed
         self._stage_exists = self._stage_created = False
+        #: whether a batch loaded (the summaries' statistics are refreshed once at the end: summaries.analyze)
+        self._loaded_any = False
         #: seconds spent loading, by stage: COPY into the staging table (the CSV written by pyarrow
         #: included), the INSERT ... SELECT that maps and adds the lines, and everything else in the
         #: batch's transaction (its bookkeeping statements, superseding, the commit)
@@ -88,8 +90,13 @@ class BatchLoader:
 
     def __exit__(self, *exc) -> None:
         if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+            try:
+                if self._loaded_any and exc[0] is None:
+                    with self._conn.begin():
+                        summaries.analyze(self._conn)
+            finally:
+                self._conn.close()
+                self._conn = None
 
     # -- the one public operation ---------------------------------------------------------------
 
@@ -117,6 +124,7 @@ class BatchLoader:
             with self._conn.begin():
                 outcome = self._load(batch)
             self._stage_exists = self._stage_exists or self._stage_created  # committed
+            self._loaded_any = self._loaded_any or outcome.loaded
             return outcome
         except sa.exc.IntegrityError as exc:
             # rolled back; now find out, outside that transaction, which lines or journals clash
