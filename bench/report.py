@@ -6,6 +6,8 @@ what the work on speed changed. Nothing here measures anything.
 
 from __future__ import annotations
 
+import view_times
+
 STAGE_NAMES = {
     "prepare": "prepare (migrations checked, reference data, finance seeds)",
     "find": "find what is new (processed files checked unchanged, loaded journal ids)",
@@ -123,6 +125,9 @@ def render_report(results: dict, targets: dict) -> str:
         w(f"| 4 | a night into five years / into an empty warehouse (medians) | {nightly['history_median']} s / "
           f"{nightly['empty_median']} s: **{nightly['spread'] * 100:+.0f} %** | within ±{targets['nightly_spread'] * 100:g} % | "
           f"{_met(ok)} |")
+    history_results = results.get("history") or {}
+    for row in view_times.target_rows(history_results, targets, _met):
+        w(row)
     if dags:
         worst = max(t["bytecode"] for t in dags["files"].values())
         worst_cold = max(t["no_bytecode"] for t in dags["files"].values())
@@ -290,6 +295,8 @@ def render_report(results: dict, targets: dict) -> str:
     # --- 8. the backfill through the scheduler
     if results.get("airflow_backfill"):
         w(_backfill_section(results["airflow_backfill"]))
+    # --- 9. the views and the report against history
+    w(view_times.section(history_results, "performance-views.png"))
 
     w(WHAT_CHANGED)
     return "\n".join(out) + "\n"

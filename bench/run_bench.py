@@ -43,7 +43,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
-SECTIONS = ("throughput", "naive", "history", "nightly", "dags")
+#: the plot of section 9 beside docs/performance.md
+VIEWS_PNG = ROOT / "docs" / "performance-views.png"
+SECTIONS = ("throughput", "naive", "history", "nightly", "views", "dags")
 
 FULL = {
     "name": "full",
@@ -71,6 +73,9 @@ TARGETS = {
     "history_peak_mb": 1536.0,    # peak memory under 1.5 GB
     "nightly_spread": 0.20,       # nightly run time independent of history (within 20 %)
     "dag_parse_seconds": 0.5,     # each DAG file parses in under half a second
+    "view_ms": 50.0,              # every finance view under 50 ms on five years at scale 10
+    "view_flat": 0.20,            # ... and within 20 % at 2 and 4 times that history
+    "report_seconds": 5.0,        # the report (HTML, PNG, XLSX) in under 5 s on five years
 }
 
 
@@ -586,9 +591,30 @@ def section_history_and_nightly(profile: dict, data: Path, pg: Postgres, env: di
                 "spread": round(history_median / empty_median - 1, 3),
                 "lines": [r["lines"] for r in into_empty],
             }
+        if "views" in sections:
+            out["report"] = report_runs(url, env, work, profile["repeat"])
+            sys.path.insert(0, str(ROOT / "bench"))
+            import view_times
+
+            out["views"] = view_times.measure(url, repeat=5, log=log)
+            view_times.plot(out["views"], VIEWS_PNG if profile["name"] == "full" else work / "views.png")
     finally:
         pg.drop(url)
     return out
+
+
+def report_runs(url: str, env: dict, work: Path, repeat: int) -> dict:
+    """``alliance-finance report`` on the five-year warehouse (HTML, PNG, XLSX), each in a process of its own."""
+    runs = []
+    for number in range(repeat):
+        out = work / f"report-{number}"
+        shutil.rmtree(out, ignore_errors=True)
+        runs.append(run_measured([PYTHON, "-m", "alliance_finance.cli", "report", "--warehouse", url, "--out", str(out)],
+                                 env, work / f"report-{number}.log"))
+        if runs[-1]["exit"] != 0:
+            raise RuntimeError(f"alliance-finance report exited {runs[-1]['exit']}: {(work / f'report-{number}.log').read_text()[-2000:]}")
+        log(f"report {number + 1}: {runs[-1]['seconds']:.2f} s, peak {runs[-1]['peak_mb']:.0f} MB")
+    return {"runs": runs, "best": best(runs)["seconds"]}
 
 
 # --- 6. DAG files ---------------------------------------------------------------------------------------------------
@@ -706,7 +732,7 @@ def main(argv: list[str] | None = None) -> int:
             naive["ratio"] = round(naive["extrapolated_seconds"] / throughput["seconds"], 2)
             if throughput.get("parallel_seconds"):
                 naive["ratio_parallel"] = round(naive["extrapolated_seconds"] / throughput["parallel_seconds"], 2)
-        if "history" in sections or "nightly" in sections:
+        if sections & {"history", "nightly", "views"}:
             history = section_history_and_nightly(profile, args.data, pg, env, work, sections)
             results["history"] = history
         if "dags" in sections:
