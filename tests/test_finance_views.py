@@ -79,7 +79,7 @@ def test_consolidated_spend_keeps_revenue_and_suspense_and_eliminates_partner_fl
 def test_money_columns_are_exact_and_agree_with_their_pence(ledger_warehouse):
     """Every money column the views expose equals its *_pence twin exactly, and nothing is a float."""
     views = ["v_consolidated_spend", "v_intra_alliance_reconciliation", "v_savings_tracker", "v_local_policing",
-             "v_cost_share", "v_ledger_freshness"]
+             "v_cost_share", "v_savings_share", "v_ledger_freshness"]
     with ledger_warehouse.connect() as conn:
         for view in views:
             result = conn.execute(sa.text(f"SELECT * FROM {view}"))
@@ -229,6 +229,31 @@ def test_cost_share_default_key_from_baseline_alliance_nre(ledger_warehouse):
         assert sum(p["key_ppm"] for p in pair) == 1_000_000
         assert sum(p["fair_share"] for p in pair) == pair[0]["programme_cost_total"]
         assert sum(p["balance"] for p in pair) == 0
+
+
+def test_savings_share_splits_the_alliance_savings_by_the_cost_key(ledger_warehouse):
+    """CHART.md "Sharing savings", FY 2016 by hand: alliance-scope NRE fell from 1,350,000.01 (ASC
+    950,000.01, WP 400,000.00) to 1,049,999.99 (ASC 650,000.00, WP 399,999.99): savings 300,000.02, of
+    which ASC realised 300,000.01 and WP 0.01. By the key 0.703704 : 0.296296, 30,000,002p gives ASC
+    21,111,121.407408p and WP 8,888,880.592592p: the spare penny goes to WP."""
+    share = {(r["fiscal_year"], r["force_code"]): r for r in rows(ledger_warehouse, "v_savings_share")}
+    asc, wp = share[(2016, "ASC")], share[(2016, "WP")]
+    assert (asc["key_share"], wp["key_share"]) == (D("0.703704"), D("0.296296"))
+    cost = {(r["fiscal_year"], r["force_code"]): r for r in rows(ledger_warehouse, "v_cost_share")}
+    assert asc["key_basis"] == cost[(2016, "ASC")]["key_basis"]  # the same key as programme costs
+    assert asc["alliance_savings"] == wp["alliance_savings"] == D("300000.02")
+    assert (asc["fair_share"], wp["fair_share"]) == (D("211111.21"), D("88888.81"))
+    assert (asc["realised_savings"], wp["realised_savings"]) == (D("300000.01"), D("0.01"))
+    assert (asc["difference"], wp["difference"]) == (D("88888.80"), D("-88888.80"))
+    # Wiltshire's target is set; Avon and Somerset's is the alliance's 15m less Wiltshire's
+    assert (wp["target"], wp["target_basis"]) == (D("6666666.67"), "set")
+    assert asc["target"] == D("8333333.33") and asc["target_basis"].startswith("implied")
+    for year in (2014, 2015, 2016):
+        pair = [share[(year, f)] for f in ("ASC", "WP")]
+        assert sum(p["fair_share"] for p in pair) == pair[0]["alliance_savings"]
+        assert sum(p["difference"] for p in pair) == 0
+    # the baseline year: no savings, no target to speak of
+    assert share[(2014, "ASC")]["alliance_savings"] == D("0.00") and share[(2014, "ASC")]["target"] is None
 
 
 def test_cost_share_key_override_from_a_year_and_ties_to_the_penny(warehouse_url, tmp_path):
