@@ -186,6 +186,15 @@ def main(argv: list[str] | None = None) -> int:
     return EXIT_USAGE
 
 
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name to be found: --by is then required
+        return ""
+
+
 def _close_period(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     """``alliance-finance close-period``: one event appended to period_close_event; 1 when refused."""
     import os
@@ -199,7 +208,7 @@ def _close_period(parser: argparse.ArgumentParser, args: argparse.Namespace) -> 
     on = args.on or today
     if on > today:
         parser.error(f"--on {on} is in the future: record a close once finance has closed the period")
-    by = (args.by or os.environ.get("USER") or "").strip()
+    by = (args.by or os.environ.get("USER") or _login_name()).strip()
     if not by:
         parser.error("--by NAME is needed ($USER is not set)")
     prog = "alliance-finance close-period"
