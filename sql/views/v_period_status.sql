@@ -6,6 +6,8 @@
 --
 -- Fiscal years with ledger: those a loaded batch's posting dates (etl_batch first_posting_date to
 -- last_posting_date) reach into. Read from etl_batch only: this view never scans the ledger lines.
+-- (So a year whose only postings are the previous year's adjustments, posted from April on, has
+-- rows too.)
 --
 -- closed       1 or 0 (an integer on both dialects)
 -- closed_on    the day finance closed it, for a recorded close; NULL otherwise
