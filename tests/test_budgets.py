@@ -108,6 +108,14 @@ def test_a_workbook_gives_the_same_budgets_as_the_csv_and_its_errors_name_the_sh
     assert [b["budget_pence"] for b in from_csv.budget] == [120000, 100000, -100001, 1205, 120000]
     assert [b["profile_given"] for b in from_csv.budget] == [1, 0, 0, 0, 0]
     assert [p["amount_pence"] for p in from_csv.budget_profile] == [10000] * 12
+    loaded = []
+    for seeds in (csv_seeds, xlsx_seeds):
+        engine = build_warehouse(f"sqlite:///{seeds / 'w.db'}", ledger=BASELINE, seeds_dir=seeds)
+        with engine.connect() as conn:
+            loaded.append([conn.execute(sa.text(f"SELECT * FROM {table} ORDER BY 1, 2, 3, 4, 5")).all()
+                           for table in ("budget", "budget_profile", "v_budget_profile")])
+        engine.dispose()
+    assert loaded[0] == loaded[1] and len(loaded[0][2]) == 5 * 12
 
     write_xlsx(xlsx_seeds / "budgets.xlsx", [["ASC", 2016, "LP01", "OFF_PAY", 1],
                                              ["ASC", 2016, "LP01", "OFF_PAY", 0.001]])

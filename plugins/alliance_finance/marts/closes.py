@@ -1,6 +1,6 @@
 """Period closes as data: finance's closes and re-openings, appended to ``period_close_event``.
 
-Two ways in, both append-only (the table refuses UPDATE and DELETE, revision 0005):
+Two ways in, both append-only (a trigger on the table refuses UPDATE and DELETE):
 
 - ``seeds/period_closes.csv`` (:func:`read_period_closes`, :func:`add_seed_closes`): finance's recorded
   closes, loaded with the other seeds when the files changed. Each row is an event; one not yet in the
