@@ -13,21 +13,36 @@ import sqlalchemy as sa
 from alliance_finance.cli import main as cli_main
 from alliance_finance.marts.closes import read_period_closes
 from alliance_finance.marts.seedfile import FinanceSeedError
+from alliance_finance.core.fiscal import fiscal_year_of
 from alliance_finance.marts.seeds import load_finance_seeds
+from alliance_finance.warehouse import summaries
 
 from warehouse_batches import build_warehouse, write_seeds
 
 CLOSES_HEADER = "force_code,fiscal_year,period,action,closed_on,note\n"
 
 
-def add_loaded_batch(engine: sa.Engine, force: str, first: dt.date, last: dt.date, status: str = "loaded") -> None:
-    """A batch whose lines were posted from ``first`` to ``last`` (all the views read of the ledger)."""
+def add_loaded_batch(engine: sa.Engine, force: str, first: dt.date, last: dt.date, status: str = "loaded",
+                     years: list[int] | None = None) -> None:
+    """A batch whose lines were posted from ``first`` to ``last``, with a line in each of ``years`` (default
+    the fiscal years of ``first`` to ``last``), and the summaries the views read kept with them."""
+    years = years if years is not None else list(range(fiscal_year_of(first), fiscal_year_of(last) + 1))
     with engine.begin() as conn:
-        conn.execute(sa.text(
+        ref = f"{force} {first} {last} {status}"
+        batch_id = conn.execute(sa.text(
             "INSERT INTO etl_batch (force_code, source_ref, status, rows_read, first_posting_date, last_posting_date, "
-            "started_at) VALUES (:force, :ref, :status, 0, :first, :last, :now)"),
-            {"force": force, "ref": f"{force} {first} {last} {status}", "status": status, "first": first,
-             "last": last, "now": dt.datetime(2017, 1, 1)})
+            "started_at) VALUES (:force, :ref, :status, 0, :first, :last, :now) RETURNING batch_id"),
+            {"force": force, "ref": ref, "status": status, "first": first, "last": last,
+             "now": dt.datetime(2017, 1, 1)}).scalar_one()
+        if status != "loaded":
+            return
+        for fy in years:
+            conn.execute(sa.text(
+                "INSERT INTO fact_ledger_line (force_code, fiscal_year, period, posting_date, source_line_ref, "
+                "document_ref, source_line_number, local_account, objective_code, subjective_code, amount_pence, "
+                "document_type, batch_id) VALUES (:force, :fy, 1, :day, :ref, :ref, 2, 'L-SUPP', 'LP01', 'SUPP', 100, "
+                "'SA', :batch)"), {"force": force, "fy": fy, "day": last, "ref": f"{ref} {fy}", "batch": batch_id})
+        summaries.add_batch(conn, batch_id)
 
 
 def period_status(engine: sa.Engine, force: str, fy: int) -> list[tuple]:
@@ -81,6 +96,12 @@ def test_a_period_counts_as_closed_ten_days_after_its_month_in_the_ledger(wareho
     status = year_status(engine)
     assert status[("ASC", 2015)] == (16, 1, dt.date(2016, 3, 31))
     assert status[("ALL", 2015)] == (0, 0, None)  # WP has no FY 2015 ledger
+
+    # postings after the year end that are all the year's adjustments: no next year, a later latest posting
+    add_loaded_batch(engine, "WP", dt.date(2017, 4, 4), dt.date(2017, 6, 8), years=[2016])
+    status = year_status(engine)
+    assert ("WP", 2017) not in status and ("ALL", 2017) not in status
+    assert status[("WP", 2016)] == (16, 1, dt.date(2017, 3, 31))
 
 
 def test_recorded_closes_reopen_and_a_complete_year(warehouse, capsys):

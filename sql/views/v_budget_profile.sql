@@ -7,8 +7,9 @@
 --
 -- profile_basis  given     the profile finance gave in the budget file (table budget_profile)
 --                baseline  default: the baseline's (FY {{ baseline_fy }}) own monthly shape for the same force,
---                          objective and subjective, from its ledger lines (periods 13-16, the
---                          year-end adjustments, count in period 12, the March they belong to)
+--                          objective and subjective, from ledger_summary (the lines summed by period;
+--                          periods 13-16, the year-end adjustments, count in period 12, the March
+--                          they belong to)
 --                even      default when the baseline gives no usable shape: no FY {{ baseline_fy }} lines, a
 --                          year that nets to zero, or a month more than ten times the year (a shape
 --                          of offsetting entries): twelve equal parts
@@ -29,15 +30,15 @@ WITH unprofiled AS (
     WHERE profile_given = 0
 ),
 baseline AS (
-    SELECT f.force_code, f.objective_code, f.subjective_code,
-           CASE WHEN f.period > 12 THEN 12 ELSE f.period END AS period,
-           CAST(SUM(f.amount_pence) AS bigint) AS pence
-    FROM fact_ledger_line AS f
-    WHERE f.fiscal_year = {{ baseline_fy }}
+    SELECT l.force_code, l.objective_code, l.subjective_code,
+           CASE WHEN l.period > 12 THEN 12 ELSE l.period END AS period,
+           CAST(SUM(l.amount_pence) AS bigint) AS pence
+    FROM ledger_summary AS l
+    WHERE l.fiscal_year = {{ baseline_fy }}
       AND EXISTS (SELECT 1 FROM unprofiled AS u
-                  WHERE u.force_code = f.force_code AND u.objective_code = f.objective_code
-                    AND u.subjective_code = f.subjective_code)
-    GROUP BY f.force_code, f.objective_code, f.subjective_code, CASE WHEN f.period > 12 THEN 12 ELSE f.period END
+                  WHERE u.force_code = l.force_code AND u.objective_code = l.objective_code
+                    AND u.subjective_code = l.subjective_code)
+    GROUP BY l.force_code, l.objective_code, l.subjective_code, CASE WHEN l.period > 12 THEN 12 ELSE l.period END
 ),
 month AS (
     SELECT u.force_code, u.fiscal_year, u.objective_code, u.subjective_code, u.budget_pence, p.period,

@@ -4,10 +4,8 @@
 -- v_period_status: whether each period 1-12 of each force's fiscal years with ledger is closed,
 -- and on what basis. One row per force, fiscal year and period 1-12.
 --
--- Fiscal years with ledger: those a loaded batch's posting dates (etl_batch first_posting_date to
--- last_posting_date) reach into. Read from etl_batch only: this view never scans the ledger lines.
--- (So a year whose only postings are the previous year's adjustments, posted from April on, has
--- rows too.)
+-- Fiscal years with ledger: those force_year_summary holds lines of (the summary kept with the
+-- lines; this view never reads fact_ledger_line). The ledger's latest posting comes from etl_batch.
 --
 -- closed       1 or 0 (an integer on both dialects)
 -- closed_on    the day finance closed it, for a recorded close; NULL otherwise
@@ -22,20 +20,14 @@
 -- is recorded for a force and fiscal year, inference stops for that year: every closed period of it
 -- must be recorded.
 CREATE VIEW v_period_status AS
-WITH batch AS (
-    SELECT force_code, COALESCE(first_posting_date, last_posting_date) AS first_posting_date, last_posting_date
-    FROM etl_batch
-    WHERE status = 'loaded' AND last_posting_date IS NOT NULL
-),
-force_year AS (
-    SELECT DISTINCT b.force_code, s.fiscal_year
-    FROM batch AS b
-    JOIN dim_fiscal_period AS s ON s.period = 1 AND s.start_date <= b.last_posting_date
-    JOIN dim_fiscal_period AS e ON e.fiscal_year = s.fiscal_year AND e.period = 12
-                               AND e.end_date >= b.first_posting_date
+WITH force_year AS (
+    SELECT force_code, fiscal_year FROM force_year_summary WHERE line_count > 0
 ),
 latest AS (
-    SELECT force_code, MAX(last_posting_date) AS latest_posting_date FROM batch GROUP BY force_code
+    SELECT force_code, MAX(last_posting_date) AS latest_posting_date
+    FROM etl_batch
+    WHERE status = 'loaded'
+    GROUP BY force_code
 ),
 ranked_event AS (
     SELECT force_code, fiscal_year, period, action, closed_on,
