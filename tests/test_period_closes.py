@@ -15,7 +15,7 @@ from alliance_finance.marts.closes import read_period_closes
 from alliance_finance.marts.seedfile import FinanceSeedError
 from alliance_finance.core.fiscal import fiscal_year_of
 from alliance_finance.marts.seeds import load_finance_seeds
-from alliance_finance.warehouse import summaries
+from alliance_finance.warehouse import migrate, summaries
 
 from warehouse_batches import build_warehouse, write_seeds
 
@@ -177,10 +177,13 @@ def test_close_period_refuses_what_contradicts_the_record(warehouse, capsys):
                 conn.execute(sa.text(statement))
 
 
-def test_close_period_refuses_a_warehouse_without_schema(tmp_path, capsys):
-    assert close_period(f"sqlite:///{tmp_path / 'none.db'}", "--force", "ASC", "--fiscal-year", "2016",
-                        "--period", "1") == 1
+def test_close_period_refuses_a_warehouse_without_schema_or_without_the_force(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path / 'none.db'}"
+    assert close_period(url, "--force", "ASC", "--fiscal-year", "2016", "--period", "1") == 1
     assert "has no schema yet" in capsys.readouterr().err
+    migrate.upgrade(url)  # the schema, but no run has loaded the forces yet
+    assert close_period(url, "--force", "ASC", "--fiscal-year", "2016", "--period", "1") == 1
+    assert "the warehouse has no force ASC" in capsys.readouterr().err
 
 
 def test_seed_closes_are_appended_once_and_never_deleted(tmp_path):
