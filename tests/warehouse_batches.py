@@ -312,8 +312,9 @@ def build_warehouse(url: str, ledger: list[tuple] = LEDGER, seeds_dir: Path | No
 
 
 def write_seeds(directory: Path, *, targets: str | None = None, keys: str = "", deflators: str = "",
-                centres: str | None = None) -> Path:
-    """A seeds folder: the project's defaults unless a file's rows are given."""
+                centres: str | None = None, budgets: str = "", closes: str = "") -> Path:
+    """A seeds folder: the project's defaults unless a file's rows are given (``budgets`` and
+    ``closes``: the rows of budgets.csv and period_closes.csv under their header)."""
     from alliance_finance.marts.seeds import SEEDS_DIR
 
     directory.mkdir(parents=True, exist_ok=True)
@@ -325,6 +326,9 @@ def write_seeds(directory: Path, *, targets: str | None = None, keys: str = "", 
     (directory / "programme_cost_centres.csv").write_text(
         centres if centres is not None else (SEEDS_DIR / "programme_cost_centres.csv").read_text(encoding="utf-8"),
         encoding="utf-8")
+    for name, rows in (("budgets.csv", budgets), ("period_closes.csv", closes)):
+        header = (SEEDS_DIR / name).read_text(encoding="utf-8").splitlines()[0]
+        (directory / name).write_text(header + "\n" + rows, encoding="utf-8")
     return directory
 
 

@@ -1,4 +1,4 @@
-"""The ``alliance-finance`` command: generate, run, report, status, reconcile.
+"""The ``alliance-finance`` command: generate, run, report, status, reconcile, close-period.
 
 Exit status: 0 when everything offered was loaded; 1 when any batch was rejected or a run failed
 (the message names the file or journal and the reason); 2 for wrong usage.
@@ -35,6 +35,13 @@ def _day(text: str):
         return dt.date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected a day as YYYY-MM-DD, got {text!r}") from None
+
+
+def _period(text: str) -> int:
+    if not (text.isdigit() and 1 <= int(text) <= 16):
+        raise argparse.ArgumentTypeError(f"a period is 1-12 (April to March) or 13-16 (year-end adjustments); "
+                                         f"got {text!r}")
+    return int(text)
 
 
 def _positive_float_text(text: str) -> str:
@@ -102,6 +109,17 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CODE=URL: the SQLAlchemy URL of force CODE's ERP database, instead of the sample "
                         "file under --sources; repeatable")
     c.add_argument("--posted-since", type=_day, help="only journals posted on or after this day (YYYY-MM-DD)")
+
+    k = sub.add_parser("close-period", help="record that finance closed (or reopened) a period of a force's "
+                                             "ledger (docs/finance.md)")
+    k.add_argument("--force", required=True, choices=force_codes(), help="the force whose period it is")
+    k.add_argument("--fiscal-year", required=True, type=_fiscal_year, help="the year it begins, e.g. 2016")
+    k.add_argument("--period", required=True, type=_period, help="1-12 (April to March) or 13-16")
+    k.add_argument("--reopen", action="store_true", help="record a re-opening instead of a close")
+    k.add_argument("--on", type=_day, help="the day finance closed (or reopened) it, YYYY-MM-DD (default today)")
+    k.add_argument("--by", help="who records it (default $USER)")
+    k.add_argument("--note", help="a note kept with the event")
+    k.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
     return parser
 
 
@@ -161,8 +179,67 @@ def main(argv: list[str] | None = None) -> int:
         from alliance_finance.report import report_cli
         return report_cli(warehouse_url=args.warehouse, out=args.out)
 
+    if args.command == "close-period":
+        return _close_period(parser, args)
+
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
+
+
+def _login_name() -> str:
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name to be found: --by is then required
+        return ""
+
+
+def _close_period(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``alliance-finance close-period``: one event appended to period_close_event; 1 when refused."""
+    import os
+
+    from alliance_finance.core.urls import mask_url
+    from alliance_finance.marts.closes import PeriodCloseRefused, record_period_event
+    from alliance_finance.warehouse import locks, migrate
+    from alliance_finance.warehouse.engine import make_engine
+
+    today = dt.date.today()
+    on = args.on or today
+    if on > today:
+        parser.error(f"--on {on} is in the future: record a close once finance has closed the period")
+    by = (args.by or os.environ.get("USER") or _login_name()).strip()
+    if not by:
+        parser.error("--by NAME is needed ($USER is not set)")
+    prog = "alliance-finance close-period"
+    engine = make_engine(args.warehouse)
+    try:
+        with engine.connect() as conn:
+            if migrate.current_revision(conn) is None:
+                print(f"{prog}: the warehouse {mask_url(args.warehouse)} has no schema yet (alliance-finance run "
+                      "creates it and loads the forces): nothing recorded", file=sys.stderr)
+                return EXIT_FAILED
+        migrate.upgrade(engine)
+        with engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="immediate")
+            with conn.begin():
+                # one writer of period closes at a time (seeds are synchronised under the same lock)
+                locks.pg_xact_lock(conn, locks.MIGRATION_KEY)
+                done = record_period_event(conn, force_code=args.force, fiscal_year=args.fiscal_year,
+                                           period=args.period, action="reopen" if args.reopen else "close",
+                                           on=on, by=by, note=args.note)
+    except PeriodCloseRefused as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except Exception as exc:  # noqa: BLE001 - an operator command: say what and where, masked
+        text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        print(f"{prog}: warehouse {mask_url(args.warehouse)}: {text[0] if text else type(exc).__name__}: "
+              "nothing recorded", file=sys.stderr)
+        return EXIT_FAILED
+    finally:
+        engine.dispose()
+    print(done)
+    return EXIT_OK
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -58,6 +58,10 @@ GRANT INSERT, DELETE ON alliance.map_partner_account TO alliance_loader;
 -- finance's seeds from seeds/ (replaced when the files change)
 GRANT INSERT, DELETE ON alliance.savings_target, alliance.sharing_key, alliance.deflator,
     alliance.programme_cost_centre TO alliance_loader;
+-- finance's budgets from seeds/ (replaced when the file changes) and period closes (appended from
+-- seeds/period_closes.csv and by alliance-finance close-period; never updated or deleted)
+GRANT INSERT, DELETE ON alliance.budget, alliance.budget_profile TO alliance_loader;
+GRANT INSERT ON alliance.period_close_event TO alliance_loader;
 -- the digests that tell a run whether reference data or seeds changed
 GRANT INSERT, UPDATE ON alliance.warehouse_meta TO alliance_loader;
 

@@ -1,4 +1,4 @@
-"""Finance's own data: savings targets, sharing keys, deflators and programme cost centres.
+"""Finance's own data: savings targets, sharing keys, deflators, programme cost centres, budgets, closes.
 
 The files in ``seeds/`` are CSV files finance edits. :func:`read_finance_seeds` validates them (every
 error names the file, the line and the reason), :func:`load_finance_seeds` replaces the rows of the
@@ -10,11 +10,9 @@ docs/finance.md explains every table and rule.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
 import os
-from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
@@ -22,9 +20,10 @@ import sqlalchemy as sa
 
 from alliance_finance.config.forces import ALL_FORCES
 from alliance_finance.config.forces import force_codes as configured_force_codes
-from alliance_finance.core.errors import AllianceFinanceError
 from alliance_finance.core.fiscal import BASELINE_FY
 from alliance_finance.core.paths import PROJECT_ROOT
+from alliance_finance.marts import budgets, closes
+from alliance_finance.marts.seedfile import FinanceSeedError, SeedFile
 from alliance_finance.warehouse import meta
 
 #: Finance's editable data. ``ALLIANCE_SEEDS_DIR`` points elsewhere for a deployment that keeps it apart.
@@ -44,10 +43,6 @@ SEED_FILES = {
     "programme_cost_centre": "programme_cost_centres.csv",
 }
 
-class FinanceSeedError(AllianceFinanceError):
-    """A seed file finance edits is not as docs/finance.md describes: names file, line, expected, found."""
-
-
 # ---------------------------------------------------------------------------------------------
 # Finance's data: seeds/*.csv -> finance tables
 # ---------------------------------------------------------------------------------------------
@@ -63,72 +58,6 @@ class FinanceSeeds:
     programme_cost_centre: list[dict[str, Any]]
 
 
-class _SeedFile:
-    """Reads one seed CSV and names the file and line of anything wrong in it."""
-
-    def __init__(self, path: Path, columns: tuple[str, ...]):
-        self.path = path
-        self.columns = columns
-
-    def rows(self) -> list[tuple[int, dict[str, str]]]:
-        """(line number, row) for each data row; blank lines skipped. Excel's byte-order mark is accepted."""
-        if not self.path.exists():
-            raise FinanceSeedError(f"{self.path}: seed file missing (expected columns {', '.join(self.columns)})")
-        with self.path.open(newline="", encoding="utf-8-sig") as f:
-            reader = csv.DictReader(f)
-            header = tuple(reader.fieldnames or ())
-            missing = [c for c in self.columns if c not in header]
-            if missing:
-                raise FinanceSeedError(
-                    f"{self.path} line 1: expected the columns {', '.join(self.columns)}; "
-                    f"found {', '.join(header) or 'no header'} (missing {', '.join(missing)})"
-                )
-            out = []
-            for row in reader:
-                values = {k: (v or "").strip() for k, v in row.items() if k is not None}
-                if not any(values.values()):
-                    continue
-                out.append((reader.line_num, values))
-            return out
-
-    def fail(self, line: int, column: str, expected: str, found: str) -> FinanceSeedError:
-        return FinanceSeedError(f"{self.path} line {line}, column {column}: expected {expected}; found {found!r}")
-
-    def fiscal_year(self, line: int, row: dict[str, str], column: str) -> int:
-        text = row[column]
-        if not (len(text) == 4 and text.isdigit() and 2000 <= int(text) <= 2099):
-            raise self.fail(line, column, "a fiscal year, the 4-digit year it begins (e.g. 2016)", text)
-        return int(text)
-
-    def scaled(self, line: int, row: dict[str, str], column: str, places: int, *, positive: bool = False,
-               signed: bool = False) -> int:
-        """A decimal with at most ``places`` decimals (thousands commas allowed) as an integer of 10^-places."""
-        text = row[column]
-        kind = f"a number with at most {places} decimal places"
-        try:
-            value = Decimal(text.replace(",", "").replace("£", ""))
-        except InvalidOperation:
-            raise self.fail(line, column, kind, text) from None
-        if not value.is_finite():
-            raise self.fail(line, column, kind, text)
-        units = value.scaleb(places)
-        if units != units.to_integral_value():
-            raise self.fail(line, column, kind, text)
-        if positive and value <= 0:
-            raise self.fail(line, column, "a number greater than zero", text)
-        if not signed and value < 0:
-            raise self.fail(line, column, "a number not below zero", text)
-        return int(units)
-
-    def text(self, line: int, row: dict[str, str], column: str, allowed: set[str] | None = None) -> str:
-        value = row[column]
-        if not value:
-            raise self.fail(line, column, "a value", value)
-        if allowed is not None and value not in allowed:
-            raise self.fail(line, column, f"one of {', '.join(sorted(allowed))}", value)
-        return value
-
-
 def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] | None = None) -> FinanceSeeds:
     """Read and validate the four seed files (see docs/finance.md for their columns).
 
@@ -140,7 +69,7 @@ def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] |
     directory = Path(seeds_dir or SEEDS_DIR)
     force_codes = set(force_codes or configured_force_codes())
 
-    f = _SeedFile(directory / SEED_FILES["savings_target"],
+    f = SeedFile(directory / SEED_FILES["savings_target"],
                   ("fiscal_year", "force_code", "alliance_scope", "cumulative_target", "note"))
     targets, seen = [], {}
     for line, row in f.rows():
@@ -158,7 +87,7 @@ def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] |
         seen[key] = line
         targets.append(record)
 
-    f = _SeedFile(directory / SEED_FILES["sharing_key"], ("valid_from_fy", "force_code", "weight", "basis"))
+    f = SeedFile(directory / SEED_FILES["sharing_key"], ("valid_from_fy", "force_code", "weight", "basis"))
     keys, seen, lines_of = [], {}, {}
     for line, row in f.rows():
         record = {
@@ -183,7 +112,7 @@ def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] |
         if sum(r["weight_hundredths"] for _, r in records) <= 0:
             raise f.fail(records[0][0], "weight", f"weights from {year} that add up to more than zero", "0")
 
-    f = _SeedFile(directory / SEED_FILES["deflator"], ("fiscal_year", "index", "source"))
+    f = SeedFile(directory / SEED_FILES["deflator"], ("fiscal_year", "index", "source"))
     deflators, seen = [], {}
     for line, row in f.rows():
         record = {
@@ -202,7 +131,7 @@ def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] |
             f"prices); found only {', '.join(str(y) for y in sorted(seen))}"
         )
 
-    f = _SeedFile(directory / SEED_FILES["programme_cost_centre"],
+    f = SeedFile(directory / SEED_FILES["programme_cost_centre"],
                   ("force_code", "cost_centre", "cost_centre_name", "programme"))
     centres, seen = [], {}
     for line, row in f.rows():
@@ -226,11 +155,21 @@ def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] |
 def load_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> dict[str, int]:
     """Replace the finance tables' rows with the seed files' contents, in the caller's transaction.
 
-    Validates every file first (against the forces in the warehouse), so a bad edit
-    changes nothing. Returns the number of rows per table. Running it twice gives the same tables.
+    Validates every file first (against the forces and, for budgets, the objectives and subjectives
+    in the warehouse), so a bad edit changes nothing. Budgets (:mod:`.budgets`) are replaced like the
+    four tables; period closes (:mod:`.closes`) are appended when not yet recorded. Returns the number
+    of rows per table (for ``period_close_event``, the events added). Running it twice gives the same
+    tables.
     """
     force_codes = {r[0] for r in conn.execute(sa.text("SELECT force_code FROM dim_force"))}
     seeds = read_finance_seeds(seeds_dir, force_codes=force_codes or None)
+    directory = Path(seeds_dir or SEEDS_DIR)
+    force_codes = force_codes or set(configured_force_codes())
+    objectives = dict(conn.execute(sa.text("SELECT objective_code, alliance_scope FROM dim_objective")).all())
+    subjectives = dict(conn.execute(sa.text("SELECT subjective_code, kind FROM dim_subjective")).all())
+    budget_rows = budgets.read_budgets(directory, force_codes=force_codes, objectives=objectives or None,
+                                       subjectives=subjectives or None)
+    close_events = closes.read_period_closes(directory, force_codes)
     counts = {}
     for table in SEED_FILES:
         rows = getattr(seeds, table)
@@ -242,6 +181,9 @@ def load_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> di
                 rows,
             )
         counts[table] = len(rows)
+    counts["budget"] = budgets.replace_budgets(conn, budget_rows)
+    # events are appended, never replaced: a row gone from the file leaves its event (docs/finance.md)
+    counts["period_close_event"] = closes.add_seed_closes(conn, close_events)
     return counts
 
 
@@ -251,10 +193,10 @@ def load_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> di
 
 
 def seeds_digest(seeds_dir: Path | None = None) -> str:
-    """SHA-256 over the four seed files: a change means the finance tables need reloading."""
+    """SHA-256 over the seed files: a change means the finance tables need reloading."""
     directory = Path(seeds_dir or SEEDS_DIR)
     digest = hashlib.sha256()
-    for name in sorted(SEED_FILES.values()):
+    for name in sorted([*SEED_FILES.values(), *budgets.BUDGET_FILES, closes.CLOSES_FILE]):
         path = directory / name
         digest.update(name.encode() + b"\0")
         digest.update(path.read_bytes() if path.exists() else b"(missing)")

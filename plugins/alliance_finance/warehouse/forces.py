@@ -61,7 +61,10 @@ def sync_forces_in(conn: sa.Connection, forces: Sequence[ForceConfig]) -> bool:
     configured = sorted(code for code, _ in names)
     gone = [] if not _may_delete_forces(conn) else [r[0] for r in conn.execute(
         sa.text("SELECT force_code FROM dim_force WHERE force_code NOT IN :codes "
-                "AND force_code NOT IN (SELECT force_code FROM etl_batch)")
+                "AND force_code NOT IN (SELECT force_code FROM etl_batch) "
+                # finance's recorded closes and budgets name it too: kept while they do
+                "AND force_code NOT IN (SELECT force_code FROM period_close_event) "
+                "AND force_code NOT IN (SELECT force_code FROM budget)")
         .bindparams(sa.bindparam("codes", expanding=True)), {"codes": configured})]
     for code in gone:
         for table in _DERIVED_MAPS:
