@@ -232,28 +232,44 @@ def test_cost_share_default_key_from_baseline_alliance_nre(ledger_warehouse):
 
 
 def test_savings_share_splits_the_alliance_savings_by_the_cost_key(ledger_warehouse):
-    """CHART.md "Sharing savings", FY 2016 by hand: alliance-scope NRE fell from 1,350,000.01 (ASC
-    950,000.01, WP 400,000.00) to 1,049,999.99 (ASC 650,000.00, WP 399,999.99): savings 300,000.02, of
-    which ASC realised 300,000.01 and WP 0.01. By the key 0.703704 : 0.296296, 30,000,002p gives ASC
-    21,111,121.407408p and WP 8,888,880.592592p: the spare penny goes to WP."""
+    """CHART.md "Sharing savings", FY 2015 (complete) by hand: alliance-scope NRE fell from 1,350,000.01
+    (ASC 950,000.01, WP 400,000.00) to 970,099.99 (ASC 620,099.99 with 99.99 in suspense, WP
+    350,000.00): savings 379,900.02, of which ASC realised 329,900.02 and WP 50,000.00. By the key
+    0.703704 : 0.296296, 37,990,002p gives ASC 26,733,716.367408p and WP 11,256,285.632592p: the spare
+    penny goes to WP."""
     share = {(r["fiscal_year"], r["force_code"]): r for r in rows(ledger_warehouse, "v_savings_share")}
-    asc, wp = share[(2016, "ASC")], share[(2016, "WP")]
+    asc, wp = share[(2015, "ASC")], share[(2015, "WP")]
+    assert (asc["through_period"], asc["year_complete"]) == (16, 1)
     assert (asc["key_share"], wp["key_share"]) == (D("0.703704"), D("0.296296"))
     cost = {(r["fiscal_year"], r["force_code"]): r for r in rows(ledger_warehouse, "v_cost_share")}
-    assert asc["key_basis"] == cost[(2016, "ASC")]["key_basis"]  # the same key as programme costs
-    assert asc["alliance_savings"] == wp["alliance_savings"] == D("300000.02")
-    assert (asc["fair_share"], wp["fair_share"]) == (D("211111.21"), D("88888.81"))
-    assert (asc["realised_savings"], wp["realised_savings"]) == (D("300000.01"), D("0.01"))
-    assert (asc["difference"], wp["difference"]) == (D("88888.80"), D("-88888.80"))
-    # Wiltshire's target is set; Avon and Somerset's is the alliance's 15m less Wiltshire's
-    assert (wp["target"], wp["target_basis"]) == (D("6666666.67"), "set")
-    assert asc["target"] == D("8333333.33") and asc["target_basis"].startswith("implied")
+    assert asc["key_basis"] == cost[(2015, "ASC")]["key_basis"]  # the same key as programme costs
+    assert asc["alliance_savings"] == wp["alliance_savings"] == D("379900.02")
+    assert (asc["fair_share"], wp["fair_share"]) == (D("267337.16"), D("112562.86"))
+    assert (asc["realised_savings"], wp["realised_savings"]) == (D("329900.02"), D("50000.00"))
+    assert (asc["difference"], wp["difference"]) == (D("62562.86"), D("-62562.86"))
+    # Wiltshire's target is set; Avon and Somerset's is the alliance's 7.5m less Wiltshire's
+    assert (wp["target"], wp["target_basis"]) == (D("3333333.33"), "set")
+    assert asc["target"] == D("4166666.67") and asc["target_basis"].startswith("implied")
     for year in (2014, 2015, 2016):
         pair = [share[(year, f)] for f in ("ASC", "WP")]
         assert sum(p["fair_share"] for p in pair) == pair[0]["alliance_savings"]
+        assert sum(p["realised_savings"] for p in pair) == pair[0]["alliance_savings"]
         assert sum(p["difference"] for p in pair) == 0
     # the baseline year: no savings, no target to speak of
     assert share[(2014, "ASC")]["alliance_savings"] == D("0.00") and share[(2014, "ASC")]["target"] is None
+
+
+def test_savings_share_of_a_year_in_progress_runs_to_its_closed_periods(ledger_warehouse):
+    """The ledger ends on 31 March 2017, so FY 2016's period 12 is not closed yet (CHART.md: a posting
+    10 days after its month's end closes it): its savings run to P11 for every force, leaving out WP's
+    P12 grant of 0.02. ASC saved 300,000.01 and WP -0.01 over P1-P11: 300,000.00 between them, split
+    30,000,000p x 0.703704 = 21,111,120p exactly."""
+    share = {(r["fiscal_year"], r["force_code"]): r for r in rows(ledger_warehouse, "v_savings_share")}
+    asc, wp = share[(2016, "ASC")], share[(2016, "WP")]
+    assert (asc["through_period"], asc["year_complete"], wp["through_period"]) == (11, 0, 11)
+    assert (asc["alliance_savings"], asc["realised_savings"], wp["realised_savings"]) == (
+        D("300000.00"), D("300000.01"), D("-0.01"))
+    assert (asc["fair_share"], wp["fair_share"]) == (D("211111.20"), D("88888.80"))
 
 
 def test_cost_share_key_override_from_a_year_and_ties_to_the_penny(warehouse_url, tmp_path):

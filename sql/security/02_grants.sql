@@ -41,6 +41,8 @@ GRANT SELECT ON ALL TABLES IN SCHEMA alliance TO alliance_loader;
 -- change), its quarantined lines and the WP journals it covered
 GRANT INSERT, UPDATE ON alliance.etl_batch TO alliance_loader;
 GRANT INSERT, UPDATE, DELETE ON alliance.fact_ledger_line TO alliance_loader;
+-- a batch's money posted into periods already closed (warehouse/post_close.py; a superseded one's removed)
+GRANT INSERT, DELETE ON alliance.post_close_adjustment TO alliance_loader;
 -- the summaries the views read, kept with the lines in the same transaction (warehouse/summaries.py)
 GRANT INSERT, UPDATE, DELETE ON alliance.force_year_summary, alliance.ledger_summary, alliance.nre_summary,
     alliance.cost_centre_summary, alliance.partner_flow_summary TO alliance_loader;

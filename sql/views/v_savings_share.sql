@@ -1,3 +1,5 @@
+{#- The baseline year is fixed by CHART.md: FY 2014 (2014/15), the year before the alliance. -#}
+{%- set baseline_fy = 2014 -%}
 {#- key_share: the key held in parts per million, shown as an exact fraction with six places. -#}
 -- v_savings_share: the alliance's savings shared by the key (CHART.md, "Sharing savings"), one row per
 -- fiscal year and force, beside what each force realised and the target each carries.
@@ -5,12 +7,14 @@
 -- key_basis, key_share  the sharing key of the year, exactly v_cost_share's (the default key, FY 2014
 --                       NRE on alliance-scope functions, or finance's sharing_key), so programme costs
 --                       and savings are shared by the same key
--- alliance_savings      the alliance's savings on alliance-scope functions: v_savings_tracker's ALL row
---                       (baseline NRE less the year's NRE, cash terms)
+-- through_period, year_complete  how far the year's figures run for the alliance (v_fiscal_year_status's
+--                       ALL row: the lesser of the forces'); every force's savings here run to it too
+-- alliance_savings      the alliance's savings on alliance-scope functions over periods 1..through_period
+--                       (FY 2014 NRE of the same periods less the year's; the whole year once complete)
 -- fair_share            key x alliance_savings, to the penny by the largest-remainder rule (applied to
 --                       the absolute total, then signed), so the fair shares add up to exactly
 --                       alliance_savings
--- realised_savings      the force's own savings on alliance-scope functions (v_savings_tracker)
+-- realised_savings      the force's own savings on alliance-scope functions, over the same periods
 -- difference            realised_savings - fair_share: positive, the force found more than its share
 --                       of the alliance's savings; the forces' differences sum to zero
 -- target, target_basis  the force's cumulative target: its own row of savings_target ('set'), or, for
@@ -19,17 +23,38 @@
 --                       when neither can be said
 --
 -- A year without a valid key or without every force's baseline has NULL fair_share and difference
--- rather than a guess. The figures are v_savings_tracker's whole-year ones.
+-- rather than a guess. For a complete year the figures are v_savings_tracker's whole-year ones.
 CREATE VIEW v_savings_share AS
-WITH alliance AS (
-    SELECT fiscal_year, savings_pence AS alliance_savings_pence, target_pence AS alliance_target_pence
+WITH alliance_year AS (
+    -- the years v_savings_tracker has an ALL row for, how far their figures run, the alliance's target
+    SELECT fiscal_year, through_period, year_complete, baseline_nre_pence, target_pence AS alliance_target_pence
     FROM v_savings_tracker
     WHERE force_code = 'ALL' AND alliance_scope = 'alliance'
 ),
+own_savings AS (
+    -- each force's savings on alliance-scope functions over periods 1..through_period of the
+    -- alliance's year (its baseline over the same periods less its NRE): like with like, and the
+    -- forces' add up to the alliance's
+    SELECT a.fiscal_year, n.force_code,
+           CAST(SUM(CASE WHEN n.fiscal_year = {{ baseline_fy }} AND n.period <= a.through_period THEN n.amount_pence ELSE 0 END)
+                - SUM(CASE WHEN n.fiscal_year = a.fiscal_year AND n.period <= a.through_period THEN n.amount_pence ELSE 0 END)
+                AS bigint) AS realised_pence
+    FROM alliance_year AS a
+    JOIN nre_summary AS n ON n.alliance_scope = 'alliance' AND n.fiscal_year IN (a.fiscal_year, {{ baseline_fy }})
+    GROUP BY a.fiscal_year, n.force_code
+),
+alliance AS (
+    SELECT a.fiscal_year, a.through_period, a.year_complete, a.alliance_target_pence,
+           CASE WHEN a.baseline_nre_pence IS NULL THEN NULL
+                ELSE (SELECT CAST(COALESCE(SUM(o.realised_pence), 0) AS bigint) FROM own_savings AS o
+                      WHERE o.fiscal_year = a.fiscal_year) END AS alliance_savings_pence
+    FROM alliance_year AS a
+),
 own AS (
-    SELECT fiscal_year, force_code, savings_pence AS realised_pence, target_pence AS own_target_pence
-    FROM v_savings_tracker
-    WHERE force_code <> 'ALL' AND alliance_scope = 'alliance'
+    SELECT t.fiscal_year, t.force_code, COALESCE(o.realised_pence, 0) AS realised_pence, t.target_pence AS own_target_pence
+    FROM v_savings_tracker AS t
+    LEFT JOIN own_savings AS o ON o.fiscal_year = t.fiscal_year AND o.force_code = t.force_code
+    WHERE t.force_code <> 'ALL' AND t.alliance_scope = 'alliance'
 ),
 keyed AS (
     SELECT
@@ -37,6 +62,8 @@ keyed AS (
         c.force_code,
         c.key_basis,
         c.key_ppm,
+        a.through_period,
+        a.year_complete,
         a.alliance_savings_pence,
         a.alliance_target_pence,
         o.realised_pence,
@@ -84,6 +111,8 @@ shared AS (
 SELECT
     fiscal_year,
     force_code,
+    through_period,
+    year_complete,
     key_basis,
     {{ fixed("key_ppm", 6, 7) }}                           AS key_share,
     {{ money("alliance_savings_pence") }}                  AS alliance_savings,

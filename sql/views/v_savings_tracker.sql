@@ -15,6 +15,26 @@
 -- ALL rows exist only for years in which every force has ledger, so a year one force has not
 -- delivered yet never shows as a saving.
 --
+-- In-year (CHART.md "In-year tracking"): like with like, never part of a year against a whole one.
+-- through_period     how far the year's figures run: v_fiscal_year_status (1-12; 16 when the year is
+--                    complete, its adjustment periods 13-16 then counting; 0 when period 1 is open);
+--                    for ALL the lesser of the forces'
+-- year_complete      1 when period 12 is closed, else 0
+-- ytd_nre            NRE of periods 1..through_period
+-- ytd_baseline_nre   FY {{ baseline_fy }}'s NRE of the same periods 1..through_period
+-- ytd_savings        ytd_baseline_nre - ytd_nre
+-- ytd_target         target x ytd_baseline_nre / baseline_nre: the year's cumulative target phased by
+--                    the baseline's own seasonality, rounded half away from zero to the penny
+-- forecast_nre       complete year: the outturn (nre). Else with a budget loaded for the force (for
+--                    ALL: every force) and year: ytd_nre + the budget's profile for periods
+--                    through_period+1..12 (v_budget_profile, this scope's objectives); else run rate:
+--                    ytd_nre x baseline_nre / ytd_baseline_nre, to the penny. NULL when nothing is
+--                    closed yet and no budget is loaded
+-- forecast_savings   baseline_nre - forecast_nre
+-- forecast_method    'outturn', 'budget' or 'run_rate'
+-- For a complete year every ytd_ figure equals its whole-year one and the forecast is the outturn.
+-- Scaling by a ratio of money is exact 64-bit integer arithmetic (sqlfiles.scaled).
+--
 -- Real terms (optional, when table deflator holds this year's and FY {{ baseline_fy }}'s index):
 -- nre_real = nre * index(FY {{ baseline_fy }}) / index(year), rounded half away from zero to the penny
 -- in exact integer arithmetic; savings_real = baseline_nre - nre_real. ALL's real figures are the
@@ -84,6 +104,72 @@ tracked AS (
     UNION ALL
     SELECT * FROM alliance
 ),
+status AS (
+    -- how far each row's figures run, and the forces whose lines make it up (ALL: every force)
+    SELECT r.fiscal_year, r.force_code, r.alliance_scope,
+           COALESCE(s.through_period, 0) AS through_period,
+           COALESCE(s.year_complete, 0)  AS year_complete
+    FROM tracked AS r
+    LEFT JOIN v_fiscal_year_status AS s ON s.force_code = r.force_code AND s.fiscal_year = r.fiscal_year
+),
+member AS (
+    SELECT force_code AS row_force, force_code FROM dim_force
+    UNION ALL
+    SELECT 'ALL', force_code FROM dim_force
+),
+to_date AS (
+    -- NRE of periods 1..through_period of the year, and of the baseline (nre_summary, by period)
+    SELECT st.fiscal_year, st.force_code, st.alliance_scope,
+           CAST(SUM(CASE WHEN n.fiscal_year = st.fiscal_year AND n.period <= st.through_period
+                         THEN n.amount_pence ELSE 0 END) AS bigint) AS ytd_nre_pence,
+           CAST(SUM(CASE WHEN n.fiscal_year = {{ baseline_fy }} AND n.period <= st.through_period
+                         THEN n.amount_pence ELSE 0 END) AS bigint) AS ytd_baseline_pence
+    FROM status AS st
+    JOIN member AS m ON m.row_force = st.force_code
+    JOIN nre_summary AS n
+      ON n.force_code = m.force_code AND n.alliance_scope = st.alliance_scope
+     AND n.fiscal_year IN (st.fiscal_year, {{ baseline_fy }})
+    GROUP BY st.fiscal_year, st.force_code, st.alliance_scope
+),
+budget_year AS (
+    -- the forces with a budget loaded for a year
+    SELECT DISTINCT force_code, fiscal_year FROM budget
+),
+budgeted AS (
+    -- rows whose every member force has a budget for the year
+    SELECT st.fiscal_year, st.force_code, st.alliance_scope
+    FROM status AS st
+    JOIN member AS m ON m.row_force = st.force_code
+    LEFT JOIN budget_year AS b ON b.force_code = m.force_code AND b.fiscal_year = st.fiscal_year
+    GROUP BY st.fiscal_year, st.force_code, st.alliance_scope
+    HAVING COUNT(b.force_code) = COUNT(*)
+),
+budget_rest AS (
+    -- the budget's profile for the periods after through_period, on this scope's objectives
+    SELECT st.fiscal_year, st.force_code, st.alliance_scope,
+           CAST(SUM(CASE WHEN bp.period > st.through_period THEN bp.amount_pence ELSE 0 END) AS bigint) AS rest_pence
+    FROM status AS st
+    JOIN member AS m ON m.row_force = st.force_code
+    JOIN v_budget_profile AS bp ON bp.force_code = m.force_code AND bp.fiscal_year = st.fiscal_year
+    JOIN dim_objective AS o ON o.objective_code = bp.objective_code AND o.alliance_scope = st.alliance_scope
+    GROUP BY st.fiscal_year, st.force_code, st.alliance_scope
+),
+in_year AS (
+    SELECT st.fiscal_year, st.force_code, st.alliance_scope, st.through_period, st.year_complete,
+           COALESCE(t.ytd_nre_pence, 0)      AS ytd_nre_pence,
+           COALESCE(t.ytd_baseline_pence, 0) AS ytd_baseline_pence,
+           CASE WHEN st.year_complete = 1 THEN 'outturn'
+                WHEN bg.force_code IS NOT NULL THEN 'budget'
+                WHEN st.through_period > 0 THEN 'run_rate' END AS forecast_method,
+           COALESCE(br.rest_pence, 0) AS budget_rest_pence
+    FROM status AS st
+    LEFT JOIN to_date AS t
+           ON t.fiscal_year = st.fiscal_year AND t.force_code = st.force_code AND t.alliance_scope = st.alliance_scope
+    LEFT JOIN budgeted AS bg
+           ON bg.fiscal_year = st.fiscal_year AND bg.force_code = st.force_code AND bg.alliance_scope = st.alliance_scope
+    LEFT JOIN budget_rest AS br
+           ON br.fiscal_year = st.fiscal_year AND br.force_code = st.force_code AND br.alliance_scope = st.alliance_scope
+),
 measured AS (
     SELECT
         r.fiscal_year,
@@ -95,8 +181,20 @@ measured AS (
         t.target_pence,
         r.deflator_index_ten_thousandths,
         r.nre_real_pence,
-        r.baseline_nre_pence - r.nre_real_pence AS savings_real_pence
+        r.baseline_nre_pence - r.nre_real_pence AS savings_real_pence,
+        i.through_period,
+        i.year_complete,
+        i.ytd_nre_pence,
+        CASE WHEN r.baseline_nre_pence IS NULL THEN NULL ELSE i.ytd_baseline_pence END AS ytd_baseline_pence,
+        i.forecast_method,
+        CASE i.forecast_method
+            WHEN 'outturn'  THEN r.nre_pence
+            WHEN 'budget'   THEN i.ytd_nre_pence + i.budget_rest_pence
+            WHEN 'run_rate' THEN {{ scaled("i.ytd_nre_pence", "r.baseline_nre_pence", "i.ytd_baseline_pence") }}
+        END AS forecast_nre_pence
     FROM tracked AS r
+    JOIN in_year AS i
+      ON i.fiscal_year = r.fiscal_year AND i.force_code = r.force_code AND i.alliance_scope = r.alliance_scope
     LEFT JOIN savings_target AS t
            ON t.force_code = r.force_code
           AND t.alliance_scope = r.alliance_scope
@@ -104,6 +202,12 @@ measured AS (
                                WHERE t2.force_code = r.force_code
                                  AND t2.alliance_scope = r.alliance_scope
                                  AND t2.fiscal_year <= r.fiscal_year)
+),
+phased AS (
+    SELECT m.*,
+           CASE WHEN m.year_complete = 1 THEN m.target_pence
+                ELSE {{ scaled("m.target_pence", "m.ytd_baseline_pence", "m.baseline_nre_pence") }} END AS ytd_target_pence
+    FROM measured AS m
 )
 SELECT
     fiscal_year,
@@ -124,5 +228,20 @@ SELECT
     savings_pence - target_pence                   AS target_variance_pence,
     deflator_index_ten_thousandths,
     nre_real_pence,
-    savings_real_pence
-FROM measured;
+    savings_real_pence,
+    through_period,
+    year_complete,
+    {{ money("ytd_baseline_pence") }}                          AS ytd_baseline_nre,
+    {{ money("ytd_nre_pence") }}                               AS ytd_nre,
+    {{ money("ytd_baseline_pence - ytd_nre_pence") }}          AS ytd_savings,
+    {{ money("ytd_target_pence") }}                            AS ytd_target,
+    {{ money("forecast_nre_pence") }}                          AS forecast_nre,
+    {{ money("baseline_nre_pence - forecast_nre_pence") }}     AS forecast_savings,
+    forecast_method,
+    ytd_baseline_pence                                         AS ytd_baseline_nre_pence,
+    ytd_nre_pence,
+    ytd_baseline_pence - ytd_nre_pence                         AS ytd_savings_pence,
+    ytd_target_pence,
+    forecast_nre_pence,
+    baseline_nre_pence - forecast_nre_pence                    AS forecast_savings_pence
+FROM phased;

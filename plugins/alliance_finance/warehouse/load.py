@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from alliance_finance.core import faults
 from alliance_finance.core.ledger import CONFORMED_COLUMNS, CONFORMED_SCHEMA, Batch
 from alliance_finance.core.money import format_gbp
-from alliance_finance.warehouse import locks, sqlfiles, summaries
+from alliance_finance.warehouse import locks, post_close, sqlfiles, summaries
 from alliance_finance.warehouse.mapping import mapped_lines_sql
 from alliance_finance.warehouse.meta import utcnow
 from alliance_finance.warehouse.outcome import LoadOutcome
@@ -152,6 +152,7 @@ class BatchLoader:
             return self._record_rejected(batch)
 
         lines = batch.lines.select(list(CONFORMED_COLUMNS)).cast(CONFORMED_SCHEMA)
+        closed = post_close.closed_periods(conn, batch.force_code)  # as they stood before this batch
         batch_id = self._insert_batch_row(batch, "loaded", lines)
         superseded = self._supersede(batch, batch_id)
         if superseded:
@@ -159,6 +160,7 @@ class BatchLoader:
         loaded = self._insert_lines(lines, batch_id)
         if loaded:
             summaries.add_batch(conn, batch_id)
+            post_close.record(conn, batch_id, batch.force_code, lines, closed)
         faults.reached(f"{batch.force_code}.load.staged")
         if loaded != lines.num_rows:
             raise RuntimeError(f"{batch.source_ref}: {lines.num_rows} lines staged but {loaded} inserted")
@@ -227,6 +229,7 @@ class BatchLoader:
             {"force": batch.force_code, "day": batch.business_date, "sequence": batch.sequence}).all()
         for row in earlier:
             summaries.add_batch(self._conn, row.batch_id, sign=-1)
+            post_close.forget(self._conn, row.batch_id)
             self._conn.execute(sa.text("DELETE FROM fact_ledger_line WHERE batch_id = :id"), {"id": row.batch_id})
             self._conn.execute(sa.text(
                 "UPDATE etl_batch SET status = 'superseded', superseded_by = :new WHERE batch_id = :id"),

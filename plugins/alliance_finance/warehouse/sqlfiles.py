@@ -62,6 +62,25 @@ def money(dialect: str):
     return _money
 
 
+def scaled(a: str, b: str, c: str) -> str:
+    """``a x b / c`` rounded half away from zero to an integer, exactly, in 64-bit integer arithmetic.
+
+    The in-year figures scale money by a ratio of money (CHART.md: a target x baseline to date /
+    baseline for the year; a run rate). ``a x b`` can pass 2^63 (30 million pounds x 200 million
+    pounds, in pence), which PostgreSQL refuses and SQLite would turn into a binary float. So ``b`` is
+    split at a million: a x b = a x (b div M) x M + a x (b mod M), and the division carried as long
+    division, every step below 2^63 while |a| x |b| / 10^6 and |c| x 10^6 are (amounts up to about
+    nine thousand million pounds). ``a``, ``b``, ``c`` are integer column names or expressions;
+    NULL when any is NULL or ``c`` is 0.
+    """
+    m = 1_000_000
+    x = f"(abs({a}) * (abs({b}) / {m}))"
+    low = f"(({x} % abs({c})) * {m} + abs({a}) * (abs({b}) % {m}))"
+    return (f"(CASE WHEN {a} IS NULL OR {b} IS NULL OR {c} IS NULL OR {c} = 0 THEN NULL ELSE "
+            f"(CASE WHEN (({a} < 0) <> (({b} < 0) <> ({c} < 0))) THEN -1 ELSE 1 END) * "
+            f"(({x} / abs({c})) * {m} + {low} / abs({c}) + CASE WHEN 2 * ({low} % abs({c})) >= abs({c}) THEN 1 ELSE 0 END) END)")
+
+
 def money_type(dialect: str) -> str:
     """The column type of an exact amount in pounds: ``numeric(15,2)``, or exact decimal ``text`` on SQLite."""
     return "numeric(15,2)" if dialect == "postgresql" else "text"
@@ -80,7 +99,7 @@ def render(sql_or_path: str | Path, dialect: str, **params) -> str:
     else:
         text = sql_or_path
     return _template(text).render(dialect=dialect, money=money(dialect), fixed=fixed(dialect),
-                                         money_type=money_type(dialect),
+                                         money_type=money_type(dialect), scaled=scaled,
                                          **params)
 
 

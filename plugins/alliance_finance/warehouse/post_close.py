@@ -1,0 +1,52 @@
+"""Post-close adjustments: a batch's money posted into periods already closed when it loaded.
+
+CHART.md: "A line posted into a period after finance recorded it closed is still ledger: it is loaded
+and shown as a post-close adjustment, so a figure reported for a closed period never moves silently."
+The loader asks :func:`closed_periods` how the force's periods stand *before* the batch (its own
+postings close nothing for itself: they are in the same delivery), and after inserting the batch's
+lines :func:`record` writes, in the same transaction, one ``post_close_adjustment`` row per closed
+period the batch touched: its net pence and line count, and how the period stood (``recorded`` by
+finance on ``closed_on``, or ``inferred`` from the ledger). A superseded delivery's rows go with its
+lines (:func:`forget`). ``v_post_close_adjustments`` shows them.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import sqlalchemy as sa
+
+#: (fiscal year, period) -> (basis, closed_on) of the force's closed periods
+ClosedPeriods = dict[tuple[int, int], tuple[str, object]]
+
+
+def closed_periods(conn: sa.Connection, force_code: str) -> ClosedPeriods:
+    """The force's periods closed now (v_period_status): recorded or inferred."""
+    rows = conn.execute(sa.text(
+        "SELECT fiscal_year, period, basis, closed_on FROM v_period_status WHERE force_code = :force AND closed = 1"),
+        {"force": force_code})
+    return {(int(r.fiscal_year), int(r.period)): (r.basis, r.closed_on) for r in rows}
+
+
+def record(conn: sa.Connection, batch_id: int, force_code: str, lines: pa.Table, closed: ClosedPeriods) -> int:
+    """Write the batch's post-close adjustments; returns how many closed periods it posted into."""
+    if not closed or lines.num_rows == 0:
+        return 0
+    sums = lines.group_by(["fiscal_year", "period"]).aggregate([("amount_pence", "sum"), ("amount_pence", "count")])
+    rows = []
+    for fiscal_year, period, pence, count in zip(*(sums.column(n).to_pylist() for n in (
+            "fiscal_year", "period", "amount_pence_sum", "amount_pence_count"))):
+        state = closed.get((int(fiscal_year), int(period)))
+        if state is not None:
+            rows.append({"batch_id": batch_id, "force": force_code, "fy": fiscal_year, "period": period,
+                         "basis": state[0], "closed_on": state[1], "pence": int(pence), "count": int(count)})
+    if rows:
+        conn.execute(sa.text(
+            "INSERT INTO post_close_adjustment (batch_id, force_code, fiscal_year, period, basis, closed_on, "
+            "amount_pence, line_count) VALUES (:batch_id, :force, :fy, :period, :basis, :closed_on, :pence, :count)"),
+            rows)
+    return len(rows)
+
+
+def forget(conn: sa.Connection, batch_id: int) -> None:
+    """A superseded delivery's adjustments go with its lines."""
+    conn.execute(sa.text("DELETE FROM post_close_adjustment WHERE batch_id = :id"), {"id": batch_id})
