@@ -3,7 +3,7 @@ DATE, and a later night's sources extend an earlier night's the way the real sys
 
 The replay generates every night from 20 September to 20 October 2016 into one folder, runs the
 pipeline after each, and compares the warehouse so built night by night with one loaded once from the
-last night's sources. Small scale (0.05), one fiscal year: about a minute on a busy two-core machine.
+last night's sources (SQLite; three of the nights on PostgreSQL too). Small scale (0.05), one fiscal year.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import pytest
 import sqlalchemy as sa
 
 from alliance_finance.cli import main
+from alliance_finance.warehouse.engine import make_engine
 from alliance_sample import generate_sources
 
 SCALE, SEED = Decimal("0.05"), 7
@@ -56,13 +57,15 @@ def _wp_journals(out: Path) -> dict[int, tuple]:
     return journals
 
 
-def _facts(url: str) -> list[tuple]:
-    engine = sa.create_engine(url)
+def _facts(url: str) -> tuple[list[tuple], dict[str, int]]:
+    """Every fact line's columns as text, sorted; and the number of batches per status."""
+    engine = make_engine(url)
+    schema = "alliance." if engine.dialect.name == "postgresql" else ""
     try:
         with engine.connect() as connection:
-            rows = connection.execute(sa.text(f"SELECT {FACT_COLUMNS} FROM fact_ledger_line")).all()
+            rows = connection.execute(sa.text(f"SELECT {FACT_COLUMNS} FROM {schema}fact_ledger_line")).all()
             statuses = dict(connection.execute(sa.text(
-                "SELECT status, COUNT(*) FROM etl_batch GROUP BY status")).all())
+                f"SELECT status, COUNT(*) FROM {schema}etl_batch GROUP BY status")).all())
     finally:
         engine.dispose()
     return sorted(tuple(str(v) for v in row) for row in rows), statuses
@@ -82,6 +85,7 @@ def replay(tmp_path_factory):
     return sources, url, held, exits
 
 
+@pytest.mark.slow
 def test_every_night_runs_and_the_nights_add_up_to_one_load(replay, tmp_path, capsys):
     sources, url, _, exits = replay
     assert exits == {night: 0 for night in _nights()}
@@ -102,6 +106,7 @@ def test_every_night_runs_and_the_nights_add_up_to_one_load(replay, tmp_path, ca
     assert nightly_batches.get("superseded", 0) >= 1
 
 
+@pytest.mark.slow
 def test_a_later_night_extends_an_earlier_one(replay):
     _, _, held, _ = replay
     nights = list(_nights())
@@ -126,6 +131,32 @@ def test_a_later_night_extends_an_earlier_one(replay):
                 posted_late += 1  # its posting transaction committed after the earlier night's run
     assert new_deliveries >= 20 and redelivered == 1
     assert posted_late >= 1, "no journal committed late in the window: the replay does not test it"
+
+
+@pytest.mark.slow
+def test_nights_on_postgresql(pg_url, tmp_path, capsys):
+    """Three nights on PostgreSQL against one load of the last night's sources: on the second the
+    re-delivered day's wrong _001 arrives, on the third its _002 and a journal posted two days before
+    whose posting committed late."""
+    from conftest import drop_pg_database, new_pg_database
+
+    nights = [dt.date(2016, 9, 26) + dt.timedelta(days=n) for n in range(3)]
+    for night in nights:
+        generate_sources(tmp_path / "nightly", from_fy=2016, to_fy=2016, scale=SCALE, seed=SEED, as_of=night)
+        assert main(["run", "--sources", str(tmp_path / "nightly"), "--warehouse", pg_url]) == 0, night
+    generate_sources(tmp_path / "once", from_fy=2016, to_fy=2016, scale=SCALE, seed=SEED, as_of=nights[-1])
+    once_url = new_pg_database()
+    try:
+        assert main(["run", "--sources", str(tmp_path / "once"), "--warehouse", once_url]) == 0
+        (nightly, nightly_batches), (single, _) = _facts(pg_url), _facts(once_url)
+    finally:
+        drop_pg_database(once_url)
+    capsys.readouterr()
+    assert len(nightly) > 3_000 and nightly == single
+    assert "rejected" not in nightly_batches and nightly_batches.get("superseded", 0) >= 1
+    journals = _wp_journals(tmp_path / "nightly")
+    assert any(status == "P" and posted_at < "2016-09-27" and journal_id == 100212
+               for journal_id, (_, status, posted_at, _) in journals.items())
 
 
 def test_nothing_after_the_night_and_the_year_incomplete(tmp_path):
