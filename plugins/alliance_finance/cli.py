@@ -80,6 +80,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--scale", type=_positive_float_text, default="1",
                    help="multiplies the number of lines, not the money (1 = about 100,000 lines a year)")
     g.add_argument("--seed", type=int, default=2015, help="random seed: the same seed gives the same bytes")
+    g.add_argument("--as-of", type=_day, metavar="DATE",
+                   help="the sources as they stand on the night of DATE (YYYY-MM-DD): deliveries and journals "
+                        "posted before that day only, the current fiscal year incomplete; a later DATE extends them")
 
     r = sub.add_parser("run", help="one pipeline pass: extract, validate, map and load everything new")
     r.add_argument("--sources", type=Path, help="folder holding each force's sources (dags/forces.yaml: source)")
@@ -151,10 +154,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "generate":
         if args.from_fy > args.to_fy:
             parser.error(f"--from-fy {args.from_fy} is after --to-fy {args.to_fy}")
+        if args.as_of is not None and args.as_of <= dt.date(args.from_fy, 4, 1):
+            parser.error(f"--as-of {args.as_of} is not after 1 April {args.from_fy}, the first day of --from-fy")
         from alliance_sample import generate_sources
 
         summary = generate_sources(args.out, from_fy=args.from_fy, to_fy=args.to_fy,
-                                   scale=Decimal(args.scale), seed=args.seed)
+                                   scale=Decimal(args.scale), seed=args.seed, as_of=args.as_of)
         print(summary.describe())
         return EXIT_OK
 

@@ -17,6 +17,7 @@ integers), :mod:`.volumes` (how many lines carry the money), :mod:`.month` (a mo
 
 from __future__ import annotations
 
+import datetime as dt
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,21 +27,29 @@ __all__ = ["generate_sources", "GenerationSummary", "ForceYear"]
 
 
 def generate_sources(out: Path, from_fy: int = 2014, to_fy: int = 2018, scale: Decimal = Decimal(1),
-                     seed: int = 2015) -> GenerationSummary:
+                     seed: int = 2015, as_of: dt.date | None = None) -> GenerationSummary:
     """Write both forces' sample sources for fiscal years ``from_fy`` to ``to_fy`` into ``out``.
 
     ``scale`` multiplies the number of lines (1 is about 100,000 lines a fiscal year for both forces
     together); money totals stay the same at every scale. Earlier sample files in ``out`` (ASC delivery
     files and the WP database) are replaced, so a rerun with the same arguments gives identical bytes.
     Memory stays flat as the scale grows: the ledgers are built and written one posting month at a time.
+
+    ``as_of``: the sources as they stand on the night that ends on that day (the pipeline's nightly
+    run): ASC deliveries of the days before it, WP journals entered before its midnight (posted only if
+    posted by then), nothing of a later fiscal year. A later ``as_of`` gives a superset: the same
+    delivery files, byte for byte, and the same journals, some of them posted since.
     """
     scale = Decimal(scale)
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
     if from_fy > to_fy:
         raise ValueError(f"from_fy {from_fy} is after to_fy {to_fy}")
+    if as_of is not None and as_of <= dt.date(from_fy, 4, 1):
+        raise ValueError(f"as_of {as_of} is not after the first day of FY {from_fy} (1 April {from_fy}): "
+                         "nothing would have been delivered yet")
     # deferred: runner imports this package's modules, so importing it at the top would make the
     # package import itself in a circle (and load numpy for a mere `import alliance_sample`)
     from alliance_sample.runner import run
 
-    return run(Path(out), from_fy, to_fy, scale, seed)
+    return run(Path(out), from_fy, to_fy, scale, seed, as_of)

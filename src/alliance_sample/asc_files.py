@@ -8,6 +8,12 @@ blank on balance-sheet accounts. Each control file is written after its data fil
 
 One business day is delivered twice: the ``_001`` file carried a wrong amount on one invoice line and
 an invoice that was posted in error; ``_002`` is the corrected delivery and replaces it.
+
+As of a night (``cutoff``, the day the night ends): only the deliveries of the days before it are
+there; the corrected ``_002`` arrives with the next business day's delivery, so a night in between
+holds only the wrong ``_001``. A file already in the folder with the same bytes is left alone (its
+identity unchanged, as a real inbound folder's files stay), and the writer remembers every name it
+delivered so that the caller can remove any other.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alliance_sample.calendar import next_business_day
 from alliance_sample.chart import Chart
 from alliance_sample.documents import Documents
 
@@ -64,8 +71,12 @@ def date_text(ordinal: int) -> str:
 class AscWriter:
     """Writes one force's posting months as daily deliveries into ``inbound``."""
 
-    def __init__(self, inbound: Path, chart: Chart, redelivery_month: tuple[int, int] | None):
+    def __init__(self, inbound: Path, chart: Chart, redelivery_month: tuple[int, int] | None,
+                 cutoff: dt.date | None = None):
         self.inbound = inbound
+        #: as of the night that ends on this day: only deliveries that arrived before it (None: all)
+        self.cutoff = cutoff
+        self.names: set[str] = set()
         self.chart = chart
         self.redelivery_month = redelivery_month
         self.counters: dict[tuple[int, int, str], int] = {}
@@ -153,8 +164,8 @@ class AscWriter:
             if redelivery is not None and redelivery["day"] == day.toordinal():
                 first = self._first_delivery(rows, redelivery, lo, prefix, middle, tail, numbers, d, types)
                 self._write(day, 1, *first)
-                self._write(day, 2, rows, debit, credit)
-                self.redelivered_day = day
+                if self._write(day, 2, rows, debit, credit, arrives=next_business_day(day)):
+                    self.redelivered_day = day
             else:
                 self._write(day, 1, rows, debit, credit)
 
@@ -207,17 +218,34 @@ class AscWriter:
 
     # ------------------------------------------------------------------------------ files
 
-    def _write(self, day: dt.date, sequence: int, rows: list[str], debit: int, credit: int) -> None:
+    def _write(self, day: dt.date, sequence: int, rows: list[str], debit: int, credit: int,
+               arrives: dt.date | None = None) -> bool:
+        """Deliver one file and its control file; False when it arrives on or after the cutoff."""
+        if self.cutoff is not None and (arrives or day) >= self.cutoff:
+            return False
         name = f"ASC_GL_{day:%Y%m%d}_{sequence:03d}"
         body = "\r\n".join([HEADER, *rows]) + "\r\n"
         data = b"\xef\xbb\xbf" + body.encode("utf-8")
-        (self.inbound / f"{name}.csv").write_bytes(data)
         control = (f"file={name}.csv\nrows={len(rows)}\ntotal_debit={_decimal(debit)}\n"
-                   f"total_credit={_decimal(credit)}\nsha256={hashlib.sha256(data).hexdigest()}\n")
-        (self.inbound / f"{name}.ctl").write_bytes(control.encode("utf-8"))
+                   f"total_credit={_decimal(credit)}\nsha256={hashlib.sha256(data).hexdigest()}\n").encode("utf-8")
+        data_path, control_path = self.inbound / f"{name}.csv", self.inbound / f"{name}.ctl"
+        if not (self.cutoff is not None and _holds(data_path, data) and _holds(control_path, control)):
+            control_path.unlink(missing_ok=True)  # never a control file beside data it does not describe
+            data_path.write_bytes(data)
+            control_path.write_bytes(control)
+        self.names.update((data_path.name, control_path.name))
         self.files_written += 1
         fiscal_year = day.year if day.month >= 4 else day.year - 1
         self.files_by_fiscal_year[fiscal_year] = self.files_by_fiscal_year.get(fiscal_year, 0) + 1
+        return True
+
+
+def _holds(path: Path, data: bytes) -> bool:
+    """Whether ``path`` already holds exactly ``data``."""
+    try:
+        return path.stat().st_size == len(data) and path.read_bytes() == data
+    except OSError:
+        return False
 
 
 def _decimal(pence: int) -> str:

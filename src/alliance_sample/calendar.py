@@ -36,6 +36,18 @@ def pay_day(year: int, month: int) -> dt.date:
     return day
 
 
+def next_business_day(day: dt.date) -> dt.date:
+    """The first Monday-to-Friday after ``day``."""
+    day += dt.timedelta(days=1)
+    while day.weekday() >= 5:
+        day += dt.timedelta(days=1)
+    return day
+
+
+def fiscal_year_of(day: dt.date) -> int:
+    return day.year if day.month >= 4 else day.year - 1
+
+
 def last_business_day(year: int, month: int) -> dt.date:
     return business_days(year, month)[-1]
 

@@ -3,10 +3,17 @@
 A posting month holds its own period and, in April to June, the previous fiscal year's adjustment
 periods: a delivery on 10 April 2017 carries FY 2016 period 13 documents beside FY 2017 period 1
 ones, as SAP's does. Only one month of documents is in memory at a time.
+
+As of a night (``as_of``): the same loop, stopped after the month of the night's last day, each
+writer keeping only what had arrived by midnight at the start of ``as_of``. Months are built in
+order from their own random streams, so a month's documents, document numbers and journal ids are
+the same whichever night (or none) the output is cut at: a later night's sources extend an
+earlier night's.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 import time
 from decimal import Decimal
@@ -18,7 +25,8 @@ from alliance_finance.config.reference import ReferenceData, load_reference
 from alliance_sample import story
 from alliance_sample.asc_files import AscWriter
 from alliance_sample.budget import scope_of
-from alliance_sample.calendar import business_days
+from alliance_sample.budgets import write_budgets
+from alliance_sample.calendar import business_days, fiscal_year_of
 from alliance_sample.chart import Chart, build_chart
 from alliance_sample.documents import Documents, concat
 from alliance_sample.month import MonthBuilder
@@ -63,8 +71,11 @@ class LedgerCounter:
             self._scopes[fiscal_year] = scope, mapped
         return self._scopes[fiscal_year]
 
-    def add(self, d: Documents, summary: GenerationSummary) -> None:
-        line_year = d.fiscal_year[d.doc]
+    def add(self, d: Documents, summary: GenerationSummary, in_ledger: np.ndarray | None = None) -> None:
+        """Count the month's documents (only those ``in_ledger`` says are, when given)."""
+        if in_ledger is None:
+            in_ledger = np.ones(d.document_count, bool)
+        line_year = np.where(in_ledger[d.doc], d.fiscal_year[d.doc], -1)
         for fiscal_year in np.unique(d.fiscal_year).tolist():
             y = summary.year(self.chart.force, fiscal_year)
             mask = line_year == fiscal_year
@@ -73,7 +84,7 @@ class LedgerCounter:
             scope, cc_mapped = self.scopes(fiscal_year)
             revenue = kind != 3
             ordinary = revenue & (kind != 2)
-            y.documents += int(np.count_nonzero(d.fiscal_year == fiscal_year))
+            y.documents += int(np.count_nonzero((d.fiscal_year == fiscal_year) & in_ledger))
             y.lines += int(mask.sum())
             y.debit_pence += int(pence[pence > 0].sum())
             y.credit_pence += int(-pence[pence < 0].sum())
@@ -97,23 +108,33 @@ def _months(from_fy: int, to_fy: int):
         year, month = (year + 1, 1) if month == 12 else (year, month + 1)
 
 
-def run(out: Path, from_fy: int, to_fy: int, scale: Decimal, seed: int) -> GenerationSummary:
+def _delivery_files(inbound: Path) -> list[Path]:
+    return [p for p in sorted(inbound.glob("ASC_GL_*")) if p.suffix in (".csv", ".ctl")]
+
+
+def run(out: Path, from_fy: int, to_fy: int, scale: Decimal, seed: int,
+        as_of: dt.date | None = None) -> GenerationSummary:
     started = time.perf_counter()
     ref = load_reference()
+    last_month = (to_fy + 1, 6)
+    if as_of is not None:
+        last_day = as_of - dt.timedelta(days=1)
+        to_fy = min(to_fy, fiscal_year_of(last_day))
+        last_month = min(last_month, (last_day.year, last_day.month))
     inbound = out / "avon_somerset" / "inbound"
     inbound.mkdir(parents=True, exist_ok=True)
-    for stale in sorted(inbound.glob("ASC_GL_*")):
-        if stale.suffix in (".csv", ".ctl"):
+    if as_of is None:
+        for stale in _delivery_files(inbound):
             stale.unlink()
     wp_path = out / "wiltshire" / "erp.db"
     wp_path.parent.mkdir(parents=True, exist_ok=True)
     summary = GenerationSummary(out=out, from_fy=from_fy, to_fy=to_fy, scale=scale, seed=seed,
-                                asc_inbound=inbound, wp_database=wp_path)
+                                asc_inbound=inbound, wp_database=wp_path, as_of=as_of)
     charts = {force: build_chart(force, ref) for force in SCENARIO.forces}
     builders = {force: MonthBuilder(charts[force], seed) for force in SCENARIO.forces}
     counters = {force: LedgerCounter(charts[force], ref) for force in SCENARIO.forces}
-    asc = AscWriter(inbound, charts["ASC"], redelivery_month=(from_fy, REDELIVERY_PERIOD))
-    wp = WpWriter(wp_path, charts["WP"])
+    asc = AscWriter(inbound, charts["ASC"], redelivery_month=(from_fy, REDELIVERY_PERIOD), cutoff=as_of)
+    wp = WpWriter(wp_path, charts["WP"], cutoff_seconds=None if as_of is None else as_of.toordinal() * 86400)
     volumes: dict[tuple[str, int], tuple] = {}
 
     def planned(force: str, fiscal_year: int):
@@ -125,6 +146,8 @@ def run(out: Path, from_fy: int, to_fy: int, scale: Decimal, seed: int) -> Gener
 
     try:
         for year, month in _months(from_fy, to_fy):
+            if (year, month) > last_month:
+                break
             fiscal_year = year if month >= 4 else year - 1
             period = (month - 4) % 12 + 1
             in_range = from_fy <= fiscal_year <= to_fy
@@ -135,19 +158,26 @@ def run(out: Path, from_fy: int, to_fy: int, scale: Decimal, seed: int) -> Gener
                 if month in (4, 5, 6) and from_fy <= fiscal_year - 1 <= to_fy:
                     parts.append(builders[force].year_end(*planned(force, fiscal_year - 1), month))
                 documents = concat(parts)
-                counters[force].add(documents, summary)
                 rng = rng_for(seed, force, fiscal_year, 100 + month)
                 if force == "ASC":
                     days = business_days(year, month) if in_range else []
                     asc.write_month(documents, days, (fiscal_year, period), rng)
+                    in_ledger = None if as_of is None else documents.day < as_of.toordinal()
                 else:
-                    wp.write_month(documents, rng)
+                    commit_rng = None if as_of is None else rng_for(seed, force, fiscal_year, 300 + month)
+                    in_ledger = wp.write_month(documents, rng, commit_rng)
+                counters[force].add(documents, summary, in_ledger)
             if month == 6:
                 for force in SCENARIO.forces:
                     volumes.pop((force, fiscal_year - 1), None)
             log.debug("generated %04d-%02d", year, month)
     finally:
         wp.close()
+    if as_of is not None:
+        for stale in _delivery_files(inbound):
+            if stale.name not in asc.names:
+                stale.unlink()  # a delivery of a later night than this one
+    summary.budgets = write_budgets(out / "finance" / "budgets.csv", from_fy, to_fy, seed, ref)
     summary.asc_files = asc.files_written
     summary.asc_files_by_fiscal_year = dict(asc.files_by_fiscal_year)
     summary.redelivered_day = asc.redelivered_day

@@ -66,6 +66,14 @@ class GenerationSummary:
     redelivered_day: dt.date | None = None
     wp_unposted_journals: int = 0
     seconds: float = 0.0
+    #: finance's approved revenue budgets (finance/budgets.csv)
+    budgets: Path | None = None
+    #: the night the sources stand as of (None: whole years)
+    as_of: dt.date | None = None
+
+    def complete(self, fiscal_year: int) -> bool:
+        """Whether the year, adjustment periods included (posted by the end of June), is all there."""
+        return self.as_of is None or self.as_of > dt.date(fiscal_year + 1, 6, 30)
 
     def year(self, force: str, fiscal_year: int) -> ForceYear:
         key = (force, fiscal_year)
@@ -105,6 +113,7 @@ class GenerationSummary:
             f"in {self.out}, written in {self.seconds:.1f} s",
             f"  Avon and Somerset: {self.asc_files} delivery files (data + control) in {self.asc_inbound}",
             f"  Wiltshire: ERP database {self.wp_database}",
+            f"  Finance: approved revenue budgets {self.budgets}",
             "",
             f"  {'force':5} {'FY':>7} {'files':>6} {'documents':>10} {'lines':>10} {'NRE':>14} {'pay share':>9}",
         ]
@@ -118,9 +127,14 @@ class GenerationSummary:
                              f"{y.documents:>10,} {y.lines:>10,} {format_gbp(y.nre_pence):>14} "
                              f"{y.pay_share * 100:>8.1f}%")
         lines.append("")
+        if self.as_of is not None:
+            lines.append(f"  As they stand on the night of {self.as_of:%d.%m.%Y}: ASC deliveries up to "
+                         f"{self.as_of - dt.timedelta(days=1):%d.%m.%Y}, WP journals posted before then; "
+                         f"figures count only that ledger")
+            lines.append("")
         for fiscal_year in self.fiscal_years():
             saving = self.savings_pence(fiscal_year)
-            if saving is None or fiscal_year <= 2014:
+            if saving is None or fiscal_year <= 2014 or not self.complete(fiscal_year):
                 continue
             index = self.local_index(fiscal_year)
             lines.append(f"  FY {fiscal_year}/{(fiscal_year + 1) % 100:02d}: alliance savings {format_gbp(saving)} "
@@ -128,6 +142,8 @@ class GenerationSummary:
                          f"WP {format_gbp(self.savings_pence(fiscal_year, 'WP'))}); "
                          f"local policing at {index * 100:.1f}% of FY 2014")
         for fiscal_year in self.fiscal_years():
+            if not self.complete(fiscal_year) or ("ASC", fiscal_year) not in self.years:
+                continue
             mismatch = self.partner_mismatch_pence(fiscal_year)
             if mismatch:
                 lines.append(f"  FY {fiscal_year}/{(fiscal_year + 1) % 100:02d}: intra-alliance flows differ by "

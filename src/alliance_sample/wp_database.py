@@ -16,6 +16,16 @@ journals are left unposted (``status`` U, ``posted_at`` null), one of them not y
 
 The file is reproducible: it is rebuilt from nothing, rows go in in key order, and no time comes from
 the clock.
+
+As of a night (``cutoff``, seconds since day ordinal 0: midnight at the start of the day the night
+ends): a journal entered later is not there yet; one entered but not yet visible as posted is there as
+unposted (``U``, ``posted_at`` null), with the lines it will post with. Posting is a transaction: most
+commit the moment ``posted_at`` is stamped, but a few long ones (:data:`LATE_COMMIT_RATE`) commit
+hours later, so a journal can turn up posted on a night with a ``posted_at`` earlier than the
+previous night's cutoff, as SOURCES.md warns. A reversal is not visible before the journal it
+reverses. Ids and every other value are those of the whole-year file, so later nights only add
+journals and post parked ones; the commit delays come from a random stream of their own, so the
+whole-year file's bytes do not depend on them.
 """
 
 from __future__ import annotations
@@ -63,6 +73,9 @@ SOURCES = {
 }
 FIRST_JOURNAL_ID = 100_001
 UNPOSTED_RATE = 0.004
+#: share of posted journals whose posting transaction commits late, and by how long (seconds)
+LATE_COMMIT_RATE = 0.15
+LATE_COMMIT_SECONDS = (2 * 3600, 16 * 3600)
 ANALYSIS_CODES = ("2001", "0450")
 #: Avon and Somerset as Wiltshire's supplier (the Brunel contribution)
 PARTNER_SUPPLIER = "PCC for Avon and Somerset"
@@ -80,9 +93,11 @@ def _timestamps(seconds: np.ndarray) -> list[str]:
 class WpWriter:
     """Writes one force's posting months as journals into a fresh SQLite file."""
 
-    def __init__(self, path: Path, chart: Chart):
+    def __init__(self, path: Path, chart: Chart, cutoff_seconds: int | None = None):
         self.path = path
         self.chart = chart
+        #: as of the night whose day starts at this second (None: every journal, all committed)
+        self.cutoff = cutoff_seconds
         for stale in (path, path.with_name(path.name + "-journal")):
             stale.unlink(missing_ok=True)
         self.connection = sqlite3.connect(path, isolation_level=None)
@@ -94,11 +109,13 @@ class WpWriter:
         self.unbalanced_unposted_written = False
         self._cc = [c or "0000" for c in chart.cost_centres]
 
-    def write_month(self, d: Documents, rng: np.random.Generator) -> None:
-        """Give the month's journals ids in the order they were entered, and insert them."""
+    def write_month(self, d: Documents, rng: np.random.Generator,
+                    commit_rng: np.random.Generator | None = None) -> np.ndarray:
+        """Give the month's journals ids in the order they were entered, and insert those entered
+        before the cutoff. Returns, per document, whether it is a posted journal visible by then."""
         n = d.document_count
         if n == 0:
-            return
+            return np.zeros(0, bool)
         sources = [SOURCES.get(k, "GL") for k in d.kind]
         mrp_roles = {self.chart.role_index.get(r, -2) for r in ("mrp", "rcco")}
         line_starts = np.searchsorted(d.doc, np.arange(n + 1))
@@ -119,6 +136,14 @@ class WpWriter:
                                   rng.integers(2 * 86400, 8 * 86400, n)))
         delay[is_payroll] = rng.integers(3 * 3600, 6 * 3600, is_payroll.sum())
         posted = entered + delay
+        visible = posted.copy()
+        if self.cutoff is not None:
+            late = commit_rng.random(n) < LATE_COMMIT_RATE
+            visible += np.where(late, commit_rng.integers(*LATE_COMMIT_SECONDS, n), 0)
+            for i in np.flatnonzero(d.reverses >= 0):
+                visible[i] = max(visible[i], visible[d.reverses[i]])
+        cutoff = self.cutoff if self.cutoff is not None else np.iinfo(np.int64).max
+        in_ledger = visible < cutoff
 
         journals = [(int(entered[i]), i, "P") for i in range(n)]
         parked = self._parked(d, rng)
@@ -134,7 +159,7 @@ class WpWriter:
         cc_of, account_of, pence_of = d.cost_centre.tolist(), d.account.tolist(), d.pence.tolist()
         cc = self._cc
         accounts = self.chart.accounts
-        for _, key, status in journals:
+        for entered_at, key, status in journals:
             if status == "U":
                 k = key[1]
                 i = parked[k]
@@ -162,6 +187,10 @@ class WpWriter:
             supplier = None
             if sources[i] == "AP":
                 supplier = d.vendor[i] or PARTNER_SUPPLIER
+            if entered_at >= cutoff:
+                continue  # not entered yet on the night
+            if status == "P" and not in_ledger[i]:
+                status = "U"  # entered, not (visibly) posted yet
             journal_rows.append((journal_id, sources[i], wp_period_name(fiscal_year, period),
                                  accounting_date.isoformat(), status,
                                  posted_text[i] if status == "P" else None, reverses, description))
@@ -177,11 +206,14 @@ class WpWriter:
                                   money if p > 0 else None, money if p < 0 else None, text or None, supplier))
             if status == "P":
                 self.journals_by_fiscal_year[fiscal_year] = self.journals_by_fiscal_year.get(fiscal_year, 0) + 1
+            else:
+                self.unposted += 1
         journal_rows.sort()
         self.connection.execute("BEGIN")
         self.connection.executemany("INSERT INTO gl_journal VALUES (?, ?, ?, ?, ?, ?, ?, ?)", journal_rows)
         self.connection.executemany("INSERT INTO gl_journal_line VALUES (?, ?, ?, ?, ?, ?, ?)", line_rows)
         self.connection.execute("COMMIT")
+        return in_ledger
 
     def _parked(self, d: Documents, rng) -> list[int]:
         """Invoices copied as parked (unposted) journals: a few a month."""
@@ -194,7 +226,6 @@ class WpWriter:
     def _parked_lines(self, d: Documents, line_starts, i: int, k: int, rng) -> list[tuple]:
         """A parked invoice: new amounts on the same accounts; the first one ever parked is still
         being keyed and has no creditor line yet (it does not balance: unposted journals need not)."""
-        self.unposted += 1
         span = range(line_starts[i], line_starts[i + 1])
         permille = int(rng.integers(500, 1500))
         lines = []
