@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import sqlite3
@@ -24,9 +25,10 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from alliance_finance.config.forces import load_forces
-from alliance_finance.core.fiscal import fy_label
+from alliance_finance.core.fiscal import fy_label, period_month
 from alliance_finance.core.money import format_gbp
 from alliance_finance.core.paths import PROJECT_ROOT, VAR_DIR
+from alliance_finance.marts.closes import last_event, record_period_event
 from alliance_finance.marts.figures import ALL_FORCES, BASELINE_FY
 from alliance_finance.runner.validators import data_docs_dir
 from alliance_finance.warehouse.engine import make_engine
@@ -151,6 +153,41 @@ def savings_table() -> str:
     return "\n".join(out)
 
 
+def _working_days_after(day: dt.date, count: int) -> dt.date:
+    while count:
+        day += dt.timedelta(days=1)
+        count -= day.weekday() < 5
+    return day
+
+
+def close_final_year() -> None:
+    """Finance closes the sample's last year, as it would by mid-April (``alliance-finance close-period``).
+
+    CHART.md infers a period closed once the ledger holds a posting ten days after its month; the
+    sample's ledger ends on 31 March of its last year, so without this the last year would read as
+    running to February. Periods 1-11 close on the eighth working day after their month, the year end
+    on the fifteenth; a period already closed is left as it is (a second demo records nothing)."""
+    engine = make_engine(f"sqlite:///{WAREHOUSE}")
+    recorded = 0
+    try:
+        with engine.begin() as conn:
+            for force in load_forces():
+                for period in range(1, 13):
+                    last = last_event(conn, force.code, TO_FY, period)
+                    if last is not None and last.action == "close":
+                        continue
+                    year, month = period_month(TO_FY, period)
+                    month_end = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+                    on = _working_days_after(month_end, 15 if period == 12 else 8)
+                    record_period_event(conn, force_code=force.code, fiscal_year=TO_FY, period=period, action="close",
+                                        on=on, by="make demo", note="the sample's last year, closed by finance")
+                    recorded += 1
+    finally:
+        engine.dispose()
+    say(f"      finance's closes of FY {fy_label(TO_FY)} recorded ({recorded} new; the earlier years' periods "
+        "are closed by the ledger itself, CHART.md)")
+
+
 def main() -> int:
     started = time.monotonic()
     say("alliance-finance demo: the forces' ledgers through Airflow into the embedded SQLite warehouse")
@@ -159,6 +196,7 @@ def main() -> int:
     for force in load_forces():
         inbound = force.source.get("inbound")  # a file-delivery force: its deliveries can be counted ahead
         run_dag(force.dag_id, "[3/5]", force.code, len(list((SOURCES / inbound).glob("*.ctl"))) if inbound else None)
+    close_final_year()
     run_dag("alliance_consolidation", "[4/5]")
     say(f"[5/5] done in {time.monotonic() - started:.0f} s")
     say("")
@@ -168,6 +206,11 @@ def main() -> int:
     say(f"  sources      {SOURCES}")
     say(f"  Airflow logs {LOGS}")
     say(savings_table())
+    say("")
+    say("  In-year (the warehouse as it stands on one night of an unfinished year):")
+    say("    alliance-finance generate --out var/in-year --as-of 2016-10-15 && alliance-finance run --sources "
+        "var/in-year --warehouse sqlite:///var/in-year.db && alliance-finance report --warehouse "
+        "sqlite:///var/in-year.db --out var/in-year-report")
     return 0
 
 
