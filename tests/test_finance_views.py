@@ -11,13 +11,14 @@ so the default sharing key is 95,000,001 : 40,000,000 pence = 0.703704 : 0.29629
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 import sqlalchemy as sa
 
 from alliance_finance.marts.figures import read_board_figures, read_view
-from alliance_finance.marts.seeds import FinanceSeedError, read_finance_seeds, seeds_digest, sync_finance_seeds
+from alliance_finance.marts.seeds import SEEDS_DIR, FinanceSeedError, read_finance_seeds, seeds_digest, sync_finance_seeds
 
 from conftest import drop_pg_database, new_pg_database
 from warehouse_batches import LEDGER, build_warehouse, write_seeds
@@ -374,6 +375,7 @@ def test_bad_seed_files_are_refused_naming_file_line_and_column(tmp_path, file_k
 def test_seeds_reload_only_when_finance_edits_them(tmp_path):
     url = f"sqlite:///{tmp_path / 'w.db'}"
     seeds = write_seeds(tmp_path / "seeds")
+    shutil.copy2(SEEDS_DIR / "budgets.csv", seeds / "budgets.csv")  # the project's own, as build_warehouse loads
     engine = build_warehouse(url, ledger=[])
     try:
         with engine.begin() as conn:
