@@ -80,6 +80,11 @@ REPORT_VIEWS = {
     "v_consolidated_spend": "fiscal_year, period, force_code, function_code, objective_code, subjective_code",
     "v_ledger_freshness": "force_code",
     "v_unmapped_codes": "force_code, code_type, local_code",
+    # in-year (CHART.md): how far each year runs, budget against outturn, savings shared, late money
+    "v_fiscal_year_status": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code",
+    "v_budget_vs_outturn": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code, function_code",
+    "v_savings_share": "fiscal_year, force_code",
+    "v_post_close_adjustments": "force_code, fiscal_year, period, batch_id",
 }
 
 
@@ -114,27 +119,28 @@ class BoardFigures:
         """The fiscal years with ledger in the warehouse."""
         return sorted({r["fiscal_year"] for r in self.views["v_savings_tracker"]})
 
-    def year_complete(self, fiscal_year: int) -> bool:
-        """Whether every force's ledger runs to the end of the fiscal year (its last posting is 31 March or later).
+    def through_period(self, fiscal_year: int, force_code: str = ALL_FORCES) -> int:
+        """How far the year's figures run for a force or ALL (v_fiscal_year_status): 1-12, 16 when the
+        year is complete, 0 when nothing of it is closed (or it has no ledger)."""
+        for r in self.views.get("v_fiscal_year_status", []):
+            if r["fiscal_year"] == fiscal_year and r["force_code"] == force_code:
+                return int(r["through_period"])
+        return 0
 
-        A year still in progress has part of a year's spending, which would read as savings.
-        """
-        end = dt.date(fiscal_year + 1, 3, 31)
-        rows = self.views["v_ledger_freshness"]
-        return bool(rows) and all(
-            r["last_posting_date"] is not None and _day(r["last_posting_date"]) >= end for r in rows
-        )
+    def year_complete(self, fiscal_year: int) -> bool:
+        """Whether the year is complete for every force together: period 12 closed (CHART.md)."""
+        return self.through_period(fiscal_year) == 16
 
     def headline_year(self) -> int | None:
-        """The year the headline reports: the latest complete year with a target for ALL, else the latest year."""
-        years = [r["fiscal_year"] for r in self.savings(ALL_FORCES) if r["target_pence"] is not None]
-        complete = [y for y in years if self.year_complete(y)]
-        if complete:
-            return max(complete)
-        if years:
-            return max(years)
-        all_years = [r["fiscal_year"] for r in self.savings(ALL_FORCES)]
-        return max(all_years) if all_years else None
+        """The year the headline reports: the latest year every force has ledger in (the current one,
+        to date when it is not complete), else None."""
+        years = [r["fiscal_year"] for r in self.savings(ALL_FORCES)]
+        return max(years) if years else None
+
+    def ledger_complete_to(self) -> dt.date | None:
+        """The day the ledger is complete to: the earliest of the forces' latest posting dates."""
+        days = [_day(r["last_posting_date"]) for r in self.views.get("v_ledger_freshness", [])]
+        return min(days) if days and None not in days else None
 
     def report_year(self) -> int | None:
         """The year the breakdowns show: the headline year, else (no year every force has delivered,

@@ -47,3 +47,23 @@ def _day(value: Any) -> str:
     if value is None:
         return "–"
     return value.isoformat(sep=" ", timespec="minutes") if hasattr(value, "hour") else value.isoformat()
+
+
+def runs_to(fiscal_year: int, through_period: int | None) -> str:
+    """How far a year's figures run, in the board's words: ``to September (P6)``, ``whole year`` or
+    ``nothing closed yet``."""
+    import calendar
+
+    from alliance_finance.core.fiscal import period_month
+
+    if through_period is None or through_period == 0:
+        return "nothing closed yet"
+    if through_period >= 12:
+        return "whole year"
+    _, month = period_month(fiscal_year, through_period)
+    return f"to {calendar.month_name[month]} (P{through_period})"
+
+
+def long_day(day: Any) -> str:
+    """``15 October 2016``; a missing day as an en dash."""
+    return "–" if day is None else f"{day.day} {day:%B %Y}"

@@ -10,7 +10,7 @@ import jinja2
 
 from alliance_finance.core.fiscal import fy_label
 from alliance_finance.marts.figures import ALL_FORCES, BASELINE_FY, BoardFigures
-from alliance_finance.report.format import _day, _share, gbp, percent
+from alliance_finance.report.format import _day, _share, gbp, long_day, percent, runs_to
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -36,25 +36,37 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
 
     headline = None
     if head is not None:
-        # without the FY 2014 baseline in the warehouse there are no savings to compare
-        no_baseline = head["savings_pence"] is None
-        behind = (not no_baseline and head["target_pence"] is not None
-                  and head["savings_pence"] < head["target_pence"])
+        # like with like: the year's figures to its last closed period against the baseline's same
+        # periods and the target phased to them; for a complete year these are the whole year's
+        no_baseline = head["ytd_baseline_nre_pence"] is None
+        ytd_variance = (None if no_baseline or head["ytd_target_pence"] is None
+                        else head["ytd_savings_pence"] - head["ytd_target_pence"])
+        behind = ytd_variance is not None and ytd_variance < 0
+        forecast_behind = (head["forecast_savings_pence"] is not None and head["target_pence"] is not None
+                           and head["forecast_savings_pence"] < head["target_pence"])
+        share = {r["force_code"]: r for r in figures.views.get("v_savings_share", []) if r["fiscal_year"] == year}
         headline = {
             "year": fy_label(year),
             "complete": complete,
-            "savings": gbp(head["savings_pence"]),
-            "target": gbp(head["target_pence"]),
-            "of_target": percent(head["savings_pence"], head["target_pence"]),
-            "variance": gbp(None if head["target_variance_pence"] is None else abs(head["target_variance_pence"])),
+            "runs_to": runs_to(year, head["through_period"]),
+            "savings": gbp(head["ytd_savings_pence"]),
+            "target": gbp(head["ytd_target_pence"]),
+            "year_target": gbp(head["target_pence"]),
+            "of_target": percent(head["ytd_savings_pence"], head["ytd_target_pence"]),
+            "variance": gbp(None if ytd_variance is None else abs(ytd_variance)),
             "status": ("no FY 2014/15 baseline loaded" if no_baseline else "no target" if head["target_pence"] is None
                        else ("behind target" if behind else "on or ahead of target")),
             "behind": behind,
-            "baseline": gbp(head["baseline_nre_pence"]),
-            "nre": gbp(head["nre_pence"]),
+            "baseline": gbp(head["ytd_baseline_nre_pence"]),
+            "nre": gbp(head["ytd_nre_pence"]),
+            "forecast": None if complete or head["forecast_savings_pence"] is None else {
+                "savings": gbp(head["forecast_savings_pence"]), "target": gbp(head["target_pence"]),
+                "method": _METHODS.get(head["forecast_method"], head["forecast_method"]), "behind": forecast_behind,
+            },
             "by_force": [
-                {"name": figures.force_names.get(code, code), "savings": gbp(row["savings_pence"]),
-                 "target": gbp(row["target_pence"]) if row["target_pence"] is not None else None}
+                {"name": figures.force_names.get(code, code), "savings": gbp(share[code]["realised_savings_pence"])
+                 if code in share else gbp(row["ytd_savings_pence"]),
+                 "target": gbp(row["ytd_target_pence"]) if row["ytd_target_pence"] is not None else None}
                 for code, row in own if row is not None
             ],
             "local_change": _local_change(local_all.get(year)),
@@ -64,17 +76,20 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
     savings_rows = [
         {
             "year": fy_label(r["fiscal_year"]),
+            "runs_to": runs_to(r["fiscal_year"], r["through_period"]),
             "force": "Alliance (every force)" if r["force_code"] == ALL_FORCES else figures.force_names.get(r["force_code"], r["force_code"]),
             "is_all": r["force_code"] == ALL_FORCES,
-            "baseline": gbp(r["baseline_nre_pence"]),
-            "nre": gbp(r["nre_pence"]),
-            "savings": gbp(r["savings_pence"]),
-            "target": gbp(r["target_pence"]),
-            "variance": gbp(r["target_variance_pence"]),
-            "behind": r["target_variance_pence"] is not None and r["target_variance_pence"] < 0,
+            "baseline": gbp(r["ytd_baseline_nre_pence"]),
+            "nre": gbp(r["ytd_nre_pence"]),
+            "savings": gbp(r["ytd_savings_pence"]),
+            "target": gbp(r["ytd_target_pence"]),
+            "variance": gbp(_minus(r["ytd_savings_pence"], r["ytd_target_pence"])),
+            "behind": (_minus(r["ytd_savings_pence"], r["ytd_target_pence"]) or 0) < 0,
+            "forecast": "" if r["year_complete"] else gbp(r["forecast_savings_pence"]),
+            "year_target": gbp(r["target_pence"]),
             "nre_real": gbp(r["nre_real_pence"]),
             "savings_real": gbp(r["savings_real_pence"]),
-            "complete": figures.year_complete(r["fiscal_year"]),
+            "complete": bool(r["year_complete"]),
         }
         for r in figures.views["v_savings_tracker"]
         if r["alliance_scope"] == "alliance" and r["fiscal_year"] > BASELINE_FY
@@ -83,11 +98,13 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
     local_rows = [
         {
             "year": fy_label(r["fiscal_year"]),
+            "runs_to": runs_to(r["fiscal_year"], r["through_period"]),
             "force": r["force_code"],
-            "baseline": gbp(r["baseline_nre_pence"]),
-            "nre": gbp(r["nre_pence"]),
-            "change": gbp(r["change_from_baseline_pence"]),
-            "change_pct": percent(r["change_from_baseline_pence"], r["baseline_nre_pence"]),
+            "baseline": gbp(r["ytd_baseline_nre_pence"]),
+            "nre": gbp(r["ytd_nre_pence"]),
+            "change": gbp(r["ytd_change_from_baseline_pence"]),
+            "change_pct": percent(r["ytd_change_from_baseline_pence"], r["ytd_baseline_nre_pence"]),
+            "forecast": "" if r["year_complete"] else gbp(r["forecast_change_from_baseline_pence"]),
         }
         for r in figures.views["v_local_policing"]
     ]
@@ -106,6 +123,7 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
                        for f in function_forces]
 
     return {
+        **_in_year(figures, year),
         "has_data": True,
         "forces": forces,
         "without_ledger": forces_without_ledger(figures),
@@ -156,13 +174,62 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
     }
 
 
+_METHODS = {"budget": "actual to date + the budget still to come", "run_rate": "run rate on the baseline's shape",
+            "outturn": "outturn"}
+
+
+def _minus(a: int | None, b: int | None) -> int | None:
+    return None if a is None or b is None else a - b
+
+
 def _local_change(row: dict | None) -> dict | None:
-    if row is None or row["change_from_baseline_pence"] is None:
+    if row is None or row["ytd_change_from_baseline_pence"] is None:
         return None
-    change = row["change_from_baseline_pence"]
+    change = row["ytd_change_from_baseline_pence"]
     return {"amount": gbp(abs(change)), "direction": "up" if change > 0 else "down" if change < 0 else "level",
-            "pct": percent(abs(change), row["baseline_nre_pence"]), "nre": gbp(row["nre_pence"]),
-            "baseline": gbp(row["baseline_nre_pence"])}
+            "pct": percent(abs(change), row["ytd_baseline_nre_pence"]), "nre": gbp(row["ytd_nre_pence"]),
+            "baseline": gbp(row["ytd_baseline_nre_pence"])}
+
+
+def _in_year(figures: BoardFigures, year: int | None) -> dict[str, Any]:
+    """The stamp (what the figures run to), budget against actual by function for the current year,
+    the savings share by year and the post-close adjustments."""
+    closed = figures.through_period(year) if year is not None else 0
+    budget = [r for r in figures.views.get("v_budget_vs_outturn", []) if r["fiscal_year"] == year]
+    return {
+        "stamp": {"ledger_to": long_day(figures.ledger_complete_to()),
+                  "closed": ("nothing closed yet" if year is None or closed == 0 else
+                             f"FY {fy_label(year)} complete" if closed == 16 else
+                             f"periods closed to {runs_to(year, closed)[3:]} of FY {fy_label(year)}")},
+        "budget_rows": [
+            {"force": r["force_code"], "is_all": r["force_code"] == ALL_FORCES,
+             "function": figures.function_names.get(r["function_code"], r["function_code"]),
+             "budget": gbp(r["budget_pence"]), "to_date": gbp(r["budget_to_date_pence"]),
+             "actual": gbp(r["actual_to_date_pence"]), "variance": gbp(r["variance_to_date_pence"]),
+             "over": r["variance_to_date_pence"] is not None and r["variance_to_date_pence"] < 0,
+             "forecast": gbp(r["forecast_pence"]), "method": r["forecast_method"]}
+            for r in budget if r["budget_pence"] is not None or r["force_code"] == ALL_FORCES
+        ],
+        "budget_runs_to": runs_to(year, closed) if year is not None else "",
+        "budget_loaded": any(r["budget_pence"] is not None for r in budget),
+        "savings_share": [
+            {"year": fy_label(r["fiscal_year"]), "runs_to": runs_to(r["fiscal_year"], r["through_period"]),
+             "force": r["force_code"], "key_share": _share(r["key_share"]),
+             "alliance_savings": gbp(r["alliance_savings_pence"], pence_shown=True),
+             "fair_share": gbp(r["fair_share_pence"], pence_shown=True),
+             "realised": gbp(r["realised_savings_pence"], pence_shown=True),
+             "difference": gbp(r["difference_pence"], pence_shown=True),
+             "target": gbp(r["target_pence"]), "target_basis": r["target_basis"] or ""}
+            for r in figures.views.get("v_savings_share", []) if r["fiscal_year"] > BASELINE_FY
+        ],
+        "post_close": [
+            {"force": r["force_code"], "year": fy_label(r["fiscal_year"]), "period": r["period"],
+             "basis": r["basis"], "closed_on": _day(r["closed_on"]), "source": r["source_ref"],
+             "loaded_at": _day(r["loaded_at"]), "amount": gbp(r["amount_pence"], pence_shown=True),
+             "lines": f"{r['line_count']:,}"}
+            for r in figures.views.get("v_post_close_adjustments", [])
+        ],
+    }
 
 
 def _sharing(figures: BoardFigures) -> list[dict[str, Any]]:
