@@ -9,7 +9,8 @@ figures of FY 2016 run to period 6, and FY 2014 and 2015 are complete.
     FY 2016 (to P7)     ASC OS04: P1 90.00, P5 150.00, P7 999.00                (to P6 240.00)
                         WP  SF02: P3 40.00, P7 1.00                             (to P6  40.00)
 
-Every function here is alliance scope (OS04 Operational Support, SF02 Finance).
+OS04 (Operational Support) and SF02 (Finance) are alliance scope; ASC also has local policing (LP01):
+FY 2014 P2 100.00 and P10 100.00, FY 2016 P2 90.00 (to P6: 90.00 against 100.00).
 """
 
 from __future__ import annotations
@@ -42,6 +43,10 @@ LEDGER = [
     ("ASC", 2016, 7, "AS200010", "OS04", "OFF_PAY", "999.00"),
     ("WP", 2016, 3, "7100", "SF02", "STF_PAY", "40.00"),
     ("WP", 2016, 7, "7100", "SF02", "STF_PAY", "1.00"),
+    # local policing (ASC only): FY 2014 P2 100.00 and P10 100.00; FY 2016 P2 90.00
+    ("ASC", 2014, 2, "AS100010", "LP01", "OFF_PAY", "100.00"),
+    ("ASC", 2014, 10, "AS100010", "LP01", "OFF_PAY", "100.00"),
+    ("ASC", 2016, 2, "AS100010", "LP01", "OFF_PAY", "90.00"),
 ]
 
 BUDGETS = ("ASC,2016,OS04,OFF_PAY,1200.00," + ",".join(["100.00"] * 12) + "\n"

@@ -94,7 +94,8 @@ class BoardFigures:
 
     #: view name -> its rows (exact_row), as REPORT_VIEWS orders them
     views: dict[str, list[dict[str, Any]]]
-    #: NRE by fiscal year, force and function: (fiscal_year, force_code, function_code) -> pence
+    #: NRE by fiscal year, force and function, to the period the year runs to (v_fiscal_year_status):
+    #: (fiscal_year, force_code, function_code) -> pence
     nre_by_function: dict[tuple[int, str, str], int]
     #: function_code -> function_name (UNMAPPED included)
     function_names: dict[str, str]
@@ -177,9 +178,18 @@ def read_board_figures(engine: sa.Engine) -> BoardFigures:
             nre_by_function = {
                 (int(r.fiscal_year), r.force_code, r.function_code): int(r.nre_pence)
                 for r in conn.execute(sa.text(
-                    # v_nre_line's lines as nre_summary keeps them summed (never a scan of the lines)
-                    "SELECT fiscal_year, force_code, function_code, CAST(SUM(amount_pence) AS bigint) AS nre_pence "
-                    "FROM nre_summary GROUP BY fiscal_year, force_code, function_code"
+                    # v_nre_line's lines as nre_summary keeps them summed (never a scan of the lines), to the
+                    # period the year runs to for every force together (else the force's own): like with like
+                    "SELECT n.fiscal_year, n.force_code, n.function_code, CAST(SUM(n.amount_pence) AS bigint) AS nre_pence "
+                    "FROM nre_summary AS n "
+                    "LEFT JOIN v_fiscal_year_status AS a ON a.fiscal_year = n.fiscal_year AND a.force_code = 'ALL' "
+                    # every force together only where every force has ledger that year (the first nights
+                    # of a force show its own lines to its own closed period)
+                    "AND (SELECT COUNT(*) FROM force_year_summary AS y WHERE y.fiscal_year = n.fiscal_year) "
+                    "= (SELECT COUNT(*) FROM dim_force) "
+                    "LEFT JOIN v_fiscal_year_status AS f ON f.fiscal_year = n.fiscal_year AND f.force_code = n.force_code "
+                    "WHERE n.period <= COALESCE(a.through_period, f.through_period, 16) "
+                    "GROUP BY n.fiscal_year, n.force_code, n.function_code"
                 ))
             }
             function_names = {

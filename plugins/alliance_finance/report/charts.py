@@ -43,39 +43,29 @@ def render_charts(figures: BoardFigures, colours: dict[str, str]) -> dict[str, b
 
 
 def _chart_savings(plt, figures: BoardFigures, colours: dict[str, str]):
-    savings = {r["fiscal_year"]: r for r in figures.savings(ALL_FORCES)}
-    targets = {}
-    for t in figures.targets:
-        if t["alliance_scope"] == "alliance":
-            targets.setdefault(t["force_code"], {})[t["fiscal_year"]] = t["target_pence"]
-    # every force with a target of its own is drawn beside the alliance
-    targeted = [f for f in figures.force_names if f in targets]
-    by_force = {f: {r["fiscal_year"]: r for r in figures.savings(f)} for f in targeted}
-    years = sorted(y for y in set(savings).union(*(set(t) for t in targets.values())) if y > BASELINE_FY)
-    if not years:
+    data = chart_series(figures)["savings_vs_target"]
+    if not data["labels"]:
         return None
-    labels = [fy_label(y) for y in years]
-    x = list(range(len(years)))
+    x = list(range(len(data["labels"])))
     fig, ax = plt.subplots(figsize=(9, 4.5))
-    series = [(ALL_FORCES, "Alliance savings (every force)", savings)] + [
-        (f, f"{figures.force_names[f]} savings", by_force[f]) for f in targeted]
-    width = 0.8 / len(series)
-    for n, (code, label, rows) in enumerate(series):
+    series = [code for code in [ALL_FORCES] + list(figures.force_names) if code in data["bars"]]
+    width = 0.8 / max(1, len(series))
+    for n, code in enumerate(series):
         offset = (n - (len(series) - 1) / 2) * width
-        ax.bar([i + offset for i in x], [_millions(rows[y]["savings_pence"]) if y in rows else 0 for y in years],
-               width, label=label, color=colours.get(code, ALL_COLOUR if code == ALL_FORCES else OTHER_COLOUR))
-    for n, code in enumerate([ALL_FORCES] + targeted):
-        if code not in targets:
-            continue
+        label = "Alliance savings (every force)" if code == ALL_FORCES else f"{figures.force_names[code]} savings"
+        ax.bar([i + offset for i in x], [float(v or 0) / 1_000_000 for v in data["bars"][code]], width, label=label,
+               color=colours.get(code, ALL_COLOUR if code == ALL_FORCES else OTHER_COLOUR))
+    for n, code in enumerate(c for c in [ALL_FORCES] + list(figures.force_names) if c in data["targets"]):
         name = "Alliance" if code == ALL_FORCES else figures.force_names[code]
-        ax.plot(x, [_millions(_carried(targets[code], y)) for y in years], marker="o" if n == 0 else "s",
+        points = [(i, float(v) / 1_000_000) for i, v in zip(x, data["targets"][code]) if v is not None]
+        ax.plot([i for i, _ in points], [v for _, v in points], marker="o" if n == 0 else "s",
                 linestyle="-" if n == 0 else "--", color=TARGET_COLOURS[n % len(TARGET_COLOURS)],
-                label=f"{name} cumulative target")
-    ax.set_xticks(x, labels)
+                label=f"{name} cumulative target (to date in a year in progress)")
+    ax.set_xticks(x, data["labels"])
     ax.set_ylabel("£ million (cash)")
     ax.axhline(0, color="#888888", linewidth=0.8)
     return _finish(fig, ax, f"Cumulative savings on alliance-scope functions against FY {fy_label(BASELINE_FY)} "
-                            "baseline", legend="upper left", grid="y")
+                            "baseline, like with like", legend="upper left", grid="y")
 
 
 def _finish(fig, ax, title: str, *, legend: str, grid: str):
@@ -115,24 +105,77 @@ def _chart_functions(plt, figures: BoardFigures, colours: dict[str, str]):
 
 
 def _chart_local(plt, figures: BoardFigures, colours: dict[str, str]):
-    rows = figures.views["v_local_policing"]
-    years = sorted({r["fiscal_year"] for r in rows})
-    if not years:
+    data = chart_series(figures)["local_policing"]
+    if not data["labels"]:
         return None
     order = {code: n for n, code in enumerate(figures.force_names)}
-    x = list(range(len(years)))
+    x = list(range(len(data["labels"])))
     fig, ax = plt.subplots(figsize=(9, 4))
-    for force in sorted({r["force_code"] for r in rows}, key=lambda f: (f == ALL_FORCES, order.get(f, 99), f)):
-        by_year = {r["fiscal_year"]: r for r in rows if r["force_code"] == force}
-        colour = colours.get(force, OTHER_COLOUR)
+    for force in sorted(data["lines"], key=lambda f: (f == ALL_FORCES, order.get(f, 99), f)):
+        points = [(i, float(v)) for i, v in zip(x, data["lines"][force]) if v is not None]
         name = "Every force" if force == ALL_FORCES else figures.force_names.get(force, force)
-        ax.plot([i for i, y in zip(x, years) if y in by_year],
-                [_millions(by_year[y]["nre_pence"]) for y in years if y in by_year],
-                marker="o", color=colour, label=f"{name}: local policing NRE")
-        baseline = next((r["baseline_nre_pence"] for r in by_year.values() if r["baseline_nre_pence"] is not None), None)
-        if baseline is not None:
-            ax.axhline(_millions(baseline), color=colour, linestyle=":", linewidth=1)
-    ax.set_xticks(x, [fy_label(y) for y in years])
-    ax.set_ylabel("£ million (cash)")
-    return _finish(fig, ax, f"Local policing NRE against its FY {fy_label(BASELINE_FY)} baseline (dotted)",
+        ax.plot([i for i, _ in points], [v for _, v in points], marker="o", color=colours.get(force, OTHER_COLOUR),
+                label=f"{name}: local policing NRE")
+    ax.axhline(100, color="#888888", linestyle=":", linewidth=1)
+    ax.set_xticks(x, data["labels"])
+    ax.set_ylabel(f"% of FY {fy_label(BASELINE_FY)} over the same periods")
+    return _finish(fig, ax, f"Local policing NRE against its FY {fy_label(BASELINE_FY)} baseline (100%), like with like",
                    legend="lower left", grid="y")
+
+
+def _label(row: dict) -> str:
+    """A year's axis label: ``2016/17``, or ``2016/17 to P6`` while it is in progress."""
+    p = row["through_period"]
+    return fy_label(row["fiscal_year"]) + ("" if p == 16 else " (nothing closed)" if not p else f" to P{p}")
+
+
+def chart_series(figures: BoardFigures) -> dict[str, dict]:
+    """What the savings and local policing charts plot, as exact values: each year to its last closed
+    period (v_savings_tracker's and v_local_policing's year-to-date columns, the whole year once
+    complete), so no chart puts part of a year beside a whole one.
+
+    ``savings_vs_target``: ``labels``; ``bars`` force (or ALL) -> savings in pounds per year; ``targets``
+    force -> the cumulative target (to date in a year in progress) per year, years after the ledger
+    included. ``local_policing``: ``labels``; ``lines`` force -> NRE as a percentage of the baseline's
+    same periods, one decimal.
+    """
+    from decimal import ROUND_HALF_UP, Decimal
+
+    def pounds(pence):
+        return None if pence is None else Decimal(pence) / 100
+
+    savings = {(r["force_code"], r["fiscal_year"]): r for r in figures.views["v_savings_tracker"]
+               if r["alliance_scope"] == "alliance" and r["fiscal_year"] > BASELINE_FY}
+    targets: dict[str, dict[int, int]] = {}
+    for t in figures.targets:
+        if t["alliance_scope"] == "alliance":
+            targets.setdefault(t["force_code"], {})[t["fiscal_year"]] = t["target_pence"]
+    targeted = [f for f in figures.force_names if f in targets]
+    years = sorted({y for (f, y) in savings if f == ALL_FORCES}.union(*(set(t) for t in targets.values())))
+    years = [y for y in years if y > BASELINE_FY]
+    labels = [_label(savings[(ALL_FORCES, y)]) if (ALL_FORCES, y) in savings else fy_label(y) for y in years]
+    bars = {code: [pounds(savings[(code, y)]["ytd_savings_pence"]) if (code, y) in savings else None for y in years]
+            for code in [ALL_FORCES] + targeted if any((code, y) in savings for y in years)}
+    lines_to = {}
+    for code in [ALL_FORCES] + targeted:
+        if code not in targets:
+            continue
+        lines_to[code] = [pounds(savings[(code, y)]["ytd_target_pence"] if (code, y) in savings
+                                 and not savings[(code, y)]["year_complete"] else _carried(targets[code], y))
+                          for y in years]
+    local = figures.views["v_local_policing"]
+    local_years = sorted({r["fiscal_year"] for r in local})
+    by = {(r["force_code"], r["fiscal_year"]): r for r in local}
+    local_all = {y: by.get((ALL_FORCES, y)) for y in local_years}
+    local_labels = [_label(local_all[y]) if local_all[y] else _label(next(r for r in local if r["fiscal_year"] == y))
+                    for y in local_years]
+
+    def share(row):
+        if row is None or not row["ytd_baseline_nre_pence"] or row["ytd_nre_pence"] is None:
+            return None
+        return (Decimal(row["ytd_nre_pence"]) * 100 / Decimal(row["ytd_baseline_nre_pence"])).quantize(
+            Decimal("0.1"), rounding=ROUND_HALF_UP)
+
+    lines = {force: [share(by.get((force, y))) for y in local_years] for force in {r["force_code"] for r in local}}
+    return {"savings_vs_target": {"labels": labels, "bars": bars, "targets": lines_to},
+            "local_policing": {"labels": local_labels, "lines": lines}}

@@ -133,6 +133,8 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
         "deflated": deflated,
         "local_rows": local_rows,
         "function_year": fy_label(function_year) if function_year is not None else "–",
+        "function_runs_to": runs_to(function_year, _function_period(figures, function_year))
+        if function_year is not None else "",
         "function_forces": function_forces,
         "function_rows": function_rows,
         "function_totals": [gbp(p) for p in function_totals] + [gbp(sum(function_totals))],
@@ -176,6 +178,14 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
 
 _METHODS = {"budget": "actual to date + the budget still to come", "run_rate": "run rate on the baseline's shape",
             "outturn": "outturn"}
+
+
+def _function_period(figures: BoardFigures, year: int) -> int:
+    """How far NRE by function runs: every force together's period, or (a year one force alone has
+    ledger in) that force's own, as read_board_figures takes it."""
+    if figures.headline_year() is not None and year == figures.headline_year():
+        return figures.through_period(year)
+    return max((figures.through_period(year, f) for f in figures.force_names), default=0)
 
 
 def _minus(a: int | None, b: int | None) -> int | None:
