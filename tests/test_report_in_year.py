@@ -20,7 +20,7 @@ import pytest
 from openpyxl import load_workbook
 
 from alliance_finance.marts.figures import read_board_figures
-from alliance_finance.report import HTML_NAME, WORKBOOK_NAME, build_report
+from alliance_finance.report import WORKBOOK_NAME, build_report
 from alliance_finance.report.charts import chart_series
 from alliance_finance.warehouse.engine import make_engine
 
