@@ -54,7 +54,7 @@ def test_the_page_says_what_the_figures_run_to_and_compares_like_with_like(in_ye
     # the whole year's forecast with the budget: 280.00 to date + 660.00 still to come = 940.00 against 1,100.00
     assert "Forecast savings for the whole of 2016/17 £160" in text
     # the savings table's current year runs to P6, beside its own baseline periods; complete years run whole
-    assert "2016/17 to September (P6) Alliance (every force) £350 £280 £70 £4,772,727" in text
+    assert "2016/17 to September (P6) ALL £350 £280 £70 £4,772,727" in text
     assert "£1,239" not in text  # ASC's NRE with October's open period never stands in a comparison
     assert "Budget against actual by function, 2016/17 (to September (P6))" in text
 

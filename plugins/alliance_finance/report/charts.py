@@ -100,7 +100,9 @@ def _chart_functions(plt, figures: BoardFigures, colours: dict[str, str]):
     ax.set_yticks(range(len(functions)), [figures.function_names.get(fn, fn) for fn in functions])
     ax.set_xlabel("£ million (net revenue expenditure, partner flows eliminated)")
     ax.axvline(0, color="#888888", linewidth=0.8)
-    return _finish(fig, ax, f"Net revenue expenditure by function, {fy_label(year)}: each force and together",
+    runs = figures.through_period(year)
+    runs = "" if runs == 16 or figures.headline_year() != year else " (nothing closed yet)" if not runs else f" to P{runs}"
+    return _finish(fig, ax, f"Net revenue expenditure by function, {fy_label(year)}{runs}: each force and together",
                    legend="lower right", grid="x")
 
 

@@ -77,7 +77,7 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
         {
             "year": fy_label(r["fiscal_year"]),
             "runs_to": runs_to(r["fiscal_year"], r["through_period"]),
-            "force": "Alliance (every force)" if r["force_code"] == ALL_FORCES else figures.force_names.get(r["force_code"], r["force_code"]),
+            "force": r["force_code"],
             "is_all": r["force_code"] == ALL_FORCES,
             "baseline": gbp(r["ytd_baseline_nre_pence"]),
             "nre": gbp(r["ytd_nre_pence"]),
