@@ -186,3 +186,21 @@ def test_scaling_money_by_a_ratio_of_money_is_exact_beyond_64_bit_products(pg_ur
                                f"{c}::bigint AS c) AS t").fetchone()[0]
             assert on_sqlite == on_pg == _exact(a, b, c) and isinstance(on_sqlite, int), (a, b, c)
     assert lite.execute(f"SELECT {expression} FROM (SELECT 1 AS a, 2 AS b, 0 AS c)").fetchone()[0] is None
+
+
+def test_a_budget_without_a_profile_takes_the_baselines_shape(dialect, tmp_path_factory):
+    """ASC's 1,200.00 for OS04 with the profile left blank: FY 2014's own shape for it (P1 100, P4 200,
+    P9 300, P12 400 of 1,000) makes P1-P6 360.00 and P7-P12 840.00, so the forecast is 240.00 + 840.00."""
+    blank = "ASC,2016,OS04,OFF_PAY,1200.00" + "," * 12 + "\n" + "WP,2016,SF02,STF_PAY,120.00," + ",".join(["10.00"] * 12) + "\n"
+    engine, url = _warehouse(dialect, tmp_path_factory, budgets=blank)
+    try:
+        asc = tracker(engine, 2016)["ASC"]
+        assert (asc["forecast_nre"], asc["forecast_method"]) == (D("1080.00"), "budget")
+        with engine.connect() as conn:
+            found = read_view(conn, "(SELECT * FROM v_budget_vs_outturn WHERE fiscal_year = 2016 "
+                                    "AND force_code = 'ASC' AND function_code = 'OS') AS v", "force_code")
+        assert (found[0]["budget_to_date"], found[0]["forecast"]) == (D("360.00"), D("1080.00"))
+    finally:
+        engine.dispose()
+        if url:
+            drop_pg_database(url)
