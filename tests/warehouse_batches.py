@@ -26,6 +26,7 @@ from alliance_finance.config.reference import load_reference
 from alliance_finance.core import fiscal
 from alliance_finance.core.ledger import CONFORMED_SCHEMA, Batch, QuarantinedLine
 from alliance_finance.core.money import decimal_to_pence
+from alliance_finance.marts import budgets
 from alliance_finance.marts.seeds import load_finance_seeds, sync_finance_seeds
 from alliance_finance.warehouse import locks, mapping, migrate, summaries
 from alliance_finance.warehouse.engine import make_engine
@@ -282,6 +283,7 @@ def add_lines(conn: sa.Connection, ledger: list[tuple], batch_ids: dict[str, int
         "FROM fact_ledger_line AS f WHERE f.batch_id = etl_batch.batch_id) WHERE batch_id IN :ids"
     ).bindparams(sa.bindparam("ids", expanding=True)), {"ids": sorted(set(batch_ids.values()))})
     summaries.rebuild(conn)
+    budgets.refresh_budget_summary(conn)  # as a run does after its passes: the baseline shapes profiles
 
 
 def build_warehouse(url: str, ledger: list[tuple] = LEDGER, seeds_dir: Path | None = None,

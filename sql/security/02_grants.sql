@@ -41,6 +41,8 @@ GRANT SELECT ON ALL TABLES IN SCHEMA alliance TO alliance_loader;
 -- change), its quarantined lines and the WP journals it covered
 GRANT INSERT, UPDATE ON alliance.etl_batch TO alliance_loader;
 GRANT INSERT, UPDATE, DELETE ON alliance.fact_ledger_line TO alliance_loader;
+-- budgets summed for the in-year views, refreshed when budgets, reference data or the baseline change
+GRANT INSERT, DELETE ON alliance.budget_summary TO alliance_loader;
 -- a batch's money posted into periods already closed (warehouse/post_close.py; a superseded one's removed)
 GRANT INSERT, DELETE ON alliance.post_close_adjustment TO alliance_loader;
 -- the summaries the views read, kept with the lines in the same transaction (warehouse/summaries.py)

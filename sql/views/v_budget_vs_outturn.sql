@@ -53,17 +53,23 @@ budgeted AS (
     GROUP BY st.fiscal_year, st.force_code
     HAVING COUNT(b.force_code) = COUNT(*)
 ),
+budget_period AS (
+    -- the budgets' profiles (v_budget_profile) by force, year, function and period, as budget_summary
+    -- keeps them summed
+    SELECT force_code, fiscal_year, function_code, period, CAST(SUM(amount_pence) AS bigint) AS pence
+    FROM budget_summary
+    GROUP BY force_code, fiscal_year, function_code, period
+),
 planned AS (
-    SELECT st.fiscal_year, st.force_code, o.function_code,
-           CAST(SUM(bp.amount_pence) AS bigint) AS budget_pence,
-           CAST(SUM(CASE WHEN bp.period <= st.through_period THEN bp.amount_pence ELSE 0 END) AS bigint) AS budget_to_date_pence,
-           CAST(SUM(CASE WHEN bp.period > st.through_period THEN bp.amount_pence ELSE 0 END) AS bigint) AS budget_rest_pence
+    SELECT st.fiscal_year, st.force_code, b.function_code,
+           CAST(SUM(b.pence) AS bigint) AS budget_pence,
+           CAST(SUM(CASE WHEN b.period <= st.through_period THEN b.pence ELSE 0 END) AS bigint) AS budget_to_date_pence,
+           CAST(SUM(CASE WHEN b.period > st.through_period THEN b.pence ELSE 0 END) AS bigint) AS budget_rest_pence
     FROM status AS st
     JOIN budgeted AS bg ON bg.fiscal_year = st.fiscal_year AND bg.force_code = st.force_code
     JOIN member AS m ON m.row_force = st.force_code
-    JOIN v_budget_profile AS bp ON bp.force_code = m.force_code AND bp.fiscal_year = st.fiscal_year
-    JOIN dim_objective AS o ON o.objective_code = bp.objective_code
-    GROUP BY st.fiscal_year, st.force_code, o.function_code
+    JOIN budget_period AS b ON b.force_code = m.force_code AND b.fiscal_year = st.fiscal_year
+    GROUP BY st.fiscal_year, st.force_code, b.function_code
 ),
 keys AS (
     SELECT fiscal_year, force_code, function_code FROM actual WHERE line_count > 0

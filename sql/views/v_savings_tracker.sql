@@ -27,7 +27,7 @@
 --                    the baseline's own seasonality, rounded half away from zero to the penny
 -- forecast_nre       complete year: the outturn (nre). Else with a budget loaded for the force (for
 --                    ALL: every force) and year: ytd_nre + the budget's profile for periods
---                    through_period+1..12 (v_budget_profile, this scope's objectives); else run rate:
+--                    through_period+1..12 (v_budget_profile, summed in budget_summary); else run rate:
 --                    ytd_nre x baseline_nre / ytd_baseline_nre, to the penny. NULL when nothing is
 --                    closed yet and no budget is loaded
 -- forecast_savings   baseline_nre - forecast_nre
@@ -144,14 +144,21 @@ budgeted AS (
     GROUP BY st.fiscal_year, st.force_code, st.alliance_scope
     HAVING COUNT(b.force_code) = COUNT(*)
 ),
+budget_period AS (
+    -- the budgets' profiles (v_budget_profile) by force, year, scope and period, as budget_summary
+    -- keeps them summed
+    SELECT force_code, fiscal_year, alliance_scope, period, CAST(SUM(amount_pence) AS bigint) AS pence
+    FROM budget_summary
+    GROUP BY force_code, fiscal_year, alliance_scope, period
+),
 budget_rest AS (
     -- the budget's profile for the periods after through_period, on this scope's objectives
     SELECT st.fiscal_year, st.force_code, st.alliance_scope,
-           CAST(SUM(CASE WHEN bp.period > st.through_period THEN bp.amount_pence ELSE 0 END) AS bigint) AS rest_pence
+           CAST(SUM(CASE WHEN b.period > st.through_period THEN b.pence ELSE 0 END) AS bigint) AS rest_pence
     FROM status AS st
     JOIN member AS m ON m.row_force = st.force_code
-    JOIN v_budget_profile AS bp ON bp.force_code = m.force_code AND bp.fiscal_year = st.fiscal_year
-    JOIN dim_objective AS o ON o.objective_code = bp.objective_code AND o.alliance_scope = st.alliance_scope
+    JOIN budget_period AS b
+      ON b.force_code = m.force_code AND b.fiscal_year = st.fiscal_year AND b.alliance_scope = st.alliance_scope
     GROUP BY st.fiscal_year, st.force_code, st.alliance_scope
 ),
 in_year AS (

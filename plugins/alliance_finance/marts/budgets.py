@@ -15,11 +15,14 @@ transaction (with the other seeds, :func:`.seeds.load_finance_seeds`), so a bad 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from alliance_finance.config.reference import load_reference
+from alliance_finance.core.fiscal import BASELINE_FY
+from alliance_finance.warehouse import meta
 from alliance_finance.marts.seedfile import FinanceSeedError, SeedFile, XlsxSeedFile
 
 BUDGET_FILES = ("budgets.csv", "budgets.xlsx")
@@ -146,3 +149,36 @@ def _money(f: SeedFile, line: int, row: dict[str, str], column: str) -> int:
 def _pounds(pence: int) -> str:
     sign = "-" if pence < 0 else ""
     return f"{sign}£{abs(pence) // 100:,}.{abs(pence) % 100:02d}"
+
+
+#: ``warehouse_meta`` key: the digest of what budget_summary was last computed from
+BUDGET_SUMMARY_DIGEST = "budget_summary_digest"
+
+_INPUTS = (
+    # the budgets, the mapping of objectives to functions and scopes, and the baseline year's ledger
+    "SELECT 'b', COUNT(*), COALESCE(SUM(budget_pence), 0), COALESCE(SUM(profile_given), 0) FROM budget "
+    "UNION ALL SELECT 'p', COUNT(*), COALESCE(SUM(amount_pence), 0), COALESCE(SUM(period * amount_pence % 1000003), 0) "
+    "FROM budget_profile "
+    "UNION ALL SELECT 'l', COUNT(*), COALESCE(SUM(amount_pence), 0), COALESCE(SUM(period * amount_pence % 1000003), 0) "
+    "FROM ledger_summary WHERE fiscal_year = :baseline"
+)
+
+
+def refresh_budget_summary(conn: sa.Connection, *, force: bool = False) -> bool:
+    """Recompute ``budget_summary`` from ``v_budget_profile`` when its inputs changed (caller's
+    transaction); returns whether it did. A night that changed no budget, no reference data and no
+    baseline line reads a few summary rows and does nothing."""
+    reference = meta.get_meta(conn, meta.REFERENCE_DIGEST) or ""
+    rows = conn.execute(sa.text(_INPUTS), {"baseline": BASELINE_FY}).all()
+    digest = hashlib.sha256((reference + repr(sorted(tuple(r) for r in rows))).encode()).hexdigest()
+    if not force and meta.get_meta(conn, BUDGET_SUMMARY_DIGEST) == digest:
+        return False
+    conn.exec_driver_sql("DELETE FROM budget_summary")
+    conn.exec_driver_sql(
+        "INSERT INTO budget_summary (force_code, fiscal_year, function_code, alliance_scope, period, amount_pence) "
+        "SELECT p.force_code, p.fiscal_year, o.function_code, o.alliance_scope, p.period, "
+        "CAST(SUM(p.amount_pence) AS bigint) FROM v_budget_profile AS p "
+        "JOIN dim_objective AS o ON o.objective_code = p.objective_code "
+        "GROUP BY p.force_code, p.fiscal_year, o.function_code, o.alliance_scope, p.period")
+    meta.set_meta(conn, BUDGET_SUMMARY_DIGEST, digest)
+    return True

@@ -12,7 +12,7 @@ import sys
 from alliance_finance.config.settings import Settings
 from alliance_finance.core.errors import AllianceFinanceError
 from alliance_finance.core.urls import mask_secrets, mask_url
-from alliance_finance.runner import pipeline
+from alliance_finance.runner import pipeline, prepare
 from alliance_finance.runner.parallel import run_side_by_side
 from alliance_finance.runner.result import first_line
 from alliance_finance.runner.validators import RunValidator
@@ -46,14 +46,22 @@ def run_cli(settings: Settings, force: str | None = None, *, parallel: bool = Fa
         return EXIT_FAILED
     print(f"warehouse {mask_url(warehouse_url)} at revision {revision}", flush=True)
     if parallel and len(forces) > 1:
-        return run_side_by_side(forces, settings, run_and_report)
-    exit_code = EXIT_OK
-    validator = RunValidator(warehouse_url, settings.var_dir, settings)  # one Great Expectations context for every force
+        exit_code = run_side_by_side(forces, settings, run_and_report)
+    else:
+        exit_code = EXIT_OK
+        validator = RunValidator(warehouse_url, settings.var_dir, settings)  # one Great Expectations context for every force
+        try:
+            for force_code in forces:
+                exit_code = max(exit_code, run_and_report(force_code, settings, validator))
+        finally:
+            validator.close()
     try:
-        for force_code in forces:
-            exit_code = max(exit_code, run_and_report(force_code, settings, validator))
-    finally:
-        validator.close()
+        # the baseline lines this run loaded give their shape to budgets without a profile
+        prepare.refresh_budget_summary(warehouse_url)
+    except Exception as exc:  # noqa: BLE001 - reported, masked, as a failed run
+        print(f"alliance-finance run: the budget summary could not be refreshed: "
+              f"{mask_secrets(first_line(exc), secrets)}", file=sys.stderr)
+        return EXIT_FAILED
     return exit_code
 
 

@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 from alliance_finance.core.errors import TransientError
 from alliance_finance.core.urls import mask_url
-from alliance_finance.marts import seeds
+from alliance_finance.marts import budgets, seeds
 from alliance_finance.runner.result import first_line
 from alliance_finance.config.forces import ForceConfig
 from alliance_finance.warehouse import forces as warehouse_forces
@@ -29,6 +29,7 @@ def prepare_warehouse(warehouse: "str | sa.Engine", reference_dir: Path | None =
         warehouse_forces.sync_forces(engine, forces)
         restated = mapping.sync_reference(engine, reference_dir, forces).lines_restated
         sync_finance_seeds(engine, seeds_dir)
+        refresh_budget_summary(engine)
         return restated
     finally:
         if owned:
@@ -44,6 +45,23 @@ def sync_finance_seeds(engine: sa.Engine, seeds_dir: Path | None = None) -> None
             locks.pg_xact_lock(conn, locks.MIGRATION_KEY)
             if seeds.sync_finance_seeds(conn, seeds_dir):
                 _log.info("finance seeds reloaded")
+
+
+def refresh_budget_summary(warehouse: "str | sa.Engine") -> None:
+    """Bring ``budget_summary`` up to date with the budgets, the reference data and the baseline year
+    (:func:`alliance_finance.marts.budgets.refresh_budget_summary`): as a run prepares the warehouse,
+    and again after its passes, whose baseline lines a budget without a profile takes its shape from."""
+    engine, owned = (warehouse, False) if isinstance(warehouse, sa.Engine) else (make_engine(warehouse), True)
+    try:
+        with engine.connect() as conn:
+            conn = conn.execution_options(sqlite_begin="immediate")
+            with conn.begin():
+                locks.pg_xact_lock(conn, locks.MIGRATION_KEY)
+                if budgets.refresh_budget_summary(conn):
+                    _log.info("budget summary refreshed")
+    finally:
+        if owned:
+            engine.dispose()
 
 
 def reachable(engine: sa.Engine, url: str) -> None:
