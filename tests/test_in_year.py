@@ -200,6 +200,15 @@ def test_a_budget_without_a_profile_takes_the_baselines_shape(dialect, tmp_path_
             found = read_view(conn, "(SELECT * FROM v_budget_vs_outturn WHERE fiscal_year = 2016 "
                                     "AND force_code = 'ASC' AND function_code = 'OS') AS v", "force_code")
         assert (found[0]["budget_to_date"], found[0]["forecast"]) == (D("360.00"), D("1080.00"))
+        # the in-year views read budget_summary: v_budget_profile's months summed, kept equal to it
+        with engine.connect() as conn:
+            assert conn.execute(sa.text(
+                "SELECT p.force_code, p.fiscal_year, o.function_code, o.alliance_scope, p.period, SUM(p.amount_pence) "
+                "FROM v_budget_profile AS p JOIN dim_objective AS o ON o.objective_code = p.objective_code "
+                "GROUP BY p.force_code, p.fiscal_year, o.function_code, o.alliance_scope, p.period "
+                "EXCEPT SELECT force_code, fiscal_year, function_code, alliance_scope, period, amount_pence "
+                "FROM budget_summary")).all() == []
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM budget_summary")).scalar() == 24
     finally:
         engine.dispose()
         if url:
