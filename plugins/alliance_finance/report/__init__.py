@@ -33,11 +33,11 @@ from alliance_finance.marts.figures import read_board_figures
 from alliance_finance.report.charts import CHART_NAMES, render_charts
 from alliance_finance.report.format import force_colours
 from alliance_finance.report.page import forces_without_ledger, render_html
-from alliance_finance.report.workbook import safe_text_cell, write_workbook
+from alliance_finance.report.workbook import write_workbook
 from alliance_finance.warehouse.engine import PG_SCHEMA, make_engine
 
 __all__ = ["CHART_NAMES", "HTML_NAME", "WORKBOOK_NAME", "ReportFiles", "build_report", "report_cli",
-           "safe_text_cell", "write_workbook"]
+           "write_workbook"]
 
 log = logging.getLogger(__name__)
 

@@ -1,9 +1,19 @@
 """The board report's workbook: one sheet per view, money as real numbers exact to the penny in
 ``£#,##0.00``, header row frozen, and text a spreadsheet could take for a formula kept as text.
+
+Written with XlsxWriter in ``constant_memory`` mode: each row goes to disk as it is written, so the
+time and memory grow with the cells and nothing more. Money is exact because each money cell is given
+the view's :class:`~decimal.Decimal` (whole pence scaled by 1/100, never a float): XlsxWriter writes a
+number cell's text with ``format(value, ".16G")``, which for a Decimal is its own digits, so the file
+holds ``300000.02`` as the warehouse has it. A Decimal of more than 15 significant digits (above
+£10,000,000,000,000.00), which an Excel number cannot hold exactly, is refused rather than rounded.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import re
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,32 +25,12 @@ _TWIN_FORMATS = {"_pence": MONEY_FORMAT, "_hundredths": "#,##0.00", "_ten_thousa
 _DECIMAL_TWINS = {"key_share": "key_ppm"}
 #: Text a spreadsheet would read as a formula (or DDE) when it starts a cell.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
-
-
-def safe_text_cell(ws, value: str):
-    """A text cell that no spreadsheet will evaluate: stored as a string, and quote-prefixed when it
-    starts like a formula (``=``, ``+``, ``-``, ``@``, tab, carriage return). The text is kept whole."""
-    # deferred: openpyxl loads only when a workbook is written (every orchestration task imports the
-    # report package; one of them builds the report)
-    from openpyxl.cell import WriteOnlyCell
-
-    cell = WriteOnlyCell(ws, value=value)
-    cell.data_type = "s"
-    if value.startswith(_FORMULA_STARTS):
-        cell.quotePrefix = True
-    return cell
-
-
-def _text(ws, value: str):
-    """A text value for a row: as it is, or as a safe cell when it starts like a formula. Characters
-    XML cannot hold (control characters from a source) are shown as U+FFFD rather than failing the report."""
-    # deferred: openpyxl loads only when a workbook is written (every orchestration task imports the
-    # report package; one of them builds the report)
-    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-
-    if ILLEGAL_CHARACTERS_RE.search(value):
-        value = ILLEGAL_CHARACTERS_RE.sub("\ufffd", value)
-    return safe_text_cell(ws, value) if value.startswith(_FORMULA_STARTS) else value
+#: Characters XML 1.0 cannot hold (control characters but tab, line feed and carriage return).
+_ILLEGAL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+#: The most significant digits an Excel number (an IEEE double) holds exactly.
+_EXACT_DIGITS = 15
+#: The workbook's creation time in its properties: fixed, so the same figures give the same bytes.
+_CREATED = dt.datetime(2000, 1, 1)
 
 
 def _sheet_columns(rows: list[dict], fallback: list[str]) -> list[tuple[str, str | None]]:
@@ -69,46 +59,73 @@ def _sheet_columns(rows: list[dict], fallback: list[str]) -> list[tuple[str, str
 
 def write_workbook(figures: BoardFigures | None, path: Path) -> None:
     """One sheet per view (REPORT_VIEWS), money as exact numbers in ``£#,##0.00``, header frozen."""
-    # deferred: openpyxl loads only when a workbook is written (every orchestration task imports the
+    # deferred: XlsxWriter loads only when a workbook is written (every orchestration task imports the
     # report package; one of them builds the report)
-    from openpyxl import Workbook
-    from openpyxl.cell import WriteOnlyCell
-    from openpyxl.styles import Font
-    from openpyxl.utils import get_column_letter
+    import xlsxwriter
 
-    wb = Workbook(write_only=True)
-    bold = Font(bold=True)
-    for view in REPORT_VIEWS:
-        ws = wb.create_sheet(title=view[:31])
-        ws.freeze_panes = "A2"
-        rows = figures.views.get(view, []) if figures is not None else []
-        columns = _sheet_columns(rows, fallback=["no data loaded yet"])
-        for index, (column, fmt) in enumerate(columns, start=1):
-            sample = [column] + [_display_width(r.get(column), fmt) for r in rows[:2000]]
-            width = min(60, max(len(s) if isinstance(s, str) else s for s in sample) + 2)
-            ws.column_dimensions[get_column_letter(index)].width = width
-        header = []
-        for column, _ in columns:
-            cell = safe_text_cell(ws, column)  # a header is a name: never a formula either
-            cell.font = bold
-            header.append(cell)
-        ws.append(header)
-        for r in rows:
-            out = []
-            for column, fmt in columns:
-                value = r.get(column)
-                if isinstance(value, str):
-                    # plain text is written as a string cell as it is; only text that starts like a
-                    # formula needs the explicit cell (a few in a million, and cells are slow)
-                    out.append(_text(ws, value))
-                elif fmt is not None and value is not None:
-                    cell = WriteOnlyCell(ws, value=value)
-                    cell.number_format = fmt
-                    out.append(cell)
-                else:
-                    out.append(value)
-            ws.append(out)
-    wb.save(path)
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    try:
+        wb.set_properties({"created": _CREATED})
+        quoted = wb.add_format({"quote_prefix": True})
+        header_formats = (wb.add_format({"bold": True}), wb.add_format({"bold": True, "quote_prefix": True}))
+        number_formats: dict[str, Any] = {}
+        for view in REPORT_VIEWS:
+            ws = wb.add_worksheet(view[:31])
+            ws.freeze_panes(1, 0)
+            rows = figures.views.get(view, []) if figures is not None else []
+            columns = _sheet_columns(rows, fallback=["no data loaded yet"])
+            for index, (column, fmt) in enumerate(columns):
+                sample = [column] + [_display_width(r.get(column), fmt) for r in rows[:2000]]
+                ws.set_column(index, index, min(60, max(len(s) if isinstance(s, str) else s for s in sample) + 2))
+                # a header is a name: never a formula either
+                ws.write_string(0, index, _clean(column), header_formats[column.startswith(_FORMULA_STARTS)])
+            cell_formats = [None if fmt is None else number_formats.setdefault(fmt, wb.add_format({"num_format": fmt}))
+                            for _, fmt in columns]
+            names = [column for column, _ in columns]
+            _write_rows(ws, rows, names, cell_formats, quoted)
+    finally:
+        wb.close()
+
+
+def _write_rows(ws, rows: list[dict], names: list[str], cell_formats: list, quoted) -> None:
+    """The data rows, each value by its type: text always as a string cell (quote-prefixed when it starts
+    like a formula), numbers (exact Decimals included) and dates as numbers in their column's format."""
+    write_string, write_number, write_datetime = ws.write_string, ws.write_number, ws.write_datetime
+    targets = list(enumerate(zip(names, cell_formats)))
+    for n, r in enumerate(rows, start=1):
+        for index, (column, fmt) in targets:
+            value = r.get(column)
+            kind = value.__class__
+            if kind is str:
+                text = _clean(value)
+                write_string(n, index, text, quoted if text.startswith(_FORMULA_STARTS) else None)
+            elif kind is int or kind is float:
+                write_number(n, index, value, fmt)
+            elif kind is Decimal:
+                write_number(n, index, _exact(value, column, n), fmt)
+            elif value is None:
+                continue
+            elif kind is bool:
+                ws.write_boolean(n, index, value, fmt)
+            elif isinstance(value, (dt.date, dt.datetime)):
+                write_datetime(n, index, value, fmt)
+            else:
+                text = _clean(str(value))
+                write_string(n, index, text, quoted if text.startswith(_FORMULA_STARTS) else None)
+
+
+def _clean(value: str) -> str:
+    """Text as it is, but characters XML cannot hold (control characters from a source) shown as
+    U+FFFD rather than failing the report."""
+    return _ILLEGAL_CHARACTERS.sub("\ufffd", value) if _ILLEGAL_CHARACTERS.search(value) else value
+
+
+def _exact(value: Decimal, column: str, row: int) -> Decimal:
+    """The Decimal itself, once it is known to fit an Excel number exactly."""
+    if len(value.as_tuple().digits) > _EXACT_DIGITS:
+        raise ValueError(f"{column} in row {row}: {value} has more than {_EXACT_DIGITS} significant digits, "
+                         "more than a spreadsheet number holds exactly")
+    return value
 
 
 def _display_width(value: Any, fmt: str | None) -> int:
