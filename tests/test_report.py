@@ -372,6 +372,61 @@ def test_workbook_keeps_any_source_text_as_inert_text(tmp_path):
     assert amount.number_format == "£#,##0.00" and Decimal(str(amount.value)) == Decimal("-0.05")
 
 
+def test_workbook_rows_read_back_as_xlsxwriter_would_write_them_cell_by_cell(tmp_path):
+    """The workbook's rows are written as sheet XML text in one go (ten times faster than a call per
+    cell): every kind of value reads back as XlsxWriter's own write_* calls would have it."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    from alliance_finance.marts.figures import BoardFigures
+    from alliance_finance.report import write_workbook
+
+    rows = [
+        {"force_code": "WP", "last_posting_date": dt.date(2017, 3, 31), "last_loaded_at": dt.datetime(2017, 4, 2, 6, 30, 15),
+         "lines_loaded": True, "ratio": 0.125, "note": "  spaced & <marked> ", "count": 12, "amount_pence": 1, "amount": Decimal("0.01")},
+        {"force_code": "ASC", "last_posting_date": None, "last_loaded_at": None, "lines_loaded": False, "ratio": -3.5,
+         "note": "=A1 & _x0041_ \ufffe", "count": -7, "amount_pence": None, "amount": None},
+    ]
+    figures = BoardFigures(views={"v_ledger_freshness": rows}, nre_by_function={}, function_names={},
+                           rejected_batches=[], force_names={})
+    ours = tmp_path / "ours.xlsx"
+    write_workbook(figures, ours)
+
+    reference = tmp_path / "reference.xlsx"
+    wb = xlsxwriter.Workbook(str(reference), {"constant_memory": True})
+    ws = wb.add_worksheet("v_ledger_freshness")
+    formats = {"last_posting_date": wb.add_format({"num_format": "yyyy-mm-dd"}),
+               "last_loaded_at": wb.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+               "amount": wb.add_format({"num_format": "£#,##0.00"})}
+    quoted = wb.add_format({"quote_prefix": True})
+    shown = [c for c in rows[0] if c != "amount_pence"]
+    for i, c in enumerate(shown):
+        ws.write_string(0, i, c)
+    for n, row in enumerate(rows, start=1):
+        for i, c in enumerate(shown):
+            value = row[c]
+            if isinstance(value, str):
+                ws.write_string(n, i, value, quoted if value.startswith("=") else None)
+            elif isinstance(value, bool):
+                ws.write_boolean(n, i, value)
+            elif isinstance(value, (dt.date, dt.datetime)):
+                ws.write_datetime(n, i, value, formats[c])
+            elif value is not None:
+                ws.write_number(n, i, value, formats.get(c))
+    wb.close()
+
+    def cells(path):
+        sheet = load_workbook(path)["v_ledger_freshness"]
+        return [[(c.value, c.data_type, c.number_format, c.quotePrefix) for c in row]
+                for row in sheet.iter_rows(max_col=len(shown))], sheet.calculate_dimension()
+
+    assert cells(ours) == cells(reference)
+    ours_rows = cells(ours)[0]
+    assert ours_rows[1][1][0] == dt.datetime(2017, 3, 31) and ours_rows[1][2][0] == dt.datetime(2017, 4, 2, 6, 30, 15)
+    assert ours_rows[1][5][0] == "  spaced & <marked> " and ours_rows[2][3][:2] == (False, "b")
+
+
 def test_report_on_a_warehouse_without_the_baseline_year(sqlite_url, tmp_path):
     """A warehouse holding later years but not FY 2014 has no savings to show: the page says so."""
     later_years = [line for line in LEDGER if line[1] != 2014]
