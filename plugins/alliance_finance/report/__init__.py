@@ -11,7 +11,7 @@
 
 Every figure comes from the finance views through :func:`alliance_finance.marts.figures.read_board_figures`
 (one snapshot); nothing is computed here but presentation (labels, percentages, the words "owes").
-The same warehouse gives the same page and charts, byte for byte. The forces, their names and
+The same warehouse gives the same page, charts and workbook, byte for byte. The forces, their names and
 colours come from the warehouse's force dimension and ``dags/forces.yaml``, never from this code.
 
 Modules: :mod:`.page` (the page's context and HTML), :mod:`.charts`, :mod:`.workbook`, :mod:`.format`.

@@ -34,8 +34,8 @@ _XML_SPECIAL = re.compile("[&<>\r\ufffe\uffff]|_x[0-9a-fA-F]{4}_")
 _OOXML_ESCAPE_LIKE = re.compile("(_x[0-9a-fA-F]{4}_)")
 #: The most significant digits an Excel number (an IEEE double) holds exactly.
 _EXACT_DIGITS = 15
-#: The workbook's creation time in its properties: fixed, so the same figures give the same bytes.
-_CREATED = dt.datetime(2000, 1, 1)
+#: The workbook's creation time in its properties when no load time is known (see :func:`_created`).
+_NO_LOAD_YET = dt.datetime(2000, 1, 1)
 
 
 def _sheet_columns(rows: list[dict], fallback: list[str]) -> list[tuple[str, str | None]]:
@@ -70,7 +70,7 @@ def write_workbook(figures: BoardFigures | None, path: Path) -> None:
 
     wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
     try:
-        wb.set_properties({"created": _CREATED})
+        wb.set_properties({"created": _created(figures)})
         quoted = wb.add_format({"quote_prefix": True})
         header_formats = (wb.add_format({"bold": True}), wb.add_format({"bold": True, "quote_prefix": True}))
         number_formats: dict[str, Any] = {}
@@ -169,6 +169,15 @@ def _text_cell(ref: str, value: str, quoted_style: str) -> str:
         value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
     return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
+
+
+def _created(figures: BoardFigures | None) -> dt.datetime:
+    """The workbook's creation time in its properties: when the latest batch it shows finished loading,
+    not the clock, so the same warehouse gives the same workbook byte for byte (XlsxWriter dates the
+    zip's entries 1980-01-01)."""
+    loads = [r.get("last_loaded_at") for r in (figures.views.get("v_ledger_freshness", []) if figures else [])]
+    loads = [t for t in loads if isinstance(t, dt.datetime)]
+    return max(loads) if loads else _NO_LOAD_YET
 
 
 def _clean(value: str) -> str:
