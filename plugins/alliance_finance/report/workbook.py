@@ -115,13 +115,18 @@ def _streaming_sheet_class():
             columns = list(zip(names, [_column_letter(i) for i in range(len(names))], styles))
             self._write_single_row(len(rows))  # the header row out; the rows below are written here
             write = self.fh.write
+            texts: dict[str, str] = {}
             for n, r in enumerate(rows, start=2):
                 cells = [f'<row r="{n}">']
                 for column, letter, style in columns:
                     value = r.get(column)
                     kind = value.__class__
                     if kind is str:
-                        cells.append(_text_cell(f"{letter}{n}", value, text_style))
+                        # a sheet repeats its codes on every row: each text's XML is worked out once
+                        tail = texts.get(value)
+                        if tail is None:
+                            tail = texts[value] = _text_cell(value, text_style)
+                        cells.append(f'<c r="{letter}{n}"{tail}')
                     elif kind is int or kind is float:
                         cells.append(f'<c r="{letter}{n}"{style}><v>{value:.16G}</v></c>')
                     elif kind is Decimal:
@@ -133,7 +138,7 @@ def _streaming_sheet_class():
                     elif isinstance(value, (dt.date, dt.datetime)):
                         cells.append(f'<c r="{letter}{n}"{style}><v>{_excel_serial(value):.16G}</v></c>')
                     else:
-                        cells.append(_text_cell(f"{letter}{n}", str(value), text_style))
+                        cells.append(f'<c r="{letter}{n}"{_text_cell(str(value), text_style)}')
                 cells.append("</row>")
                 write("".join(cells))
             if rows:
@@ -157,8 +162,9 @@ def _column_letter(index: int) -> str:
     return letters
 
 
-def _text_cell(ref: str, value: str, quoted_style: str) -> str:
-    """An inline string cell as XlsxWriter writes one in constant_memory mode: XML escaped, a control
+def _text_cell(value: str, quoted_style: str) -> str:
+    """An inline string cell, all but its opening ``<c r="A2"``, as XlsxWriter writes one in
+    constant_memory mode: XML escaped, a control
     character as U+FFFD (see :func:`_clean`) but a carriage return as OOXML's ``_x000D_``, text that
     looks like such an escape escaped itself, leading or trailing space kept."""
     value = _clean(value)
@@ -168,7 +174,7 @@ def _text_cell(ref: str, value: str, quoted_style: str) -> str:
         value = value.replace("\r", "_x000D_").replace("\ufffe", "_xFFFE_").replace("\uffff", "_xFFFF_")
         value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
     space = ' xml:space="preserve"' if value[:1].isspace() or value[-1:].isspace() else ""
-    return f'<c r="{ref}"{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
+    return f'{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
 
 
 def _created(figures: BoardFigures | None) -> dt.datetime:
