@@ -207,9 +207,13 @@ def test_workbook_writes_money_at_the_limits_exactly_and_refuses_what_a_number_c
     assert [Decimal(repr(v)) for v in read] == [Decimal(p).scaleb(-2) for p in pence]
 
     too_precise = [{"force_code": "WP", "amount_pence": 10**15, "amount": Decimal(10**15).scaleb(-2)}]
-    with pytest.raises(ValueError, match="amount in row 1: 10000000000000.00 has more than 15 significant digits"):
+    with pytest.raises(ValueError, match=r"v_unmapped_codes\.amount in row 1: 10000000000000\.00 has more than 15 "
+                                         "significant digits"):
         write_workbook(BoardFigures(views={"v_unmapped_codes": too_precise}, nre_by_function={}, function_names={},
-                                    rejected_batches=[], force_names={}), tmp_path / "x.xlsx")
+                                    rejected_batches=[], force_names={}), path)
+    # nothing half-written: the workbook written before is still there, whole, and nothing beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.xlsx"]
+    assert [r[1] for r in load_workbook(path)["v_unmapped_codes"].iter_rows(min_row=2, values_only=True)] == read
 
 
 def test_report_on_an_empty_warehouse_says_there_is_no_data(warehouse_url, tmp_path):

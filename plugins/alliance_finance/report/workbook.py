@@ -2,15 +2,18 @@
 ``£#,##0.00``, header row frozen, and text a spreadsheet could take for a formula kept as text.
 
 Written with XlsxWriter in ``constant_memory`` mode: each row goes to disk as it is written, so the
-time and memory grow with the cells and nothing more. Money is exact because each money cell is given
-the view's :class:`~decimal.Decimal` (whole pence scaled by 1/100, never a float): XlsxWriter writes a
-number cell's text with ``format(value, ".16G")``, which for a Decimal is its own digits, so the file
-holds ``300000.02`` as the warehouse has it. A Decimal of more than 15 significant digits (above
-£10,000,000,000,000.00), which an Excel number cannot hold exactly, is refused rather than rounded.
+time and memory grow with the cells and nothing more. Money is exact because each money cell's text is
+the view's :class:`~decimal.Decimal` (whole pence scaled by 1/100, never a float) formatted as
+XlsxWriter formats a number, ``format(value, ".16G")``, which for a Decimal is its own digits: the
+file holds ``300000.02`` as the warehouse has it, and a spreadsheet reads those digits back as the
+double nearest to them, which shows them again exactly. A Decimal of more than 15 significant digits
+(£10,000,000,000,000.00 or more), which an Excel number cannot hold exactly, is refused rather than
+rounded, and a workbook that could not be written whole leaves none behind.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import re
@@ -68,27 +71,40 @@ def write_workbook(figures: BoardFigures | None, path: Path) -> None:
     # report package; one of them builds the report)
     import xlsxwriter
 
-    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    path = Path(path)
+    partial = path.with_name(f".{path.name}.partial")
+    wb = xlsxwriter.Workbook(str(partial), {"constant_memory": True})
     try:
-        wb.set_properties({"created": _created(figures)})
-        quoted = wb.add_format({"quote_prefix": True})
-        header_formats = (wb.add_format({"bold": True}), wb.add_format({"bold": True, "quote_prefix": True}))
-        number_formats: dict[str, Any] = {}
-        for view in REPORT_VIEWS:
-            ws = wb.add_worksheet(view[:31], worksheet_class=_streaming_sheet_class())
-            ws.freeze_panes(1, 0)
-            rows = figures.views.get(view, []) if figures is not None else []
-            columns = _sheet_columns(rows, fallback=["no data loaded yet"])
-            for index, (column, fmt) in enumerate(columns):
-                sample = [column] + [_display_width(r.get(column), fmt) for r in rows[:2000]]
-                ws.set_column(index, index, min(60, max(len(s) if isinstance(s, str) else s for s in sample) + 2))
-                # a header is a name: never a formula either
-                ws.write_string(0, index, _clean(column), header_formats[column.startswith(_FORMULA_STARTS)])
-            cell_formats = [None if fmt is None else number_formats.setdefault(fmt, wb.add_format({"num_format": fmt}))
-                            for _, fmt in columns]
-            ws.append_rows(rows, [column for column, _ in columns], cell_formats, quoted)
-    finally:
+        _write_sheets(wb, figures)
         wb.close()
+    except BaseException:
+        with contextlib.suppress(Exception):
+            wb.close()  # removes its row files
+        partial.unlink(missing_ok=True)
+        raise
+    partial.replace(path)
+
+
+def _write_sheets(wb, figures: BoardFigures | None) -> None:
+    wb.set_properties({"created": _created(figures)})
+    quoted = wb.add_format({"quote_prefix": True})
+    header_formats = (wb.add_format({"bold": True}), wb.add_format({"bold": True, "quote_prefix": True}))
+    number_formats: dict[str, Any] = {}
+    for view in REPORT_VIEWS:
+        ws = wb.add_worksheet(view[:31], worksheet_class=_streaming_sheet_class())
+        ws.freeze_panes(1, 0)
+        rows = figures.views.get(view, []) if figures is not None else []
+        columns = _sheet_columns(rows, fallback=["no data loaded yet"])
+        for index, (column, fmt) in enumerate(columns):
+            sample = [column] + [_display_width(r.get(column), fmt) for r in rows[:2000]]
+            ws.set_column(index, index, min(60, max(len(s) if isinstance(s, str) else s for s in sample) + 2))
+            # a header is a name: never a formula either
+            ws.write_string(0, index, _clean(column), header_formats[column.startswith(_FORMULA_STARTS)])
+        for _, fmt in columns:
+            if fmt is not None and fmt not in number_formats:
+                number_formats[fmt] = wb.add_format({"num_format": fmt})
+        cell_formats = [None if fmt is None else number_formats[fmt] for _, fmt in columns]
+        ws.append_rows(rows, [column for column, _ in columns], cell_formats, quoted)
 
 
 @functools.cache
@@ -130,7 +146,7 @@ def _streaming_sheet_class():
                     elif kind is int or kind is float:
                         cells.append(f'<c r="{letter}{n}"{style}><v>{value:.16G}</v></c>')
                     elif kind is Decimal:
-                        cells.append(f'<c r="{letter}{n}"{style}><v>{_exact(value, column, n - 1):.16G}</v></c>')
+                        cells.append(f'<c r="{letter}{n}"{style}><v>{_exact(value, f"{self.name}.{column}", n - 1):.16G}</v></c>')
                     elif value is None:
                         continue
                     elif kind is bool:
