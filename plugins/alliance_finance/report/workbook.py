@@ -114,8 +114,9 @@ def _streaming_sheet_class():
     instead of a ``write_*`` call per cell (ten times the time: 46,000 rows x 9 columns took 5 s of CPU
     that way). Everything else (the package, styles, widths, the frozen pane) is XlsxWriter's own.
     It leans on XlsxWriter's constant_memory internals (``fh`` is the row file until the sheet is
-    assembled, ``previous_row``, ``_check_dimensions``, a format's ``_get_xf_index``): requirements.lock
-    pins the version, and tests/test_report.py reads every kind of cell back."""
+    assembled, ``_write_single_row`` flushes the header row, ``_check_dimensions`` records the last
+    cell, a format's ``_get_xf_index``): requirements.lock pins the version, and tests/test_report.py
+    reads every kind of cell back against XlsxWriter's own calls."""
     # deferred with XlsxWriter itself (see write_workbook)
     from xlsxwriter.worksheet import Worksheet
 
