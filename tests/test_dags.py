@@ -209,7 +209,7 @@ def test_dag_files_import_no_heavy_library():
         f"sys.path.insert(0, {str(DAGS)!r})\n"
         f"for f in ['alliance_force_ledgers.py', 'alliance_consolidation.py']:\n"
         f"    runpy.run_path({str(DAGS)!r} + '/' + f)\n"
-        "heavy = [m for m in ('pandas', 'pyarrow', 'great_expectations', 'matplotlib', 'openpyxl', 'psycopg') if m in sys.modules]\n"
+        "heavy = [m for m in ('pandas', 'pyarrow', 'great_expectations', 'matplotlib', 'xlsxwriter', 'openpyxl', 'psycopg') if m in sys.modules]\n"
         "print('HEAVY=' + ','.join(heavy))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)

@@ -8,15 +8,20 @@ import os
 import re
 import shutil
 import subprocess
+import time
 import zipfile
+from xml.etree import ElementTree
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from openpyxl import load_workbook
+from openpyxl.utils.escape import unescape
 
 from alliance_finance.marts.figures import REPORT_VIEWS
 from alliance_finance.report import CHART_NAMES, HTML_NAME, WORKBOOK_NAME, build_report, report_cli
+from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.migrate import upgrade
 
 from conftest import IN_CI
@@ -128,6 +133,89 @@ def test_workbook_is_exact_numeric_frozen_and_formula_safe(report_dir):
                 assert "<f>" not in z.read(name).decode("utf-8"), name
 
 
+#: the integer twins of the views' exact decimals, and their decimal places
+_TWINS = {"_pence": 2, "_hundredths": 2, "_ten_thousandths": 4, "_ppm": 6}
+
+
+def _raw_cells(path: Path, sheet_index: int) -> list[dict[str, str]]:
+    """Each row of a sheet as column letter -> the <v> text the file holds (numbers only)."""
+    ns = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+    root = ElementTree.fromstring(_sheet_xml(path, sheet_index))
+    rows = []
+    for row in root.iter(f"{ns}row"):
+        cells = {}
+        for c in row.iter(f"{ns}c"):
+            v = c.find(f"{ns}v")
+            if v is not None and c.get("t") is None:
+                cells[re.sub(r"\d", "", c.get("r"))] = v.text
+        rows.append(cells)
+    return rows
+
+
+def test_every_money_cell_equals_the_warehouse_to_the_penny(warehouse_url, tmp_path):
+    """Every exact decimal of every sheet, as the file holds it and as a spreadsheet reads it back (an
+    IEEE double), equals its integer twin in the view (amount_pence / 100) exactly."""
+    build_warehouse(warehouse_url, REPORT_LEDGER).dispose()
+    out = tmp_path / "report"
+    assert report_cli(warehouse_url, out) == 0
+    path = out / WORKBOOK_NAME
+    wb = load_workbook(path, read_only=True)
+    engine = make_engine(warehouse_url)
+    checked = 0
+    try:
+        with engine.connect() as conn:
+            for index, (view, order_by) in enumerate(REPORT_VIEWS.items(), start=1):
+                expected = [dict(r._mapping) for r in conn.execute(sa.text(f"SELECT * FROM {view} ORDER BY {order_by}"))]
+                sheet = list(wb[view].iter_rows(values_only=True))
+                header, values = list(sheet[0]), sheet[1:]
+                raw = _raw_cells(path, index)[1:]
+                assert len(values) == len(raw) == len(expected), view
+                for column in header:
+                    twin = next(((column + s, p) for s, p in _TWINS.items() if column + s in expected[0]),
+                                ("key_ppm", 6) if column == "key_share" else None) if expected else None
+                    if twin is None:
+                        continue
+                    letter = chr(ord("A") + header.index(column))
+                    for n, row in enumerate(expected):
+                        units = row[twin[0]]
+                        if units is None:
+                            assert values[n][header.index(column)] is None, (view, column, n)
+                            continue
+                        exact = Decimal(int(units)).scaleb(-twin[1])
+                        assert Decimal(raw[n][letter]) == exact, (view, column, n, raw[n][letter], units)
+                        assert Decimal(repr(values[n][header.index(column)])) == exact, (view, column, n)
+                        checked += 1
+    finally:
+        engine.dispose()
+        wb.close()
+    assert checked > 100
+
+
+def test_workbook_writes_money_at_the_limits_exactly_and_refuses_what_a_number_cannot_hold(tmp_path):
+    from alliance_finance.marts.figures import BoardFigures
+    from alliance_finance.report import write_workbook
+
+    pence = [0, 1, -1, 5, -5, 10, 99, 100, 123456789, 999_999_999_999_999, -999_999_999_999_999, 2**49 + 1]
+    rows = [{"force_code": "WP", "amount_pence": p, "amount": Decimal(p).scaleb(-2)} for p in pence]
+    figures = BoardFigures(views={"v_unmapped_codes": rows}, nre_by_function={}, function_names={},
+                           rejected_batches=[], force_names={})
+    path = tmp_path / "w.xlsx"
+    write_workbook(figures, path)
+    raw = _raw_cells(path, list(REPORT_VIEWS).index("v_unmapped_codes") + 1)[1:]
+    assert [Decimal(r["B"]) for r in raw] == [Decimal(p).scaleb(-2) for p in pence]
+    read = [r[1] for r in load_workbook(path)["v_unmapped_codes"].iter_rows(min_row=2, values_only=True)]
+    assert [Decimal(repr(v)) for v in read] == [Decimal(p).scaleb(-2) for p in pence]
+
+    too_precise = [{"force_code": "WP", "amount_pence": 10**15, "amount": Decimal(10**15).scaleb(-2)}]
+    with pytest.raises(ValueError, match=r"v_unmapped_codes\.amount in row 1: 10000000000000\.00 has more than 15 "
+                                         "significant digits"):
+        write_workbook(BoardFigures(views={"v_unmapped_codes": too_precise}, nre_by_function={}, function_names={},
+                                    rejected_batches=[], force_names={}), path)
+    # nothing half-written: the workbook written before is still there, whole, and nothing beside it
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.xlsx"]
+    assert [r[1] for r in load_workbook(path)["v_unmapped_codes"].iter_rows(min_row=2, values_only=True)] == read
+
+
 def test_report_on_an_empty_warehouse_says_there_is_no_data(warehouse_url, tmp_path):
     upgrade(warehouse_url)
     out = tmp_path / "report"
@@ -194,11 +282,14 @@ def test_report_never_creates_a_warehouse_that_is_not_there(tmp_path, capsys):
     assert "No ledger loaded" in capsys.readouterr().out
 
 
-def test_same_warehouse_same_page_and_charts(tmp_path):
+def test_same_warehouse_same_page_charts_and_workbook(tmp_path):
     url = f"sqlite:///{tmp_path / 'w.db'}"
     build_warehouse(url).dispose()
-    first, second = build_report(url, tmp_path / "a"), build_report(url, tmp_path / "b")
+    first = build_report(url, tmp_path / "a")
+    time.sleep(1.1)  # a workbook dated by the clock would differ
+    second = build_report(url, tmp_path / "b")
     assert first.html.read_bytes() == second.html.read_bytes()
+    assert first.workbook.read_bytes() == second.workbook.read_bytes()
     for name in CHART_NAMES:
         assert first.charts[name].read_bytes() == second.charts[name].read_bytes()
 
@@ -266,7 +357,7 @@ def test_workbook_keeps_any_source_text_as_inert_text(tmp_path):
     from alliance_finance.marts.figures import BoardFigures
     from alliance_finance.report import write_workbook
 
-    codes = ["-2+3", "@SUM(A1)", "\tTAB", "\rCR", "+1", "=1+1", "plain", "BEL\x07"]
+    codes = ["-2+3", "@SUM(A1)", "\tTAB", "\rCR", "+1", "=1+1", "plain", "BEL\x07", "x_x0041_y"]
     figures = BoardFigures(
         views={"v_unmapped_codes": [{"force_code": "WP", "code_type": "cost_centre", "local_code": c,
                                      "line_count": 1, "amount_pence": -5, "amount": Decimal("-0.05")}
@@ -276,14 +367,72 @@ def test_workbook_keeps_any_source_text_as_inert_text(tmp_path):
     write_workbook(figures, path)
     ws = load_workbook(path)["v_unmapped_codes"]
     assert [c.value for c in ws[1]] == ["force_code", "code_type", "local_code", "line_count", "amount"]
-    cells = {row[2].value: row[2] for row in ws.iter_rows(min_row=2)}
+    # the text is kept whole: a carriage return is written as OOXML's escape _x000D_ (which Excel reads
+    # back; openpyxl leaves it to unescape), and text that only looks like such an escape stays as it is
+    cells = {unescape(row[2].value): row[2] for row in ws.iter_rows(min_row=2)}
+    assert sorted(cells) == sorted(codes[:7] + ["BEL\ufffd", "x_x0041_y"])
     for code in codes[:6]:
-        cell = cells[code.replace("\r", "\n")]  # XML reads a bare carriage return back as a line feed
+        cell = cells[code]
         assert cell.data_type == "s" and cell.quotePrefix, code
-    assert not cells["plain"].quotePrefix
+    assert not cells["plain"].quotePrefix and not cells["x_x0041_y"].quotePrefix
     assert "BEL\ufffd" in cells  # a control character XML cannot hold does not sink the workbook
     amount = next(ws.iter_rows(min_row=2))[4]
     assert amount.number_format == "£#,##0.00" and Decimal(str(amount.value)) == Decimal("-0.05")
+
+
+def test_workbook_rows_read_back_as_xlsxwriter_would_write_them_cell_by_cell(tmp_path):
+    """The workbook's rows are written as sheet XML text in one go (ten times faster than a call per
+    cell): every kind of value reads back as XlsxWriter's own write_* calls would have it."""
+    import datetime as dt
+
+    import xlsxwriter
+
+    from alliance_finance.marts.figures import BoardFigures
+    from alliance_finance.report import write_workbook
+
+    rows = [
+        {"force_code": "WP", "last_posting_date": dt.date(2017, 3, 31), "last_loaded_at": dt.datetime(2017, 4, 2, 6, 30, 15),
+         "lines_loaded": True, "ratio": 0.125, "note": "  spaced & <marked> ", "count": 12, "amount_pence": 1, "amount": Decimal("0.01")},
+        {"force_code": "ASC", "last_posting_date": None, "last_loaded_at": None, "lines_loaded": False, "ratio": -3.5,
+         "note": "=A1 & _x0041_ \ufffe", "count": -7, "amount_pence": None, "amount": None},
+    ]
+    figures = BoardFigures(views={"v_ledger_freshness": rows}, nre_by_function={}, function_names={},
+                           rejected_batches=[], force_names={})
+    ours = tmp_path / "ours.xlsx"
+    write_workbook(figures, ours)
+
+    reference = tmp_path / "reference.xlsx"
+    wb = xlsxwriter.Workbook(str(reference), {"constant_memory": True})
+    ws = wb.add_worksheet("v_ledger_freshness")
+    formats = {"last_posting_date": wb.add_format({"num_format": "yyyy-mm-dd"}),
+               "last_loaded_at": wb.add_format({"num_format": "yyyy-mm-dd hh:mm"}),
+               "amount": wb.add_format({"num_format": "£#,##0.00"})}
+    quoted = wb.add_format({"quote_prefix": True})
+    shown = [c for c in rows[0] if c != "amount_pence"]
+    for i, c in enumerate(shown):
+        ws.write_string(0, i, c)
+    for n, row in enumerate(rows, start=1):
+        for i, c in enumerate(shown):
+            value = row[c]
+            if isinstance(value, str):
+                ws.write_string(n, i, value, quoted if value.startswith("=") else None)
+            elif isinstance(value, bool):
+                ws.write_boolean(n, i, value)
+            elif isinstance(value, (dt.date, dt.datetime)):
+                ws.write_datetime(n, i, value, formats[c])
+            elif value is not None:
+                ws.write_number(n, i, value, formats.get(c))
+    wb.close()
+
+    def cells(path):
+        sheet = load_workbook(path)["v_ledger_freshness"]
+        return [[(c.value, c.data_type, c.number_format, c.quotePrefix) for c in row]
+                for row in sheet.iter_rows(max_col=len(shown))], sheet.calculate_dimension()
+
+    assert cells(ours) == cells(reference)
+    ours_rows = cells(ours)[0]
+    assert ours_rows[1][1][0] == dt.datetime(2017, 3, 31) and ours_rows[1][2][0] == dt.datetime(2017, 4, 2, 6, 30, 15)
+    assert ours_rows[1][5][0] == "  spaced & <marked> " and ours_rows[2][3][:2] == (False, "b")
 
 
 def test_report_on_a_warehouse_without_the_baseline_year(sqlite_url, tmp_path):

@@ -46,28 +46,47 @@ def exact_row(row: dict[str, Any]) -> dict[str, Any]:
     ``deflator_index`` from ``deflator_index_ten_thousandths``, ``key_share`` from ``key_ppm``: exact
     :class:`Decimal` values, whatever the dialect returned (PostgreSQL numeric, SQLite text).
     """
-    out = dict(row)
-    for column, value in row.items():
+    return _row_converter(tuple(row))(tuple(row.values()))
+
+
+def _row_converter(columns: tuple[str, ...]):
+    """What :func:`exact_row` does to a row of ``columns``, worked out once for the columns: a function
+    from the row's values (in column order) to the exact row."""
+    integers, decimals, dates = [], [], []
+    position = {c: i for i, c in enumerate(columns)}
+    for i, column in enumerate(columns):
         for suffix, places in _SCALED_SUFFIXES.items():
             if column.endswith(suffix):
-                units = None if value is None else int(value)
-                out[column] = units
+                integers.append(i)
                 stem = column[: -len(suffix)]
-                twins = [stem] + [d for d, t in _DECIMAL_TWINS.items() if t == column]
-                for twin in twins:
-                    if twin in row:
-                        out[twin] = None if units is None else Decimal(units).scaleb(-places)
+                for twin in [stem] + [d for d, t in _DECIMAL_TWINS.items() if t == column]:
+                    if twin in position:
+                        decimals.append((position[twin], i, -places))
                 break
-    for column, value in out.items():
+    for i, column in enumerate(columns):
         if column.endswith(("_date", "_at")):
-            out[column] = _as_date(value)
-    return out
+            dates.append(i)
+
+    def convert(values: tuple) -> dict[str, Any]:
+        out = list(values)
+        for i in integers:
+            if out[i] is not None:
+                out[i] = int(out[i])
+        for d, i, exponent in decimals:
+            units = out[i]
+            out[d] = None if units is None else Decimal(units).scaleb(exponent)
+        for i in dates:
+            out[i] = _as_date(out[i])
+        return dict(zip(columns, out))
+
+    return convert
 
 
 def read_view(conn: sa.Connection, relation: str, order_by: str) -> list[dict[str, Any]]:
     """Every row of a view (or table), ordered, with exact money (see :func:`exact_row`)."""
     result = conn.execute(sa.text(f"SELECT * FROM {relation} ORDER BY {order_by}"))
-    return [exact_row(dict(r._mapping)) for r in result]
+    convert = _row_converter(tuple(result.keys()))
+    return [convert(values) for values in result]
 
 
 #: What the report and the workbook read, in the order they show it: view -> ORDER BY.

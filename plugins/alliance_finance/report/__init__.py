@@ -11,7 +11,7 @@
 
 Every figure comes from the finance views through :func:`alliance_finance.marts.figures.read_board_figures`
 (one snapshot); nothing is computed here but presentation (labels, percentages, the words "owes").
-The same warehouse gives the same page and charts, byte for byte. The forces, their names and
+The same warehouse gives the same page, charts and workbook, byte for byte. The forces, their names and
 colours come from the warehouse's force dimension and ``dags/forces.yaml``, never from this code.
 
 Modules: :mod:`.page` (the page's context and HTML), :mod:`.charts`, :mod:`.workbook`, :mod:`.format`.
@@ -33,11 +33,11 @@ from alliance_finance.marts.figures import read_board_figures
 from alliance_finance.report.charts import CHART_NAMES, render_charts
 from alliance_finance.report.format import force_colours
 from alliance_finance.report.page import forces_without_ledger, render_html
-from alliance_finance.report.workbook import safe_text_cell, write_workbook
+from alliance_finance.report.workbook import write_workbook
 from alliance_finance.warehouse.engine import PG_SCHEMA, make_engine
 
 __all__ = ["CHART_NAMES", "HTML_NAME", "WORKBOOK_NAME", "ReportFiles", "build_report", "report_cli",
-           "safe_text_cell", "write_workbook"]
+           "write_workbook"]
 
 log = logging.getLogger(__name__)
 

@@ -22,32 +22,36 @@ def render_charts(figures: BoardFigures, colours: dict[str, str]) -> dict[str, b
     """The three charts as PNG bytes, by name; ``colours``: force code -> colour. Deterministic: same
     figures, same bytes. A chart with nothing to draw (no year every force has delivered) is left out."""
     # deferred: matplotlib loads only when charts are drawn (every orchestration task imports the report
-    # package), and its backend must be chosen before pyplot is imported
-    import matplotlib
+    # package). Figures are drawn on an Agg canvas of their own, without pyplot: no backend to choose,
+    # no global figure registry to close, and the font size set for these charts only.
+    from matplotlib import rc_context
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    def new_figure(figsize: tuple[float, float]):
+        fig = Figure(figsize=figsize)
+        FigureCanvasAgg(fig)
+        return fig, fig.subplots()
 
-    plt.rcParams.update({"font.size": 9})
     charts = {}
-    for name, draw in (("savings_vs_target", _chart_savings), ("nre_by_function", _chart_functions),
-                       ("local_policing", _chart_local)):
-        fig = draw(plt, figures, colours)
-        if fig is None:
-            continue
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
-        plt.close(fig)
-        charts[name] = buffer.getvalue()
+    with rc_context({"font.size": 9}):
+        for name, draw in (("savings_vs_target", _chart_savings), ("nre_by_function", _chart_functions),
+                           ("local_policing", _chart_local)):
+            fig = draw(new_figure, figures, colours)
+            if fig is None:
+                continue
+            buffer = io.BytesIO()
+            fig.savefig(buffer, format="png", dpi=100, metadata={"Software": None})
+            charts[name] = buffer.getvalue()
     return charts
 
 
-def _chart_savings(plt, figures: BoardFigures, colours: dict[str, str]):
+def _chart_savings(new_figure, figures: BoardFigures, colours: dict[str, str]):
     data = chart_series(figures)["savings_vs_target"]
     if not data["labels"]:
         return None
     x = list(range(len(data["labels"])))
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = new_figure((9, 4.5))
     series = [code for code in [ALL_FORCES] + list(figures.force_names) if code in data["bars"]]
     width = 0.8 / max(1, len(series))
     for n, code in enumerate(series):
@@ -83,14 +87,14 @@ def _carried(targets: dict[int, int], year: int) -> int | None:
     return targets[max(earlier)] if earlier else None
 
 
-def _chart_functions(plt, figures: BoardFigures, colours: dict[str, str]):
+def _chart_functions(new_figure, figures: BoardFigures, colours: dict[str, str]):
     year = figures.report_year()
     if year is None:
         return None
     forces = [f for f in figures.force_names if any(k[1] == f for k in figures.nre_by_function)]
     functions = sorted({fn for (fy, _, fn) in figures.nre_by_function if fy == year},
                        key=lambda fn: sum(figures.nre_by_function.get((year, f, fn), 0) for f in forces))
-    fig, ax = plt.subplots(figsize=(9, max(3.0, 0.38 * len(functions) + 1.2)))
+    fig, ax = new_figure((9, max(3.0, 0.38 * len(functions) + 1.2)))
     left = [0.0] * len(functions)
     for force in forces:
         values = [_millions(figures.nre_by_function.get((year, force, fn), 0)) for fn in functions]
@@ -106,13 +110,13 @@ def _chart_functions(plt, figures: BoardFigures, colours: dict[str, str]):
                    legend="lower right", grid="x")
 
 
-def _chart_local(plt, figures: BoardFigures, colours: dict[str, str]):
+def _chart_local(new_figure, figures: BoardFigures, colours: dict[str, str]):
     data = chart_series(figures)["local_policing"]
     if not data["labels"]:
         return None
     order = {code: n for n, code in enumerate(figures.force_names)}
     x = list(range(len(data["labels"])))
-    fig, ax = plt.subplots(figsize=(9, 4))
+    fig, ax = new_figure((9, 4))
     for force in sorted(data["lines"], key=lambda f: (f == ALL_FORCES, order.get(f, 99), f)):
         points = [(i, float(v)) for i, v in zip(x, data["lines"][force]) if v is not None]
         name = "Every force" if force == ALL_FORCES else figures.force_names.get(force, force)
