@@ -27,31 +27,10 @@ from alliance_finance.marts.figures import read_view
 from alliance_finance.warehouse.sqlfiles import scaled
 
 from conftest import drop_pg_database, new_pg_database
+from in_year_ledger import BUDGETS, LEDGER
 from warehouse_batches import build_warehouse, write_seeds
 
 D = Decimal
-
-LEDGER = [
-    ("ASC", 2014, 1, "AS200010", "OS04", "OFF_PAY", "100.00"),
-    ("ASC", 2014, 4, "AS200010", "OS04", "OFF_PAY", "200.00"),
-    ("ASC", 2014, 9, "AS200010", "OS04", "OFF_PAY", "300.00"),
-    ("ASC", 2014, 12, "AS200010", "OS04", "OFF_PAY", "400.00"),
-    ("WP", 2014, 2, "7100", "SF02", "STF_PAY", "50.00"),
-    ("WP", 2014, 8, "7100", "SF02", "STF_PAY", "50.00"),
-    ("ASC", 2016, 1, "AS200010", "OS04", "OFF_PAY", "90.00"),
-    ("ASC", 2016, 5, "AS200010", "OS04", "OFF_PAY", "150.00"),
-    ("ASC", 2016, 7, "AS200010", "OS04", "OFF_PAY", "999.00"),
-    ("WP", 2016, 3, "7100", "SF02", "STF_PAY", "40.00"),
-    ("WP", 2016, 7, "7100", "SF02", "STF_PAY", "1.00"),
-    # local policing (ASC only): FY 2014 P2 100.00 and P10 100.00; FY 2016 P2 90.00
-    ("ASC", 2014, 2, "AS100010", "LP01", "OFF_PAY", "100.00"),
-    ("ASC", 2014, 10, "AS100010", "LP01", "OFF_PAY", "100.00"),
-    ("ASC", 2016, 2, "AS100010", "LP01", "OFF_PAY", "90.00"),
-]
-
-BUDGETS = ("ASC,2016,OS04,OFF_PAY,1200.00," + ",".join(["100.00"] * 12) + "\n"
-           "WP,2016,SF02,STF_PAY,120.00," + ",".join(["10.00"] * 12) + "\n")
-
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def dialect(request):

@@ -25,7 +25,7 @@ from alliance_finance.report.charts import chart_series
 from alliance_finance.warehouse.engine import make_engine
 
 from conftest import IN_CI
-from test_in_year import BUDGETS, LEDGER
+from in_year_ledger import BUDGETS, LEDGER
 from warehouse_batches import build_warehouse, write_seeds
 
 CHROMIUM = shutil.which("chromium") or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
