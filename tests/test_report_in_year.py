@@ -108,3 +108,14 @@ def test_the_in_year_page_renders_in_headless_chromium(in_year, tmp_path):
     assert "Ledger complete to 31 October 2016; periods closed to September (P6) of FY 2016/17." in rendered
     assert "Forecast savings for the whole of 2016/17" in rendered
     assert (files.html.parent / "savings_vs_target.png").read_bytes().startswith(b"\x89PNG")
+
+
+def test_the_first_night_of_a_year_says_no_period_is_closed_yet(tmp_path):
+    """On 30 April, April is not closed: the headline says so rather than 'on or ahead of target by £0'."""
+    ledger = [r for r in LEDGER if r[1] == 2014] + [("ASC", 2016, 1, "AS200010", "OS04", "OFF_PAY", "90.00"),
+                                                     ("WP", 2016, 1, "7100", "SF02", "STF_PAY", "5.00")]
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    build_warehouse(url, ledger, seeds_dir=write_seeds(tmp_path / "seeds")).dispose()
+    text = _text(build_report(url, tmp_path / "report").html)
+    assert "Ledger complete to 30 April 2016; nothing closed yet." in text
+    assert "Position no period closed yet" in text and "on or ahead of target" not in text

@@ -39,7 +39,8 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
         # like with like: the year's figures to its last closed period against the baseline's same
         # periods and the target phased to them; for a complete year these are the whole year's
         no_baseline = head["ytd_baseline_nre_pence"] is None
-        ytd_variance = (None if no_baseline or head["ytd_target_pence"] is None
+        nothing_closed = not head["through_period"]
+        ytd_variance = (None if no_baseline or nothing_closed or head["ytd_target_pence"] is None
                         else head["ytd_savings_pence"] - head["ytd_target_pence"])
         behind = ytd_variance is not None and ytd_variance < 0
         forecast_behind = (head["forecast_savings_pence"] is not None and head["target_pence"] is not None
@@ -52,9 +53,10 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
             "savings": gbp(head["ytd_savings_pence"]),
             "target": gbp(head["ytd_target_pence"]),
             "year_target": gbp(head["target_pence"]),
-            "of_target": percent(head["ytd_savings_pence"], head["ytd_target_pence"]),
+            "of_target": "–" if nothing_closed else percent(head["ytd_savings_pence"], head["ytd_target_pence"]),
             "variance": gbp(None if ytd_variance is None else abs(ytd_variance)),
-            "status": ("no FY 2014/15 baseline loaded" if no_baseline else "no target" if head["target_pence"] is None
+            "status": ("no FY 2014/15 baseline loaded" if no_baseline else "no period closed yet" if nothing_closed
+                       else "no target" if head["target_pence"] is None
                        else ("behind target" if behind else "on or ahead of target")),
             "behind": behind,
             "baseline": gbp(head["ytd_baseline_nre_pence"]),
