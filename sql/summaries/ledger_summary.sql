@@ -1,14 +1,16 @@
 -- ledger_summary: every line loaded, by force, fiscal year, period, objective and subjective.
--- Template variables: sign (1 to add lines, -1 to take them away), lines (which lines: a condition on f).
+-- Template variables: sign (1 to add lines, -1 to take them away), source (fact_ledger_line, or a batch's
+-- lines already grouped: summaries.py), lines (which of them: a condition on f), gross and count (how a
+-- line's absolute amount and its count read from source).
 SELECT f.force_code,
        f.fiscal_year,
        f.period,
        f.objective_code,
        f.subjective_code,
        CAST({{ sign }} * SUM(f.amount_pence) AS bigint)      AS amount_pence,
-       CAST({{ sign }} * SUM(abs(f.amount_pence)) AS bigint) AS gross_pence,
-       {{ sign }} * COUNT(*)                                 AS line_count
-FROM fact_ledger_line AS f
+       CAST({{ sign }} * SUM({{ gross }}) AS bigint) AS gross_pence,
+       CAST({{ sign }} * {{ count }} AS bigint)                                 AS line_count
+FROM {{ source }} AS f
 WHERE {{ lines }}
 GROUP BY f.force_code, f.fiscal_year, f.period, f.objective_code, f.subjective_code
 ORDER BY f.force_code, f.fiscal_year, f.period, f.objective_code, f.subjective_code

@@ -38,12 +38,28 @@ SUMMARIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
                              ("amount_pence", "line_count")),
 }
 
-_BATCH_LINES = "f.batch_id = :batch_id"
 _ALL_LINES = "1 = 1"
+#: how a summary's SELECT reads the lines themselves (rebuild, differences) ...
+_FROM_LINES = {"source": "fact_ledger_line", "gross": "abs(f.amount_pence)", "count": "COUNT(*)"}
+#: ... and a batch's lines grouped once into batch_grain (add_batch)
+_FROM_GRAIN = {"source": "batch_grain", "gross": "f.gross_pence", "count": "SUM(f.line_count)"}
+
+#: the finest grain every summary is a grouping of: a batch's lines are read once, grouped to it, and
+#: each summary is added from those few rows (reading the batch's lines five times cost 11 ms a batch)
+_GRAIN = ("force_code", "fiscal_year", "period", "cost_centre", "local_account", "objective_code", "subjective_code")
+_GRAIN_TABLE = """CREATE TEMPORARY TABLE IF NOT EXISTS batch_grain (
+    force_code text NOT NULL, fiscal_year smallint NOT NULL, period smallint NOT NULL, cost_centre text,
+    local_account text NOT NULL, objective_code text NOT NULL, subjective_code text NOT NULL,
+    amount_pence bigint NOT NULL, gross_pence bigint NOT NULL, line_count bigint NOT NULL
+){on_commit}"""
+_GROUP_BATCH = (f"INSERT INTO batch_grain ({', '.join(_GRAIN)}, amount_pence, gross_pence, line_count) "
+                f"SELECT {', '.join(_GRAIN)}, SUM(amount_pence), SUM(abs(amount_pence)), COUNT(*) "
+                f"FROM fact_ledger_line WHERE batch_id = :batch_id GROUP BY {', '.join(_GRAIN)}")
 
 
-def _select(table: str, dialect: str, sign: int, lines: str) -> str:
-    return sqlfiles.render(f"summaries/{table}.sql", dialect, sign=sign, lines=lines).strip().rstrip(";")
+def _select(table: str, dialect: str, sign: int, lines: str, source: dict | None = None) -> str:
+    return sqlfiles.render(f"summaries/{table}.sql", dialect, sign=sign, lines=lines,
+                           **(source or _FROM_LINES)).strip().rstrip(";")
 
 
 def summary_select(table: str, dialect: str) -> str:
@@ -58,7 +74,8 @@ def _upsert(table: str, dialect: str, sign: int) -> str:
     columns = ", ".join(keys + measures)
     updates = ", ".join(f"{m} = {table}.{m} + excluded.{m}" for m in measures)
     # "WHERE true": SQLite needs it to read ON CONFLICT as the upsert's, not a join's
-    return (f"INSERT INTO {table} ({columns})\nSELECT {columns} FROM (\n{_select(table, dialect, sign, _BATCH_LINES)}\n"
+    return (f"INSERT INTO {table} ({columns})\nSELECT {columns} FROM (\n"
+            f"{_select(table, dialect, sign, _ALL_LINES, _FROM_GRAIN)}\n"
             f") AS delta WHERE true\nON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
 
 
@@ -67,10 +84,15 @@ def add_batch(conn: sa.Connection, batch_id: int, sign: int = 1) -> None:
     if sign not in (1, -1):
         raise ValueError(f"sign must be 1 or -1, not {sign!r}")
     dialect = conn.dialect.name
+    # private to the connection; on PostgreSQL emptied at commit, on SQLite emptied here
+    conn.exec_driver_sql(_GRAIN_TABLE.format(on_commit=" ON COMMIT DELETE ROWS" if dialect == "postgresql" else ""))
+    conn.exec_driver_sql("DELETE FROM batch_grain")
+    conn.execute(sa.text(_GROUP_BATCH), {"batch_id": batch_id})
     for table in SUMMARIES:
-        conn.execute(sa.text(_upsert(table, dialect, sign)), {"batch_id": batch_id})
+        conn.exec_driver_sql(_upsert(table, dialect, sign))
         if sign < 0:
             conn.exec_driver_sql(f"DELETE FROM {table} WHERE line_count = 0")
+    conn.exec_driver_sql("DELETE FROM batch_grain")
 
 
 def rebuild(conn: sa.Connection) -> None:
