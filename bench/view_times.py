@@ -79,7 +79,7 @@ def lengthen(url: str, first: int, span: int, copies: range) -> float:
             conn.execute(f"""
                 INSERT INTO fact_ledger_line ({FACT_COLUMNS})
                 SELECT force_code, fiscal_year + {span * k}, period, (posting_date + make_interval(years => {span * k}))::date,
-                       source_line_ref || '#{k}', document_ref || '#{k}', source_line_number, cost_centre, local_account,
+                       source_line_ref || '#{span * k}', document_ref || '#{span * k}', source_line_number, cost_centre, local_account,
                        objective_code, subjective_code, amount_pence, document_type, line_text, vendor, reference, batch_id
                 FROM fact_ledger_line WHERE fiscal_year BETWEEN {first} AND {first + span - 1}""")
     engine = make_engine(url)
