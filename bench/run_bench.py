@@ -734,6 +734,9 @@ def main(argv: list[str] | None = None) -> int:
                 naive["ratio_parallel"] = round(naive["extrapolated_seconds"] / throughput["parallel_seconds"], 2)
         if sections & {"history", "nightly", "views"}:
             history = section_history_and_nightly(profile, args.data, pg, env, work, sections)
+            for kept in ("nightly", "nights", "report", "views"):  # sections not rerun keep their last figures
+                if kept not in history and (results.get("history") or {}).get(kept) is not None:
+                    history[kept] = results["history"][kept]
             results["history"] = history
         if "dags" in sections:
             results["dags"] = section_dags(env, work, profile["repeat"] + 1)
