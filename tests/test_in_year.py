@@ -1,16 +1,6 @@
 """In-year figures (CHART.md "In-year tracking") on a ledger cut in the middle of FY 2016, by hand.
 
-Both forces' ledgers run to 31 October 2016 (period 7's last day), so by CHART.md's inference
-periods 1-6 are closed (30 September + 10 days is before 31 October) and period 7 is not: the
-figures of FY 2016 run to period 6, and FY 2014 and 2015 are complete.
-
-    FY 2014 (baseline)  ASC OS04: P1 100.00, P4 200.00, P9 300.00, P12 400.00   (to P6 300.00, year 1,000.00)
-                        WP  SF02: P2 50.00, P8 50.00                            (to P6  50.00, year   100.00)
-    FY 2016 (to P7)     ASC OS04: P1 90.00, P5 150.00, P7 999.00                (to P6 240.00)
-                        WP  SF02: P3 40.00, P7 1.00                             (to P6  40.00)
-
-OS04 (Operational Support) and SF02 (Finance) are alliance scope; ASC also has local policing (LP01):
-FY 2014 P2 100.00 and P10 100.00, FY 2016 P2 90.00 (to P6: 90.00 against 100.00).
+The ledger and the figures it gives by hand are in tests/in_year_ledger.py: FY 2016 runs to P6.
 """
 
 from __future__ import annotations

@@ -19,7 +19,7 @@ from fractions import Fraction
 
 import pytest
 
-from alliance_finance.core.fiscal import period_month
+from alliance_finance.core.fiscal import period_end, period_month
 from alliance_finance.marts.seeds import load_finance_seeds
 from alliance_finance.warehouse.load import BatchLoader
 
@@ -29,11 +29,6 @@ from warehouse_batches import asc_batch, force_batch, line, query, ready_warehou
 CODES = {("ASC", "alliance"): ("504100", "AS300200"), ("ASC", "local"): ("504100", "AS100010"),
          ("WP", "alliance"): ("42000", "7100"), ("WP", "local"): ("42000", "1102")}
 TARGETS = {("WP", "alliance"): 666_666_667, ("ALL", "alliance"): 1_500_000_000}  # seeds/savings_targets.csv, FY 2016
-
-
-def month_end(fiscal_year: int, period: int) -> dt.date:
-    year, month = period_month(fiscal_year, period)
-    return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
 
 
 def ledger(rng: random.Random) -> list[dict]:
@@ -64,7 +59,7 @@ def expected(loaded: list[dict]) -> dict:
 
     def through(force: str) -> int:
         p = 0
-        while p < 12 and latest[force] >= month_end(2016, p + 1) + dt.timedelta(days=10):
+        while p < 12 and latest[force] >= period_end(2016, p + 1) + dt.timedelta(days=10):
             p += 1
         return 16 if p == 12 else p
 
@@ -104,7 +99,7 @@ def actual(engine) -> dict:
 def nights() -> list[dt.date]:
     out = []
     for period in range(1, 13):
-        end = month_end(2016, period)
+        end = period_end(2016, period)
         out += [end.replace(day=15), end]
     return out + [dt.date(2017, 4, 20)]
 
@@ -154,4 +149,4 @@ def test_every_month_end_and_mid_month_matches_the_rules_computed_independently(
 @pytest.mark.parametrize("period, closes_on", [(1, dt.date(2016, 5, 10)), (6, dt.date(2016, 10, 10)),
                                                (12, dt.date(2017, 4, 10))])
 def test_the_ten_day_rule_closes_on_the_tenth_day_after_the_month(period, closes_on):
-    assert month_end(2016, period) + dt.timedelta(days=10) == closes_on
+    assert period_end(2016, period) + dt.timedelta(days=10) == closes_on

@@ -25,7 +25,7 @@ from decimal import Decimal
 import sqlalchemy as sa
 
 from alliance_finance.config.forces import load_forces
-from alliance_finance.core.fiscal import fy_label, period_month
+from alliance_finance.core.fiscal import fy_label, period_end
 from alliance_finance.core.money import format_gbp
 from alliance_finance.core.paths import PROJECT_ROOT, VAR_DIR
 from alliance_finance.marts.closes import last_event, record_period_event
@@ -33,6 +33,7 @@ from alliance_finance.marts.figures import ALL_FORCES, BASELINE_FY
 from alliance_finance.runner.validators import data_docs_dir
 from alliance_finance.warehouse.engine import make_engine
 from alliance_sample import generate_sources
+from alliance_sample.calendar import next_business_day
 
 FROM_FY, TO_FY, SCALE, SEED = 2014, 2018, Decimal(1), 2015
 SOURCES = VAR_DIR / "sources"
@@ -154,9 +155,8 @@ def savings_table() -> str:
 
 
 def _working_days_after(day: dt.date, count: int) -> dt.date:
-    while count:
-        day += dt.timedelta(days=1)
-        count -= day.weekday() < 5
+    for _ in range(count):
+        day = next_business_day(day)
     return day
 
 
@@ -176,9 +176,7 @@ def close_final_year() -> None:
                     last = last_event(conn, force.code, TO_FY, period)
                     if last is not None and last.action == "close":
                         continue
-                    year, month = period_month(TO_FY, period)
-                    month_end = dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
-                    on = _working_days_after(month_end, 15 if period == 12 else 8)
+                    on = _working_days_after(period_end(TO_FY, period), 15 if period == 12 else 8)
                     record_period_event(conn, force_code=force.code, fiscal_year=TO_FY, period=period, action="close",
                                         on=on, by="make demo", note="the sample's last year, closed by finance")
                     recorded += 1

@@ -36,6 +36,12 @@ def fy_end(fiscal_year: int) -> dt.date:
     return dt.date(fiscal_year + 1, 3, 31)
 
 
+def period_end(fiscal_year: int, period: int) -> dt.date:
+    """The last day of a period's month (adjustment periods 13-16: 31 March)."""
+    year, month = period_month(fiscal_year, period)
+    return dt.date(year + month // 12, month % 12 + 1, 1) - dt.timedelta(days=1)
+
+
 def period_month(fiscal_year: int, period: int) -> tuple[int, int]:
     """(year, month) of an ordinary period; adjustment periods 13-16 belong to March."""
     if period >= 12:

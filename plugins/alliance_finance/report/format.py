@@ -6,10 +6,12 @@ the charts show.
 
 from __future__ import annotations
 
+import calendar
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, Sequence
 
 from alliance_finance.config.forces import ALL_FORCES, ForceConfig, load_forces
+from alliance_finance.core.fiscal import period_month
 from alliance_finance.core.money import format_gbp
 
 #: the colour of the rows and lines standing for every force together, and of a force no longer configured
@@ -52,10 +54,6 @@ def _day(value: Any) -> str:
 def runs_to(fiscal_year: int, through_period: int | None) -> str:
     """How far a year's figures run, in the board's words: ``to September (P6)``, ``whole year`` or
     ``nothing closed yet``."""
-    import calendar
-
-    from alliance_finance.core.fiscal import period_month
-
     if through_period is None or through_period == 0:
         return "nothing closed yet"
     if through_period >= 12:

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import datetime as dt
 import hashlib
 import logging
 import os
@@ -312,8 +311,7 @@ def seed_fiscal_periods(conn: sa.Connection, first_fy: int = 2010, last_fy: int 
         for period in range(1, 17):
             year, month = fiscal.period_month(fy, period)
             start = fiscal.fy_start(fy).replace(year=year, month=month)
-            next_month = start.replace(year=year + 1, month=1) if month == 12 else start.replace(month=month + 1)
-            end = next_month - dt.timedelta(days=1)
+            end = fiscal.period_end(fy, period)
             label = f"{fiscal.fy_label(fy)} P{period:02d}" + (" (year-end adjustment)" if period >= 13 else "")
             rows.append({"fy": fy, "period": period, "label": label, "start": start, "end": end})
     conn.execute(sa.text("INSERT INTO dim_fiscal_period (fiscal_year, period, label, start_date, end_date) "
