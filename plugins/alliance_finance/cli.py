@@ -65,6 +65,15 @@ def _source_url(text: str) -> tuple[str, str]:
     return code, url
 
 
+def _moment(text: str) -> dt.datetime:
+    from alliance_finance.marts.as_of import parse_moment
+
+    try:
+        return parse_moment(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from exc
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alliance-finance",
@@ -99,6 +108,17 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("report", help="the board report: HTML page, PNG charts and an XLSX workbook")
     p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
     p.add_argument("--out", required=True, type=Path, help="folder to write the report into")
+    when = p.add_mutually_exclusive_group()
+    when.add_argument("--as-of", type=_moment, metavar="TIMESTAMP",
+                      help="the report exactly as the warehouse would have shown it at that moment (UTC unless "
+                           "an offset is given; a date alone means the end of that day)")
+    when.add_argument("--pack", type=int, metavar="ID",
+                      help="reproduce board pack ID and check every figure is identical to the one recorded")
+
+    h = sub.add_parser("changes", help="what changed since a board pack, each change with its money")
+    h.add_argument("--since-pack", required=True, type=int, metavar="ID", help="the board pack to compare with")
+    h.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
+    h.add_argument("--out", type=Path, metavar="FILE", help="also write every change to FILE (.xlsx or .csv)")
 
     s = sub.add_parser("status", help="batches, row accounting, quarantine, unmapped codes, freshness")
     s.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
@@ -182,7 +202,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if args.command == "report":
         from alliance_finance.report import report_cli
-        return report_cli(warehouse_url=args.warehouse, out=args.out)
+        return report_cli(warehouse_url=args.warehouse, out=args.out, as_of=args.as_of, pack=args.pack)
+
+    if args.command == "changes":
+        if args.out is not None and args.out.suffix.lower() not in (".xlsx", ".csv"):
+            parser.error(f"--out {args.out}: expected a .xlsx or .csv file")
+        from alliance_finance.changes_cli import changes_cli
+        return changes_cli(warehouse_url=args.warehouse, pack_id=args.since_pack, out=args.out)
 
     if args.command == "close-period":
         return _close_period(parser, args)

@@ -66,6 +66,14 @@ GRANT INSERT, DELETE ON alliance.savings_target, alliance.sharing_key, alliance.
 -- seeds/period_closes.csv and by alliance-finance close-period; never updated or deleted)
 GRANT INSERT, DELETE ON alliance.budget, alliance.budget_profile TO alliance_loader;
 GRANT INSERT ON alliance.period_close_event TO alliance_loader;
+-- history kept (revision 0009, warehouse/history.py): superseded lines and the codes a restatement
+-- replaced are appended, never changed; a data version is closed (valid_to) when the next is recorded
+GRANT INSERT ON alliance.fact_ledger_line_superseded, alliance.fact_line_code_history,
+    alliance.data_version_row TO alliance_loader;
+GRANT INSERT, UPDATE ON alliance.data_version TO alliance_loader;
+-- board packs: the pipeline's report records one each night (marts/packs.py); readers stay read-only,
+-- so a report run as alliance_reader is shown but not recorded
+GRANT INSERT ON alliance.board_pack TO alliance_loader;
 -- the digests that tell a run whether reference data or seeds changed
 GRANT INSERT, UPDATE ON alliance.warehouse_meta TO alliance_loader;
 

@@ -173,6 +173,13 @@ def refresh_budget_summary(conn: sa.Connection, *, force: bool = False) -> bool:
     digest = hashlib.sha256((reference + repr(sorted(tuple(r) for r in rows))).encode()).hexdigest()
     if not force and meta.get_meta(conn, BUDGET_SUMMARY_DIGEST) == digest:
         return False
+    fill_budget_summary(conn)
+    meta.set_meta(conn, BUDGET_SUMMARY_DIGEST, digest)
+    return True
+
+
+def fill_budget_summary(conn: sa.Connection) -> None:
+    """Recompute ``budget_summary`` from ``v_budget_profile`` (caller's transaction), unconditionally."""
     conn.exec_driver_sql("DELETE FROM budget_summary")
     conn.exec_driver_sql(
         "INSERT INTO budget_summary (force_code, fiscal_year, function_code, alliance_scope, period, amount_pence) "
@@ -180,5 +187,3 @@ def refresh_budget_summary(conn: sa.Connection, *, force: bool = False) -> bool:
         "CAST(SUM(p.amount_pence) AS bigint) FROM v_budget_profile AS p "
         "JOIN dim_objective AS o ON o.objective_code = p.objective_code "
         "GROUP BY p.force_code, p.fiscal_year, o.function_code, o.alliance_scope, p.period")
-    meta.set_meta(conn, BUDGET_SUMMARY_DIGEST, digest)
-    return True

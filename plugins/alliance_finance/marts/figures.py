@@ -18,6 +18,8 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from alliance_finance.marts import as_of as as_of_module
+
 # ALL_FORCES (the rows standing for every force together) and BASELINE_FY are re-exported for the report
 from alliance_finance.config.forces import ALL_FORCES  # noqa: F401
 from alliance_finance.core.fiscal import BASELINE_FY  # noqa: F401
@@ -124,6 +126,9 @@ class BoardFigures:
     force_names: dict[str, str]
     #: savings_target rows (fiscal_year, force_code, alliance_scope, target_pence, note): the trajectory
     targets: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    #: the board pack these figures are recorded as (:class:`.packs.PackStamp`), shown by the report;
+    #: not a figure, so two readings compare equal whatever pack they were recorded as
+    pack: Any = dataclasses.field(default=None, compare=False)
 
     @property
     def has_ledger(self) -> bool:
@@ -180,51 +185,47 @@ def _day(value: Any) -> dt.date:
     return value.date() if isinstance(value, dt.datetime) else value
 
 
-def _snapshot(conn: sa.Connection) -> sa.Connection:
-    # All figures from one snapshot, even while a nightly load commits: PostgreSQL's REPEATABLE READ;
-    # SQLite's WAL read transaction (the caller's BEGIN) already is one.
-    if conn.dialect.name == "postgresql":
-        return conn.execution_options(isolation_level="REPEATABLE READ", postgresql_readonly=True)
-    return conn
+def read_board_figures(engine: sa.Engine, as_of: dt.datetime | None = None) -> BoardFigures:
+    """Read every figure of the board report from the warehouse, in one consistent snapshot: as it
+    stands, or as it stood at the moment ``as_of`` (UTC; :mod:`.as_of`)."""
+    with as_of_module.connection_as_of(engine, as_of) as conn:
+        return read_figures(conn)
 
 
-def read_board_figures(engine: sa.Engine) -> BoardFigures:
-    """Read every figure of the board report from the warehouse, in one consistent snapshot."""
-    with engine.connect() as raw:
-        conn = _snapshot(raw)
-        with conn.begin():
-            views = {name: read_view(conn, name, order) for name, order in REPORT_VIEWS.items()}
-            nre_by_function = {
-                (int(r.fiscal_year), r.force_code, r.function_code): int(r.nre_pence)
-                for r in conn.execute(sa.text(
-                    # v_nre_line's lines as nre_summary keeps them summed (never a scan of the lines), to the
-                    # period the year runs to for every force together (else the force's own): like with like
-                    "SELECT n.fiscal_year, n.force_code, n.function_code, CAST(SUM(n.amount_pence) AS bigint) AS nre_pence "
-                    "FROM nre_summary AS n "
-                    "LEFT JOIN v_fiscal_year_status AS a ON a.fiscal_year = n.fiscal_year AND a.force_code = 'ALL' "
-                    # every force together only where every force has ledger that year (the first nights
-                    # of a force show its own lines to its own closed period)
-                    "AND (SELECT COUNT(*) FROM force_year_summary AS y WHERE y.fiscal_year = n.fiscal_year) "
-                    "= (SELECT COUNT(*) FROM dim_force) "
-                    "LEFT JOIN v_fiscal_year_status AS f ON f.fiscal_year = n.fiscal_year AND f.force_code = n.force_code "
-                    "WHERE n.period <= COALESCE(a.through_period, f.through_period, 16) "
-                    "GROUP BY n.fiscal_year, n.force_code, n.function_code"
-                ))
-            }
-            function_names = {
-                r.function_code: r.function_name
-                for r in conn.execute(sa.text(
-                    "SELECT DISTINCT function_code, function_name FROM dim_objective ORDER BY function_code"))
-            }
-            rejected = [
-                exact_row(dict(r._mapping))
-                for r in conn.execute(sa.text(
-                    "SELECT force_code, source_ref, business_date, finished_at, error FROM etl_batch "
-                    "WHERE status = 'rejected' ORDER BY batch_id DESC"
-                ))
-            ]
-            force_names = {r.force_code: r.force_name
-                           for r in conn.execute(sa.text("SELECT force_code, force_name FROM dim_force ORDER BY force_code"))}
-            targets = read_view(conn, "savings_target", "force_code, alliance_scope, fiscal_year")
+def read_figures(conn: sa.Connection) -> BoardFigures:
+    """Every figure of the board report, read on ``conn`` (in its transaction)."""
+    views = {name: read_view(conn, name, order) for name, order in REPORT_VIEWS.items()}
+    nre_by_function = {
+        (int(r.fiscal_year), r.force_code, r.function_code): int(r.nre_pence)
+        for r in conn.execute(sa.text(
+            # v_nre_line's lines as nre_summary keeps them summed (never a scan of the lines), to the
+            # period the year runs to for every force together (else the force's own): like with like
+            "SELECT n.fiscal_year, n.force_code, n.function_code, CAST(SUM(n.amount_pence) AS bigint) AS nre_pence "
+            "FROM nre_summary AS n "
+            "LEFT JOIN v_fiscal_year_status AS a ON a.fiscal_year = n.fiscal_year AND a.force_code = 'ALL' "
+            # every force together only where every force has ledger that year (the first nights
+            # of a force show its own lines to its own closed period)
+            "AND (SELECT COUNT(*) FROM force_year_summary AS y WHERE y.fiscal_year = n.fiscal_year) "
+            "= (SELECT COUNT(*) FROM dim_force) "
+            "LEFT JOIN v_fiscal_year_status AS f ON f.fiscal_year = n.fiscal_year AND f.force_code = n.force_code "
+            "WHERE n.period <= COALESCE(a.through_period, f.through_period, 16) "
+            "GROUP BY n.fiscal_year, n.force_code, n.function_code"
+        ))
+    }
+    function_names = {
+        r.function_code: r.function_name
+        for r in conn.execute(sa.text(
+            "SELECT DISTINCT function_code, function_name FROM dim_objective ORDER BY function_code"))
+    }
+    rejected = [
+        exact_row(dict(r._mapping))
+        for r in conn.execute(sa.text(
+            "SELECT force_code, source_ref, business_date, finished_at, error FROM etl_batch "
+            "WHERE status = 'rejected' ORDER BY batch_id DESC"
+        ))
+    ]
+    force_names = {r.force_code: r.force_name
+                   for r in conn.execute(sa.text("SELECT force_code, force_name FROM dim_force ORDER BY force_code"))}
+    targets = read_view(conn, "savings_target", "force_code, alliance_scope, fiscal_year")
     return BoardFigures(views=views, nre_by_function=nre_by_function, function_names=function_names,
                         rejected_batches=rejected, force_names=force_names, targets=targets)

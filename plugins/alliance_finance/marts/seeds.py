@@ -24,7 +24,7 @@ from alliance_finance.core.fiscal import BASELINE_FY
 from alliance_finance.core.paths import PROJECT_ROOT
 from alliance_finance.marts import budgets, closes
 from alliance_finance.marts.seedfile import FinanceSeedError, SeedFile
-from alliance_finance.warehouse import meta
+from alliance_finance.warehouse import history, meta
 
 #: Finance's editable data. ``ALLIANCE_SEEDS_DIR`` points elsewhere for a deployment that keeps it apart.
 SEEDS_DIR = Path(os.environ.get("ALLIANCE_SEEDS_DIR", PROJECT_ROOT / "seeds"))
@@ -215,5 +215,7 @@ def sync_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> bo
     if meta.get_meta(conn, FINANCE_SEEDS_DIGEST) == digest:
         return False
     load_finance_seeds(conn, seeds_dir)
+    # the version replaced is kept, with when it was current (warehouse/history.py)
+    history.record(conn, "finance", reason=f"finance's seed files changed (digest {digest[:12]})")
     meta.set_meta(conn, FINANCE_SEEDS_DIGEST, digest)
     return True

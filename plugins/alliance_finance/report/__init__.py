@@ -9,8 +9,8 @@
 * ``alliance_finance.xlsx``: one sheet per view, money as real numbers exact to the penny in
   ``£#,##0.00``, header row frozen, and text that a spreadsheet could take for a formula kept as text.
 
-Every figure comes from the finance views through :func:`alliance_finance.marts.figures.read_board_figures`
-(one snapshot); nothing is computed here but presentation (labels, percentages, the words "owes").
+Every figure comes from the finance views through :func:`alliance_finance.marts.packs.read_with_stamp`
+(one snapshot, now or as of a moment; each run recorded as a board pack); nothing is computed here but presentation (labels, percentages, the words "owes").
 The same warehouse gives the same page, charts and workbook, byte for byte. The forces, their names and
 colours come from the warehouse's force dimension and ``dags/forces.yaml``, never from this code.
 
@@ -20,20 +20,22 @@ Modules: :mod:`.page` (the page's context and HTML), :mod:`.charts`, :mod:`.work
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
 import sys
 from pathlib import Path
-from typing import Sequence
+from typing import Any, Sequence
 
 import sqlalchemy as sa
 
 from alliance_finance.config.forces import ForceConfig
 from alliance_finance.core.urls import mask_url, normalise_url
-from alliance_finance.marts.figures import read_board_figures
+from alliance_finance.marts import packs
 from alliance_finance.report.charts import CHART_NAMES, render_charts
 from alliance_finance.report.format import force_colours
 from alliance_finance.report.page import forces_without_ledger, render_html
 from alliance_finance.report.workbook import write_workbook
+from alliance_finance.warehouse import history
 from alliance_finance.warehouse.engine import PG_SCHEMA, make_engine
 
 __all__ = ["CHART_NAMES", "HTML_NAME", "WORKBOOK_NAME", "ReportFiles", "build_report", "report_cli",
@@ -55,6 +57,10 @@ class ReportFiles:
     has_data: bool
     #: "Name (CODE)" of each force in the warehouse with no ledger line loaded yet
     without_ledger: tuple[str, ...] = ()
+    #: the board pack the report is (alliance_finance.marts.packs.PackStamp), None without a warehouse
+    pack: Any = None
+    #: with ``pack``: where the rebuilt figures differ from those recorded (empty: reproduced)
+    differences: tuple[str, ...] = ()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -62,10 +68,15 @@ class ReportFiles:
 # ---------------------------------------------------------------------------------------------
 
 
-def report_cli(warehouse_url: str, out: Path, forces: Sequence[ForceConfig] | None = None) -> int:
-    """``alliance-finance report``: write the report into ``out``; 0 when written, 1 when it could not be."""
+def report_cli(warehouse_url: str, out: Path, forces: Sequence[ForceConfig] | None = None, *,
+               as_of: dt.datetime | None = None, pack: int | None = None) -> int:
+    """``alliance-finance report``: write the report into ``out``; 0 when written (and, with ``pack``,
+    the pack reproduced to the penny), 1 when it could not be."""
     try:
-        files = build_report(warehouse_url, Path(out), forces)
+        files = build_report(warehouse_url, Path(out), forces, as_of=as_of, pack=pack)
+    except (packs.PackError, history.HistoryError) as exc:
+        print(f"alliance-finance report: {exc}", file=sys.stderr)
+        return 1
     except (sa.exc.SQLAlchemyError, OSError) as exc:
         print(f"alliance-finance report: could not report on {mask_url(warehouse_url)}: {exc}\n"
               "(a warehouse at an older schema has no finance views yet: `alliance-finance run` upgrades it)",
@@ -80,25 +91,52 @@ def report_cli(warehouse_url: str, out: Path, forces: Sequence[ForceConfig] | No
     print(f"Workbook:     {files.workbook}")
     for path in files.charts.values():
         print(f"Chart:        {path}")
+    stamp = files.pack
+    if stamp is not None:
+        print(f"Board pack:   {stamp.pack_id if stamp.pack_id is not None else '(not recorded)'}, figures as at "
+              f"{stamp.as_at:%Y-%m-%d %H:%M:%S} UTC, digest {stamp.figures_digest[:16]}")
+    if pack is not None:
+        if files.differences:
+            print(f"Board pack {pack} NOT reproduced: the figures rebuilt as at {stamp.as_at:%Y-%m-%d %H:%M:%S} "
+                  "differ from those recorded:", file=sys.stderr)
+            for line in files.differences:
+                print(f"  {line}", file=sys.stderr)
+            return 1
+        print(f"Board pack {pack} reproduced: every figure identical to the one recorded "
+              f"(digest {stamp.figures_digest}).")
     return 0
 
 
 def build_report(url_or_engine: str | sa.Engine, out: Path,
-                 forces: Sequence[ForceConfig] | None = None) -> ReportFiles:
+                 forces: Sequence[ForceConfig] | None = None, *, as_of: dt.datetime | None = None,
+                 pack: int | None = None, record_pack: bool = True) -> ReportFiles:
     """Read the warehouse and write the HTML page, the PNG charts and the workbook into ``out``.
 
     ``forces`` (default ``dags/forces.yaml``) give each force its colour. A warehouse holding only some
     forces' ledgers (the first night), or none, gives a report that says which forces have none yet.
+    ``as_of``: the warehouse as it stood at that moment (UTC). ``pack``: a recorded board pack rebuilt
+    as of its moment and checked against its recorded figures (``ReportFiles.differences``). Otherwise
+    the report is recorded as a board pack (:mod:`alliance_finance.marts.packs`) unless ``record_pack``
+    is False.
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     own_engine = not isinstance(url_or_engine, sa.Engine)
     figures = None
+    found: list[str] = []
     if not (own_engine and _missing_sqlite_file(url_or_engine)):
         engine = make_engine(url_or_engine) if own_engine else url_or_engine
         try:
             if _has_schema(engine):
-                figures = read_board_figures(engine)
+                if pack is not None:
+                    _, figures, stamp, found = packs.reproduce(engine, pack)
+                else:
+                    figures, stamp = packs.read_with_stamp(engine, as_of)
+                    if record_pack:
+                        stamp = _record(engine, figures, stamp)
+                figures.pack = stamp
+            elif pack is not None:
+                raise packs.PackError(f"board pack {pack} does not exist: the warehouse has no schema yet")
         finally:
             if own_engine:
                 engine.dispose()
@@ -121,7 +159,16 @@ def build_report(url_or_engine: str | sa.Engine, out: Path,
     workbook = out / WORKBOOK_NAME
     write_workbook(figures, workbook)
     return ReportFiles(html=html, workbook=workbook, charts=charts, has_data=has_data,
-                       without_ledger=tuple(forces_without_ledger(figures)))
+                       without_ledger=tuple(forces_without_ledger(figures)),
+                       pack=figures.pack if figures is not None else None, differences=tuple(found))
+
+
+def _record(engine: sa.Engine, figures, stamp):
+    try:
+        return packs.record(engine, figures, stamp)
+    except sa.exc.ProgrammingError as exc:  # a role that may read but not record: the report still stands
+        log.warning("the report could not be recorded as a board pack: %s", exc.orig)
+        return stamp
 
 
 def _missing_sqlite_file(url: str) -> bool:

@@ -324,7 +324,19 @@ def render_html(figures: BoardFigures | None, chart_png: dict[str, bytes]) -> st
         lstrip_blocks=True,
     )
     charts = {name: "data:image/png;base64," + base64.b64encode(png).decode("ascii") for name, png in chart_png.items()}
-    return env.get_template("board_report.html.j2").render(fy_label=fy_label, charts=charts, **page_context(figures))
+    return env.get_template("board_report.html.j2").render(fy_label=fy_label, charts=charts, pack=pack_context(figures),
+                                                           **page_context(figures))
+
+
+def pack_context(figures: BoardFigures | None) -> dict[str, Any] | None:
+    """The board pack's stamp as the page shows it (None without a warehouse)."""
+    stamp = getattr(figures, "pack", None)
+    if stamp is None:
+        return None
+    return {"id": stamp.pack_id, "as_at": f"{stamp.as_at:%Y-%m-%d %H:%M:%S}",
+            "high_water": ", ".join(f"{force} {batch}" for force, batch in sorted(stamp.high_water.items())) or "none",
+            "reference": stamp.reference_digest[:12], "finance": stamp.finance_digest[:12],
+            "digest": stamp.figures_digest}
 
 
 def _forces_shown(figures: BoardFigures | None) -> list[dict[str, str]]:

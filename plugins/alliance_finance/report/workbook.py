@@ -66,7 +66,8 @@ def _sheet_columns(rows: list[dict], fallback: list[str]) -> list[tuple[str, str
 
 
 def write_workbook(figures: BoardFigures | None, path: Path) -> None:
-    """One sheet per view (REPORT_VIEWS), money as exact numbers in ``£#,##0.00``, header frozen."""
+    """One sheet per view (REPORT_VIEWS), money as exact numbers in ``£#,##0.00``, header frozen; then
+    the ``board_pack`` sheet: the pack the figures are recorded as (how to reproduce them)."""
     # deferred: XlsxWriter loads only when a workbook is written (every orchestration task imports the
     # report package; one of them builds the report)
     import xlsxwriter
@@ -105,6 +106,31 @@ def _write_sheets(wb, figures: BoardFigures | None) -> None:
                 number_formats[fmt] = wb.add_format({"num_format": fmt})
         cell_formats = [None if fmt is None else number_formats[fmt] for _, fmt in columns]
         ws.append_rows(rows, [column for column, _ in columns], cell_formats, quoted)
+    _write_pack_sheet(wb, figures, header_formats[0])
+
+
+def _write_pack_sheet(wb, figures: BoardFigures | None, bold) -> None:
+    """The board pack the workbook is (marts/packs.py): what an auditor quotes to reproduce it."""
+    stamp = getattr(figures, "pack", None)
+    if stamp is None:
+        return
+    ws = wb.add_worksheet("board_pack")
+    ws.set_column(0, 0, 24)
+    ws.set_column(1, 1, 80)
+    rows = [("pack_id", "" if stamp.pack_id is None else str(stamp.pack_id)),
+            ("as_at (UTC)", f"{stamp.as_at:%Y-%m-%d %H:%M:%S.%f}"),
+            *[(f"last batch {force}", str(batch)) for force, batch in sorted(stamp.high_water.items())],
+            *[(f"{dataset} data version", str(version)) for dataset, version in sorted(stamp.data_versions.items())],
+            ("reference digest", stamp.reference_digest), ("finance digest", stamp.finance_digest),
+            ("figures digest", stamp.figures_digest),
+            ("reproduce", f"alliance-finance report --pack {stamp.pack_id}" if stamp.pack_id is not None else ""),
+            ("changes since", f"alliance-finance changes --since-pack {stamp.pack_id}" if stamp.pack_id is not None else "")]
+    ws.freeze_panes(1, 0)
+    ws.write_string(0, 0, "item", bold)
+    ws.write_string(0, 1, "value", bold)
+    for n, (key, value) in enumerate(rows, start=1):
+        ws.write_string(n, 0, key)
+        ws.write_string(n, 1, value)
 
 
 @functools.cache

@@ -20,7 +20,7 @@ from typing import Sequence
 import sqlalchemy as sa
 
 from alliance_finance.config.forces import ForceConfig, load_forces
-from alliance_finance.warehouse import locks
+from alliance_finance.warehouse import history, locks
 from alliance_finance.warehouse.engine import make_engine
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ def sync_forces_in(conn: sa.Connection, forces: Sequence[ForceConfig]) -> bool:
         for table in _DERIVED_MAPS:
             conn.execute(sa.text(f"DELETE FROM {table} WHERE force_code = :code"), {"code": code})
         conn.execute(sa.text("DELETE FROM dim_force WHERE force_code = :code"), {"code": code})
+    history.record(conn, "forces", reason="forces configuration (dags/forces.yaml) changed")
     log.info("forces synchronised from configuration: %s%s", ", ".join(configured),
              f" (no longer configured, removed: {', '.join(gone)})" if gone else "")
     return True

@@ -40,7 +40,7 @@ import sqlalchemy as sa
 from alliance_finance.core import faults
 from alliance_finance.core.ledger import CONFORMED_COLUMNS, CONFORMED_SCHEMA, Batch
 from alliance_finance.core.money import format_gbp
-from alliance_finance.warehouse import locks, post_close, sqlfiles, summaries
+from alliance_finance.warehouse import history, locks, post_close, sqlfiles, summaries
 from alliance_finance.warehouse.mapping import mapped_lines_sql
 from alliance_finance.warehouse.meta import utcnow
 from alliance_finance.warehouse.outcome import LoadOutcome
@@ -227,10 +227,12 @@ class BatchLoader:
             "SELECT batch_id, source_ref FROM etl_batch WHERE force_code = :force AND business_date = :day "
             "AND sequence < :sequence AND status = 'loaded' ORDER BY sequence"),
             {"force": batch.force_code, "day": batch.business_date, "sequence": batch.sequence}).all()
+        now = utcnow()
         for row in earlier:
             summaries.add_batch(self._conn, row.batch_id, sign=-1)
-            post_close.forget(self._conn, row.batch_id)
-            self._conn.execute(sa.text("DELETE FROM fact_ledger_line WHERE batch_id = :id"), {"id": row.batch_id})
+            # kept, not deleted: the lines move to fact_ledger_line_superseded (history.py); the batch's
+            # post-close adjustments stay, shown only while it is loaded (v_post_close_adjustments)
+            history.retire_batch_lines(self._conn, row.batch_id, batch_id, now)
             self._conn.execute(sa.text(
                 "UPDATE etl_batch SET status = 'superseded', superseded_by = :new WHERE batch_id = :id"),
                 {"new": batch_id, "id": row.batch_id})

@@ -19,13 +19,13 @@ import sqlalchemy as sa
 from alliance_finance.core.errors import AllianceFinanceError
 from alliance_finance.config.forces import ForceConfig
 from alliance_finance.config.reference import COMMON_FILES, ReferenceData, load_reference
-from alliance_finance.warehouse import locks, meta, sqlfiles, summaries
+from alliance_finance.warehouse import history, locks, meta, sqlfiles, summaries
 from alliance_finance.warehouse.engine import make_engine
 
 log = logging.getLogger(__name__)
 
 #: the columns of a conformed line the mapping reads (and a restatement carries through)
-FACT_KEY_COLUMNS = "line.force_code, line.source_line_ref, line.objective_code, line.subjective_code"
+FACT_KEY_COLUMNS = "line.force_code, line.source_line_ref, line.batch_id, line.objective_code, line.subjective_code"
 
 
 class ReferenceDataError(AllianceFinanceError):
@@ -111,7 +111,9 @@ def sync_reference(url_or_engine: str | sa.Engine, reference_dir: Path | None = 
                 if meta.get_meta(conn, meta.REFERENCE_DIGEST) == ref.digest:
                     return ReferenceSync(changed=False, digest=ref.digest)
                 _seed(conn, ref)
-                restated = restate_history(conn)
+                now = meta.utcnow()
+                version = history.record(conn, "reference", reason=f"reference files {ref.digest[:12]}", now=now)
+                restated = restate_history(conn, now=now, version=version)
                 # codes restated, or a dimension's function or scope changed: the summaries follow
                 summaries.rebuild(conn)
                 meta.set_meta(conn, meta.REFERENCE_DIGEST, ref.digest)
@@ -146,8 +148,19 @@ def _seed(conn: sa.Connection, ref: ReferenceData) -> None:
         [dataclasses.asdict(a) for a in ref.accounts])
 
 
-def restate_history(conn: sa.Connection) -> int:
-    """Give every fact line the codes today's maps compute for it; returns how many lines changed."""
-    sql = sqlfiles.render("mapping/restate_fact_lines.sql", conn.dialect.name,
-                          mapped_lines=mapped_lines_sql(conn.dialect.name, "fact_ledger_line", FACT_KEY_COLUMNS))
-    return conn.exec_driver_sql(sqlfiles.statements(sql)[0]).rowcount
+def restate_history(conn: sa.Connection, *, now=None, version: int | None = None) -> int:
+    """Give every fact line the codes today's maps compute for it; returns how many lines changed.
+
+    The old codes of every line that changes are kept in ``fact_line_code_history``, valid until
+    ``now`` (default: the clock now), with the reference ``version`` that restated them
+    (:mod:`.history`). The lines changed are left in the temporary table ``restated_line`` (old and new
+    codes) until the transaction ends, for the caller to account for the money they moved.
+    """
+    dialect = conn.dialect.name
+    sql = sqlfiles.render("mapping/restate_fact_lines.sql", dialect,
+                          mapped_lines=mapped_lines_sql(dialect, "fact_ledger_line", FACT_KEY_COLUMNS))
+    create, keep, update = sqlfiles.statements(sql)
+    conn.exec_driver_sql("DROP TABLE IF EXISTS restated_line")
+    conn.exec_driver_sql(create)
+    conn.execute(sa.text(keep), {"now": now or meta.utcnow(), "version": version})
+    return conn.exec_driver_sql(update).rowcount

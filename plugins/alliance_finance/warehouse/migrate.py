@@ -35,7 +35,7 @@ from alliance_finance.config.forces import ForceConfig
 from alliance_finance.core import fiscal
 from alliance_finance.core.paths import SQL_DIR, default_warehouse_url
 from alliance_finance.core.urls import mask_secrets, mask_url
-from alliance_finance.warehouse import locks, meta, security, sqlfiles
+from alliance_finance.warehouse import history, locks, meta, security, sqlfiles
 from alliance_finance.warehouse.engine import PG_SCHEMA, make_engine
 from alliance_finance.warehouse.forces import sync_forces
 
@@ -156,6 +156,8 @@ def upgrade(url_or_engine: str | sa.Engine, *, revision: str = HEAD, script_loca
                     command.upgrade(_alembic_config(conn, script_location), revision)
                 reached = current_revision(conn)
                 if target_is_head:
+                    # the first version of every dataset: the warehouse's history starts here (history.py)
+                    history.ensure_versions(conn)
                     recreated = ensure_views(conn, force=ran, sql_dir=sql_dir, revision=reached)
                     security.apply_security(conn, force=ran or recreated, revision=reached, sql_dir=sql_dir,
                                             forces=forces)

@@ -6,8 +6,8 @@ The loader asks :func:`closed_periods` how the force's periods stand *before* th
 postings close nothing for itself: they are in the same delivery), and after inserting the batch's
 lines :func:`record` writes, in the same transaction, one ``post_close_adjustment`` row per closed
 period the batch touched: its net pence and line count, and how the period stood (``recorded`` by
-finance on ``closed_on``, or ``inferred`` from the ledger). A superseded delivery's rows go with its
-lines (:func:`forget`). ``v_post_close_adjustments`` shows them.
+finance on ``closed_on``, or ``inferred`` from the ledger). A superseded delivery's rows stay, like its
+lines (:mod:`.history`): ``v_post_close_adjustments`` shows those of loaded batches only.
 """
 
 from __future__ import annotations
@@ -45,8 +45,3 @@ def record(conn: sa.Connection, batch_id: int, force_code: str, lines: pa.Table,
             "amount_pence, line_count) VALUES (:batch_id, :force, :fy, :period, :basis, :closed_on, :pence, :count)"),
             rows)
     return len(rows)
-
-
-def forget(conn: sa.Connection, batch_id: int) -> None:
-    """A superseded delivery's adjustments go with its lines."""
-    conn.execute(sa.text("DELETE FROM post_close_adjustment WHERE batch_id = :id"), {"id": batch_id})
