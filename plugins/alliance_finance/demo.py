@@ -160,6 +160,16 @@ def _working_days_after(day: dt.date, count: int) -> dt.date:
     return day
 
 
+def latest_pack() -> int | None:
+    """The board pack the consolidation DAG's report recorded (marts/packs.py)."""
+    engine = make_engine(f"sqlite:///{WAREHOUSE}")
+    try:
+        with engine.connect() as conn:
+            return conn.exec_driver_sql("SELECT MAX(pack_id) FROM board_pack").scalar()
+    finally:
+        engine.dispose()
+
+
 def close_final_year() -> None:
     """Finance closes the sample's last year, as it would by mid-April (``alliance-finance close-period``).
 
@@ -200,6 +210,10 @@ def main() -> int:
     say("")
     say(f"  warehouse    {WAREHOUSE}   (alliance-finance status --warehouse sqlite:///{WAREHOUSE})")
     say(f"  report       {REPORT / 'index.html'}   (+ PNG charts and the XLSX workbook beside it)")
+    pack = latest_pack()
+    if pack is not None:
+        say(f"  board pack   {pack}   (alliance-finance report --warehouse sqlite:///{WAREHOUSE} --out var/pack-{pack} "
+            f"--pack {pack} reproduces it; changes --since-pack {pack} lists what moved since)")
     say(f"  Data Docs    {data_docs_dir(f'sqlite:///{WAREHOUSE}')}")
     say(f"  sources      {SOURCES}")
     say(f"  Airflow logs {LOGS}")
