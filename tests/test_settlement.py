@@ -216,3 +216,51 @@ def test_a_year_without_a_key_leaves_the_balance_to_date_unknown_from_then_on(wa
         assert s[(2016, "WP")]["ltd_paid_to_partner"] == D("14444.39")  # the payments are still known
     finally:
         engine.dispose()
+
+
+# -- the sample data -------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sample_sources(tmp_path_factory):
+    """Three years of the sample's sources, small: the programme's costs start in FY 2015 (ASC alone)
+    and both forces incur them in FY 2016; no payment between the forces settles them."""
+    import alliance_sample
+
+    out = tmp_path_factory.mktemp("sources")
+    alliance_sample.generate_sources(out, from_fy=2014, to_fy=2016, scale=D("0.02"), seed=11)
+    return out
+
+
+@pytest.mark.slow
+def test_settlement_of_the_sample_carries_its_years_forward(sample_sources, warehouse_url):
+    from alliance_finance.config.settings import Settings
+    from alliance_finance.runner.command import run_cli
+    from alliance_finance.warehouse.engine import make_engine
+    from alliance_sample.scenario import SCENARIO
+
+    assert run_cli(Settings.from_environment(warehouse=warehouse_url, sources_dir=sample_sources)) == 0
+    engine = make_engine(warehouse_url)
+    try:
+        s, cost = view(engine, "v_settlement"), view(engine, "v_cost_share")
+    finally:
+        engine.dispose()
+    assert sorted(s) == sorted(cost) == [(y, f) for y in (2014, 2015, 2016) for f in FORCES]
+    for force in FORCES:
+        running = 0
+        for year in (2014, 2015, 2016):
+            r, c = s[(year, force)], cost[(year, force)]
+            assert r["year_balance_pence"] == c["balance_pence"] is not None
+            assert r["brought_forward_pence"] == running
+            running += c["balance_pence"]
+            assert r["owed_to_date_pence"] == running
+            assert r["ltd_fair_share_pence"] - r["ltd_net_cost_pence"] == running
+            # the programme's costs are the scenario's, whatever the scale: life to date, to the penny
+            programme = sum(by_year.get(y, 0) for by_year, _ in SCENARIO.programme[force].values()
+                            for y in range(2014, year + 1))
+            assert r["ltd_incurred_pence"] == programme * 100, (year, force)
+    for year in (2014, 2015, 2016):
+        assert sum(s[(year, f)]["owed_to_date_pence"] for f in FORCES) == 0
+    # ASC bore the whole programme in FY 2015 and most of it in FY 2016, unpaid: WP owes it, more each year
+    assert 0 < s[(2015, "WP")]["owed_to_date_pence"] < s[(2016, "WP")]["owed_to_date_pence"]
+    assert (s[(2016, "WP")]["direction"], s[(2016, "ASC")]["direction"]) == ("owes", "is owed")
