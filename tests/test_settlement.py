@@ -23,14 +23,18 @@ The hand-built ledger (SETTLEMENT below), worked by hand:
 from __future__ import annotations
 
 import csv
+import html
+import re
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
+from openpyxl import load_workbook
 
 from alliance_finance.core.money import decimal_to_pence
 from alliance_finance.marts.figures import read_view
 from alliance_finance.marts.seeds import SEEDS_DIR
+from alliance_finance.report import HTML_NAME, WORKBOOK_NAME, build_report
 
 from conftest import drop_pg_database, new_pg_database
 from warehouse_batches import build_warehouse, write_seeds
@@ -216,6 +220,45 @@ def test_a_year_without_a_key_leaves_the_balance_to_date_unknown_from_then_on(wa
         assert s[(2016, "WP")]["ltd_paid_to_partner"] == D("14444.39")  # the payments are still known
     finally:
         engine.dispose()
+
+
+# -- the board report ---------------------------------------------------------------------------------
+
+
+def _page_text(out) -> str:
+    """The page's text, tags dropped and spaces squeezed."""
+    page = html.unescape(re.sub(r"<[^>]+>", " ", (out / HTML_NAME).read_text(encoding="utf-8")))
+    return re.sub(r"\s+", " ", page)
+
+
+def test_report_shows_what_is_owed_to_date_and_the_carry_forward_by_year(settlement_warehouse, tmp_path):
+    out = tmp_path / "report"
+    build_report(settlement_warehouse, out)
+    page = _page_text(out)
+    assert "To date (2017/18): settled, nothing owed either way." in page
+    # year, force, brought forward, year's share, paid, year balance, carried forward
+    assert "2016/17 WP £14,444.39 £1,777.78 £14,444.39 -£12,666.61 £1,777.78 owes" in page
+    assert "2016/17 ASC -£14,444.39 -£1,777.78 -£14,444.39 £12,666.61 -£1,777.78 is owed" in page
+    assert "2017/18 WP £1,777.78 £0.00 £1,777.78 -£1,777.78 £0.00 settled" in page
+    assert "2014/15 ASC" not in page.split("To date (2017/18)")[1].split("2015/16:")[0]  # nothing to settle in the baseline
+    # the year's own statement is unchanged: the April payment is an overpayment of FY 2016 there
+    assert "2016/17: ASC owes WP £12,666.61." in page
+
+    book = load_workbook(out / WORKBOOK_NAME)
+    sheet = book["v_settlement"]
+    header = [c.value for c in sheet[1]]
+    assert header[:2] == ["fiscal_year", "force_code"] and "owed_to_date" in header
+    found = {(r[0], r[1]): r[header.index("owed_to_date")] for r in sheet.iter_rows(min_row=2, values_only=True)}
+    assert D(str(found[(2016, "WP")])) == D("1777.78") and D(str(found[(2017, "ASC")])) == 0
+
+
+def test_report_says_who_owes_whom_to_date_after_the_april_payment(tmp_path):
+    engine = build_warehouse(f"sqlite:///{tmp_path / 'w.db'}", [r for r in SETTLEMENT if r[1] < 2017])
+    try:
+        build_report(engine, tmp_path / "report")
+    finally:
+        engine.dispose()
+    assert "To date (2016/17): WP owes ASC £1,777.78 after payments." in _page_text(tmp_path / "report")
 
 
 # -- the sample data -------------------------------------------------------------------------------
