@@ -258,7 +258,7 @@ def test_report_says_who_owes_whom_to_date_after_the_april_payment(tmp_path):
         build_report(engine, tmp_path / "report")
     finally:
         engine.dispose()
-    assert "To date (2016/17): WP owes ASC £1,777.78 after payments." in _page_text(tmp_path / "report")
+    assert "To date (2016/17) after payments: WP owes ASC £1,777.78." in _page_text(tmp_path / "report")
 
 
 # -- the sample data -------------------------------------------------------------------------------

@@ -311,11 +311,10 @@ def _settlement(figures: BoardFigures) -> dict[str, Any] | None:
     if not shown:
         return None
     latest = by_year[max(by_year)]
-    owing = _owing(latest, "owed_to_date_pence")
-    if any(r["owed_to_date_pence"] for r in latest) and None not in {r["owed_to_date_pence"] for r in latest}:
-        owing += " after payments"
+    known_debt = None not in {r["owed_to_date_pence"] for r in latest} and any(r["owed_to_date_pence"] for r in latest)
     return {
-        "to_date": f"To date ({fy_label(max(by_year))}): {owing}.",
+        "to_date": f"To date ({fy_label(max(by_year))}){' after payments' if known_debt else ''}: "
+                   f"{_owing(latest, 'owed_to_date_pence')}.",
         "rows": [
             {"year": fy_label(year), "force": r["force_code"],
              "brought_forward": gbp(r["brought_forward_pence"], pence_shown=True),
