@@ -22,6 +22,7 @@ The hand-built ledger (SETTLEMENT below), worked by hand:
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import html
 import re
@@ -264,14 +265,28 @@ def test_report_says_who_owes_whom_to_date_after_the_april_payment(tmp_path):
 # -- the sample data -------------------------------------------------------------------------------
 
 
+#: what Wiltshire pays Avon and Somerset in April 2016 towards FY 2015's programme balance, in pence
+APRIL_PAYMENT = 12_345_678
+
+
 @pytest.fixture(scope="module")
 def sample_sources(tmp_path_factory):
     """Three years of the sample's sources, small: the programme's costs start in FY 2015 (ASC alone)
-    and both forces incur them in FY 2016; no payment between the forces settles them."""
+    and both forces incur them in FY 2016. The sample has no payment settling them, so one is added to
+    Wiltshire's ERP as finance would post it: £123,456.78 in April 2016 (FY 2016 P1) on its programme
+    cost centre 7650 and partner account 55200 (ASC), read and validated like every other journal."""
+    import sqlite3
+
     import alliance_sample
 
     out = tmp_path_factory.mktemp("sources")
     alliance_sample.generate_sources(out, from_fy=2014, to_fy=2016, scale=D("0.02"), seed=11)
+    with contextlib.closing(sqlite3.connect(out / "wiltshire" / "erp.db")) as erp, erp:
+        erp.execute("INSERT INTO gl_journal VALUES (999001, 'AP', 'APR-16', '2016-04-20', 'P', '2016-04-20 12:00:00', "
+                    "NULL, 'Alliance programme: settlement of FY 2015/16')")
+        erp.executemany("INSERT INTO gl_journal_line VALUES (999001, ?, ?, ?, ?, ?, 'PCC for Avon and Somerset')", [
+            (1, "WP.7650.55200.0000", "123456.78", None, "Programme settlement FY 2015/16"),
+            (2, "WP.0000.24000.0000", None, "123456.78", "Due to alliance partner")])
     return out
 
 
@@ -304,6 +319,9 @@ def test_settlement_of_the_sample_carries_its_years_forward(sample_sources, ware
             assert r["ltd_incurred_pence"] == programme * 100, (year, force)
     for year in (2014, 2015, 2016):
         assert sum(s[(year, f)]["owed_to_date_pence"] for f in FORCES) == 0
-    # ASC bore the whole programme in FY 2015 and most of it in FY 2016, unpaid: WP owes it, more each year
-    assert 0 < s[(2015, "WP")]["owed_to_date_pence"] < s[(2016, "WP")]["owed_to_date_pence"]
-    assert (s[(2016, "WP")]["direction"], s[(2016, "ASC")]["direction"]) == ("owes", "is owed")
+    # the April payment is FY 2016's, and it settles part of what WP brought forward from FY 2015
+    wp15, wp16 = s[(2015, "WP")], s[(2016, "WP")]
+    assert (wp16["paid_to_partner_pence"], s[(2016, "ASC")]["paid_by_partner_pence"]) == (APRIL_PAYMENT, APRIL_PAYMENT)
+    assert wp15["owed_to_date_pence"] > APRIL_PAYMENT  # ASC bore the whole programme in FY 2015
+    assert wp16["owed_to_date_pence"] == wp15["owed_to_date_pence"] + wp16["year_share_pence"] - APRIL_PAYMENT
+    assert (wp16["direction"], s[(2016, "ASC")]["direction"]) == ("owes", "is owed")
