@@ -219,6 +219,10 @@ def test_sharing_statement_splits_among_three(three_force_warehouse):
     assert [share[f]["balance"] for f in ("ASC", "WP", "GLO")] == [D("-30000.00"), D("75000.00"), D("-45000.00")]
     assert sum(r["key_ppm"] for r in share.values()) == 1_000_000
     assert sum(r["balance"] for r in share.values()) == 0
+    # carried forward from FY 2014 (nothing to share then): what each owes to date is FY 2016's balance
+    settled = {r["force_code"]: r for r in rows(engine, "v_settlement") if r["fiscal_year"] == 2016}
+    assert [settled[f]["owed_to_date"] for f in ("ASC", "WP", "GLO")] == [D("-30000.00"), D("75000.00"), D("-45000.00")]
+    assert [settled[f]["direction"] for f in ("ASC", "WP", "GLO")] == ["is owed", "owes", "is owed"]
 
 
 def test_the_report_shows_three_forces(three_force_warehouse, tmp_path):
@@ -231,6 +235,7 @@ def test_the_report_shows_three_forces(three_force_warehouse, tmp_path):
     assert '<th class="num">GLO</th>' in page  # a column of its own in the functions table
     assert "counterparty unknown" in page
     assert "ASC owes" not in page and "WP owes £75,000.00" in page
+    assert "To date (2016/17) after payments: WP owes £75,000.00; owed: ASC £30,000.00, GLO £45,000.00." in page
 
 
 def test_the_third_force_has_its_finance_role(three_force_warehouse):

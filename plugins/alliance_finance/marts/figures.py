@@ -1,7 +1,7 @@
 """The board's figures: the finance views read in one snapshot, money exact throughout.
 
 The views in ``sql/views/`` (``v_nre_line``, ``v_consolidated_spend``, ``v_savings_tracker``,
-``v_local_policing``, ``v_cost_share``, ``v_intra_alliance_reconciliation``, ``v_ledger_freshness``,
+``v_local_policing``, ``v_cost_share``, ``v_settlement``, ``v_intra_alliance_reconciliation``, ``v_ledger_freshness``,
 ``v_unmapped_codes``) are the one statement of every rule; :func:`read_view` and
 :func:`read_board_figures` only read them, turning each money column into an exact
 :class:`~decimal.Decimal` from its integer twin (``amount`` from ``amount_pence``), so a figure is the
@@ -96,6 +96,8 @@ REPORT_VIEWS = {
     "v_savings_tracker": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code, alliance_scope",
     "v_local_policing": "fiscal_year, CASE force_code WHEN 'ALL' THEN 1 ELSE 0 END, force_code",
     "v_cost_share": "fiscal_year, force_code",
+    # the sharing statement carried forward across years: what is owed to date after every payment
+    "v_settlement": "fiscal_year, force_code",
     # a flow whose other side is unknown (NULL) after the pairs, the same on both dialects
     "v_intra_alliance_reconciliation": "fiscal_year, COALESCE(payer_force, '~'), COALESCE(payee_force, '~')",
     "v_consolidated_spend": "fiscal_year, period, force_code, function_code, objective_code, subjective_code",

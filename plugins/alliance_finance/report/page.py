@@ -141,6 +141,7 @@ def page_context(figures: BoardFigures | None) -> dict[str, Any]:
         "function_rows": function_rows,
         "function_totals": [gbp(p) for p in function_totals] + [gbp(sum(function_totals))],
         "sharing": _sharing(figures),
+        "settlement": _settlement(figures),
         "reconciliation": [
             {
                 "year": fy_label(r["fiscal_year"]),
@@ -253,18 +254,12 @@ def _sharing(figures: BoardFigures) -> list[dict[str, Any]]:
     for year, rows in sorted(by_year.items()):
         if not any(r["programme_cost_total_pence"] or r["paid_to_partner_pence"] for r in rows):
             continue
-        owes = [r for r in rows if r["balance_pence"] is not None and r["balance_pence"] > 0]
-        owed = [r for r in rows if r["balance_pence"] is not None and r["balance_pence"] < 0]
         if any(r["balance_pence"] is None for r in rows):
             settlement = "No sharing key for this year (no baseline ledger, or the key's weights are invalid)."
-        elif len(owes) == 1 and len(owed) == 1:
-            settlement = f"{owes[0]['force_code']} owes {owed[0]['force_code']} {gbp(owes[0]['balance_pence'], pence_shown=True)}."
-        elif owes and owed:
-            settlement = ("; ".join(f"{r['force_code']} owes {gbp(r['balance_pence'], pence_shown=True)}" for r in owes)
-                          + "; owed: " + ", ".join(f"{r['force_code']} {gbp(-r['balance_pence'], pence_shown=True)}"
-                                                   for r in owed) + ".")
-        else:
+        elif not any(r["balance_pence"] for r in rows):
             settlement = "Settled: each force has borne exactly its fair share."
+        else:
+            settlement = _owing(rows, "balance_pence") + "."
         years.append({
             "year": fy_label(year),
             "settlement": settlement,
@@ -286,6 +281,51 @@ def _sharing(figures: BoardFigures) -> list[dict[str, Any]]:
             "total": gbp(rows[0]["programme_cost_total_pence"], pence_shown=True),
         })
     return years
+
+
+def _owing(rows: list[dict], column: str) -> str:
+    """Who owes whom by ``column`` (pence, positive: owes), in the sharing statement's words."""
+    if any(r[column] is None for r in rows):
+        return "not known (a year without a sharing key: no baseline ledger, or the key's weights are invalid)"
+    owes = [r for r in rows if r[column] > 0]
+    owed = [r for r in rows if r[column] < 0]
+    if len(owes) == 1 and len(owed) == 1:
+        return f"{owes[0]['force_code']} owes {owed[0]['force_code']} {gbp(owes[0][column], pence_shown=True)}"
+    if owes and owed:
+        return ("; ".join(f"{r['force_code']} owes {gbp(r[column], pence_shown=True)}" for r in owes)
+                + "; owed: " + ", ".join(f"{r['force_code']} {gbp(-r[column], pence_shown=True)}" for r in owed))
+    return "settled, nothing owed either way"
+
+
+def _settlement(figures: BoardFigures) -> dict[str, Any] | None:
+    """The sharing statement carried forward across years (v_settlement): what is owed to date after
+    every payment, and by year and force the balance brought forward, the year's share, what was paid
+    and the balance carried forward; years with nothing in any column are left out. None before any
+    programme cost or payment."""
+    by_year: dict[int, list[dict]] = {}
+    for r in figures.views.get("v_settlement", []):
+        by_year.setdefault(r["fiscal_year"], []).append(r)
+    shown = {year: rows for year, rows in sorted(by_year.items())
+             if any(r["brought_forward_pence"] or r["year_share_pence"] or r["paid_net_pence"]
+                    or r["year_share_pence"] is None for r in rows)}
+    if not shown:
+        return None
+    latest = by_year[max(by_year)]
+    known_debt = None not in {r["owed_to_date_pence"] for r in latest} and any(r["owed_to_date_pence"] for r in latest)
+    return {
+        "to_date": f"To date ({fy_label(max(by_year))}){' after payments' if known_debt else ''}: "
+                   f"{_owing(latest, 'owed_to_date_pence')}.",
+        "rows": [
+            {"year": fy_label(year), "force": r["force_code"],
+             "brought_forward": gbp(r["brought_forward_pence"], pence_shown=True),
+             "year_share": gbp(r["year_share_pence"], pence_shown=True),
+             "paid": gbp(r["paid_net_pence"], pence_shown=True),
+             "year_balance": gbp(r["year_balance_pence"], pence_shown=True),
+             "carried_forward": gbp(r["owed_to_date_pence"], pence_shown=True),
+             "direction": r["direction"] or "not known"}
+            for year, rows in shown.items() for r in rows
+        ],
+    }
 
 
 def _freshness_rows(rows: list[dict]) -> list[dict[str, Any]]:

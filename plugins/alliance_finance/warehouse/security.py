@@ -39,7 +39,7 @@ log = logging.getLogger(__name__)
 LOADER = "alliance_loader"
 READER = "alliance_reader"
 #: the consolidated views every force's finance role reads, both forces' figures in them
-CONSOLIDATED_VIEWS = ("v_consolidated_spend", "v_savings_tracker", "v_cost_share", "v_savings_share",
+CONSOLIDATED_VIEWS = ("v_consolidated_spend", "v_savings_tracker", "v_cost_share", "v_settlement", "v_savings_share",
                       "v_intra_alliance_reconciliation", "v_local_policing", "v_ledger_freshness",
                       "v_period_status", "v_fiscal_year_status", "v_budget_profile", "v_budget_vs_outturn")
 #: the tables whose rows row-level security gives each force's role only of its own force
