@@ -34,6 +34,7 @@ FIGURE_KEYS = {
     "v_savings_tracker": ("fiscal_year", "force_code", "alliance_scope"),
     "v_local_policing": ("fiscal_year", "force_code"),
     "v_cost_share": ("fiscal_year", "force_code"),
+    "v_settlement": ("fiscal_year", "force_code"),
     "v_savings_share": ("fiscal_year", "force_code"),
     "v_budget_vs_outturn": ("fiscal_year", "force_code", "function_code"),
     "v_intra_alliance_reconciliation": ("fiscal_year", "payer_force", "payee_force"),
