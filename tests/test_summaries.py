@@ -52,6 +52,7 @@ def assert_summaries_hold(engine: sa.Engine, step: str) -> None:
                          "WHERE incurred_pence <> 0 ORDER BY 1, 2") == query(engine, """
         SELECT n.fiscal_year, n.force_code, CAST(SUM(n.amount_pence) AS bigint) FROM v_nre_line AS n
         JOIN programme_cost_centre AS p ON p.force_code = n.force_code AND p.cost_centre = n.cost_centre
+         AND COALESCE(p.valid_from_fy, 0) <= n.fiscal_year AND n.fiscal_year <= COALESCE(p.valid_to_fy, 9999)
         GROUP BY n.fiscal_year, n.force_code HAVING SUM(n.amount_pence) <> 0 ORDER BY 1, 2"""), step
     flows = query(engine, "SELECT COALESCE(SUM(paid_pence), 0), COALESCE(SUM(received_pence), 0) "
                           "FROM v_intra_alliance_reconciliation")

@@ -215,8 +215,11 @@ def posting_date(fiscal_year: int, period: int) -> dt.date:
     return first_next - dt.timedelta(days=1)
 
 
-def seed_dimensions(conn: sa.Connection) -> None:
-    """dim_objective and dim_subjective from the project's reference files (the common chart)."""
+def seed_dimensions(conn: sa.Connection, reference_dir: Path | None = None,
+                    forces: Sequence[ForceConfig] | None = None) -> None:
+    """dim_objective and dim_subjective from the project's reference files (the common chart), and the
+    maps (as the runner seeds them: the finance seeds' programme cost centres are checked against them)."""
+    mapping.seed_maps(conn, load_reference(reference_dir, forces))
     ref = load_reference()
     conn.execute(sa.text(
         "INSERT INTO dim_objective (objective_code, objective_name, function_code, function_name, alliance_scope) "
@@ -291,7 +294,7 @@ def build_warehouse(url: str, ledger: list[tuple] = LEDGER, seeds_dir: Path | No
     """A warehouse at the current schema holding ``ledger``, with batches for the data-quality figures."""
     engine = prepare(url, forces)
     with engine.begin() as conn:
-        seed_dimensions(conn)
+        seed_dimensions(conn, reference_dir, forces)
         if seeds_dir is not None:
             load_finance_seeds(conn, seeds_dir)
         else:

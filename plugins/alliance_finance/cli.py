@@ -1,4 +1,4 @@
-"""The ``alliance-finance`` command: generate, run, report, status, reconcile, close-period.
+"""The ``alliance-finance`` command: generate, run, report, status, reconcile, close-period, mapping.
 
 Exit status: 0 when everything offered was loaded; 1 when any batch was rejected or a run failed
 (the message names the file or journal and the reason); 2 for wrong usage.
@@ -143,6 +143,20 @@ def build_parser() -> argparse.ArgumentParser:
     k.add_argument("--by", help="who records it (default $USER)")
     k.add_argument("--note", help="a note kept with the event")
     k.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
+
+    m = sub.add_parser("mapping", help="finance's mapping decisions: export the unmapped codes, import the "
+                                        "decisions, list them (docs/finance.md)")
+    msub = m.add_subparsers(dest="mapping_command", metavar="ACTION", required=True)
+    me = msub.add_parser("export", help="an XLSX workbook of every unmapped code, with columns to fill in")
+    me.add_argument("--out", required=True, type=Path, help="the workbook to write (FILE.xlsx)")
+    me.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
+    mi = msub.add_parser("import", help="record the decisions of a filled-in workbook and restate the ledger")
+    mi.add_argument("file", type=Path, help="the workbook mapping export wrote, filled in")
+    mi.add_argument("--by", required=True, help="who decided (kept with every decision)")
+    mi.add_argument("--reason", required=True, help="why (kept with every decision)")
+    mi.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
+    ml = msub.add_parser("list", help="every mapping decision recorded, with the money it moved")
+    ml.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
     return parser
 
 
@@ -213,8 +227,31 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "close-period":
         return _close_period(parser, args)
 
+    if args.command == "mapping":
+        return _mapping(parser, args)
+
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
+
+
+def _mapping(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
+    """``alliance-finance mapping export | import | list`` (:mod:`alliance_finance.mapping_command`)."""
+    from alliance_finance import mapping_command
+
+    if args.mapping_command == "export":
+        if args.out.suffix.lower() != ".xlsx":
+            parser.error(f"mapping export --out must name an .xlsx file, got {args.out}")
+        return mapping_command.export_cli(args.warehouse, args.out)
+    if args.mapping_command == "import":
+        by, reason = args.by.strip(), args.reason.strip()
+        if not by or not reason:
+            parser.error("mapping import needs --by NAME and --reason TEXT, neither blank")
+        from alliance_finance.config.settings import Settings
+
+        reference_dir = Settings.from_environment(warehouse=args.warehouse).reference_dir
+        return mapping_command.import_cli(args.warehouse, args.file, by=by, reason=reason,
+                                          reference_dir=reference_dir)
+    return mapping_command.list_cli(args.warehouse)
 
 
 def _login_name() -> str:

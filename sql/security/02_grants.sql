@@ -74,6 +74,9 @@ GRANT INSERT, UPDATE ON alliance.data_version TO alliance_loader;
 -- board packs: the pipeline's report records one each night (marts/packs.py); readers stay read-only,
 -- so a report run as alliance_reader is shown but not recorded
 GRANT INSERT ON alliance.board_pack TO alliance_loader;
+-- finance's mapping decisions (alliance-finance mapping import): recorded, then their restatement
+-- filled in (a trigger refuses any other change and every delete)
+GRANT INSERT, UPDATE ON alliance.mapping_decision TO alliance_loader;
 -- the digests that tell a run whether reference data or seeds changed
 GRANT INSERT, UPDATE ON alliance.warehouse_meta TO alliance_loader;
 

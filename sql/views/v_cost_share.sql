@@ -13,7 +13,9 @@
 --                        go one each to the largest remainders (ties: force code order), so the
 --                        keys add up to exactly 1.
 -- programme_cost_total   the programme costs every force incurred in the year: revenue lines on
---                        the cost centres of table programme_cost_centre, partner flows excluded
+--                        the cost centres of table programme_cost_centre in the years each is a
+--                        programme cost centre (valid_from_fy to valid_to_fy, bounds inclusive, NULL
+--                        open), partner flows excluded
 -- incurred               this force's part of that total
 -- fair_share             key x programme_cost_total, to the penny by the same largest-remainder
 --                        rule (applied to the absolute total, then signed), so the fair shares
@@ -99,6 +101,8 @@ incurred AS (
     SELECT n.fiscal_year, n.force_code, CAST(SUM(n.amount_pence) AS bigint) AS incurred_pence
     FROM cost_centre_summary AS n
     JOIN programme_cost_centre AS p ON p.force_code = n.force_code AND p.cost_centre = n.cost_centre
+     AND (p.valid_from_fy IS NULL OR p.valid_from_fy <= n.fiscal_year)
+     AND (p.valid_to_fy IS NULL OR n.fiscal_year <= p.valid_to_fy)
     GROUP BY n.fiscal_year, n.force_code
 ),
 programme_total AS (
@@ -112,6 +116,8 @@ paid AS (
     SELECT f.fiscal_year, f.force_code, m.partner_force, CAST(SUM(f.amount_pence) AS bigint) AS paid_pence
     FROM partner_flow_summary AS f
     JOIN programme_cost_centre AS p ON p.force_code = f.force_code AND p.cost_centre = f.cost_centre
+     AND (p.valid_from_fy IS NULL OR p.valid_from_fy <= f.fiscal_year)
+     AND (p.valid_to_fy IS NULL OR f.fiscal_year <= p.valid_to_fy)
     JOIN map_partner_account AS m ON m.force_code = f.force_code AND m.local_account = f.local_account
     WHERE f.subjective_code = 'PART_PAY'
     GROUP BY f.fiscal_year, f.force_code, m.partner_force

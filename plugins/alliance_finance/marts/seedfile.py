@@ -168,3 +168,7 @@ def _cell_text(value: object) -> str:
     if isinstance(value, dt.date):
         return value.isoformat()
     return str(value).strip()
+
+
+#: a workbook cell as the text a CSV would hold (for other readers of finance's workbooks)
+cell_text = _cell_text

@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from alliance_finance.config.forces import ALL_FORCES
 from alliance_finance.config.forces import force_codes as configured_force_codes
 from alliance_finance.core.fiscal import BASELINE_FY
+from alliance_finance.core.money import format_gbp
 from alliance_finance.core.paths import PROJECT_ROOT
 from alliance_finance.marts import budgets, closes
 from alliance_finance.marts.seedfile import FinanceSeedError, SeedFile
@@ -56,6 +57,8 @@ class FinanceSeeds:
     sharing_key: list[dict[str, Any]]
     deflator: list[dict[str, Any]]
     programme_cost_centre: list[dict[str, Any]]
+    #: (force, cost centre) -> its line in programme_cost_centres.csv, for messages
+    programme_lines: dict[tuple[str, str], int] = dataclasses.field(default_factory=dict)
 
 
 def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] | None = None) -> FinanceSeeds:
@@ -135,11 +138,18 @@ def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] |
                   ("force_code", "cost_centre", "cost_centre_name", "programme"))
     centres, seen = [], {}
     for line, row in f.rows():
+        # valid_from_fy / valid_to_fy: optional columns (a file without them lists open-ended rows)
+        low = f.fiscal_year(line, row, "valid_from_fy") if row.get("valid_from_fy") else None
+        high = f.fiscal_year(line, row, "valid_to_fy") if row.get("valid_to_fy") else None
+        if low is not None and high is not None and high < low:
+            raise f.fail(line, "valid_to_fy", f"a fiscal year not before valid_from_fy {low}", row["valid_to_fy"])
         record = {
             "force_code": f.text(line, row, "force_code", force_codes),
             "cost_centre": f.text(line, row, "cost_centre"),
             "cost_centre_name": f.text(line, row, "cost_centre_name"),
             "programme": f.text(line, row, "programme"),
+            "valid_from_fy": low,
+            "valid_to_fy": high,
         }
         key = (record["force_code"], record["cost_centre"])
         if key in seen:
@@ -149,7 +159,7 @@ def read_finance_seeds(seeds_dir: Path | None = None, *, force_codes: set[str] |
         centres.append(record)
 
     return FinanceSeeds(savings_target=targets, sharing_key=keys, deflator=deflators,
-                        programme_cost_centre=centres)
+                        programme_cost_centre=centres, programme_lines=seen)
 
 
 def load_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> dict[str, int]:
@@ -170,6 +180,7 @@ def load_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> di
     budget_rows = budgets.read_budgets(directory, force_codes=force_codes, objectives=objectives or None,
                                        subjectives=subjectives or None)
     close_events = closes.read_period_closes(directory, force_codes)
+    check_programme_cost_centres(conn, seeds, directory / SEED_FILES["programme_cost_centre"])
     counts = {}
     for table in SEED_FILES:
         rows = getattr(seeds, table)
@@ -185,6 +196,53 @@ def load_finance_seeds(conn: sa.Connection, seeds_dir: Path | None = None) -> di
     # events are appended, never replaced: a row gone from the file leaves its event (docs/finance.md)
     counts["period_close_event"] = closes.add_seed_closes(conn, close_events)
     return counts
+
+
+def check_programme_cost_centres(conn: sa.Connection, seeds: FinanceSeeds, path: Path) -> None:
+    """Each programme cost centre against the force's cost-centre map (reference files + finance's
+    mapping decisions) for its years; :class:`FinanceSeedError` naming the file line and the reason.
+
+    Refused: a cost centre the map gives no objective in any year of the row's range (unknown, a
+    typo, or mapped only in other years), and one with ledger lines in suspense (no objective) in a
+    year of its range: finance records the mapping first (``alliance-finance mapping import``).
+    """
+    maps: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for force, cc, low, high in conn.execute(sa.text(
+            "SELECT force_code, cost_centre, valid_from_fy, valid_to_fy FROM map_cost_centre")):
+        maps.setdefault((force, cc), []).append(_span(low, high))
+    suspense: dict[tuple[str, str], list[tuple[int, int]]] = {}
+    for force, cc, fy, pence in conn.execute(sa.text(
+            "SELECT force_code, local_code, fiscal_year, amount_pence FROM v_unmapped_code_years "
+            "WHERE code_type = 'cost_centre'")):
+        suspense.setdefault((force, cc), []).append((int(fy), int(pence)))
+    for r in seeds.programme_cost_centre:
+        key = (r["force_code"], r["cost_centre"])
+        low, high = _span(r["valid_from_fy"], r["valid_to_fy"])
+        where = f"{path} line {seeds.programme_lines.get(key, '?')}, column cost_centre"
+        what = f"{r['force_code']} cost centre {r['cost_centre']}"
+        spans = maps.get(key, [])
+        if not spans:
+            raise FinanceSeedError(
+                f"{where}: {what} is not in the force's cost-centre map (its reference file and finance's mapping "
+                "decisions): a typo, or a code finance has not mapped yet (alliance-finance mapping export, then "
+                "mapping import)")
+        if not any(a <= high and low <= b for a, b in spans):
+            raise FinanceSeedError(
+                f"{where}: {what} has no objective in the cost-centre map in any year of {_years(low, high)} "
+                f"(mapped for {', '.join(_years(a, b) for a, b in sorted(spans))})")
+        for fy, pence in sorted(suspense.get(key, [])):
+            if low <= fy <= high:
+                raise FinanceSeedError(
+                    f"{where}: {what} has {format_gbp(pence, pence_shown=True)} of ledger lines in suspense in FY {fy} "
+                    "(no objective for that year): record finance's mapping first (alliance-finance mapping import)")
+
+
+def _span(low: int | None, high: int | None) -> tuple[int, int]:
+    return (-1 if low is None else int(low), 9999 if high is None else int(high))
+
+
+def _years(low: int, high: int) -> str:
+    return f"FY {'open' if low == -1 else low}-{'open' if high == 9999 else high}"
 
 
 # ---------------------------------------------------------------------------------------------

@@ -19,7 +19,7 @@ import sqlalchemy as sa
 from alliance_finance.core.errors import AllianceFinanceError
 from alliance_finance.config.forces import ForceConfig
 from alliance_finance.config.reference import COMMON_FILES, ReferenceData, load_reference
-from alliance_finance.warehouse import history, locks, meta, sqlfiles, summaries
+from alliance_finance.warehouse import history, locks, meta, overlay, sqlfiles, summaries
 from alliance_finance.warehouse.engine import make_engine
 
 log = logging.getLogger(__name__)
@@ -124,7 +124,12 @@ def sync_reference(url_or_engine: str | sa.Engine, reference_dir: Path | None = 
             engine.dispose()
 
 
-def _seed(conn: sa.Connection, ref: ReferenceData) -> None:
+def _seed(conn: sa.Connection, ref: ReferenceData) -> overlay.Overlay:
+    """Upsert the dimensions and replace the maps: the reference files, then finance's decisions.
+
+    The decisions (``mapping_decision``, :mod:`.overlay`) are applied after the files every time,
+    so a re-seed of the reference data never loses one; a file contradicting a decision is refused.
+    """
     conn.execute(sa.text(
         "INSERT INTO dim_objective (objective_code, objective_name, function_code, function_name, alliance_scope) "
         "VALUES (:objective_code, :objective_name, :function_code, :function_name, :alliance_scope) "
@@ -136,16 +141,20 @@ def _seed(conn: sa.Connection, ref: ReferenceData) -> None:
         "VALUES (:subjective_code, :subjective_name, :sercop_group, :kind) "
         "ON CONFLICT (subjective_code) DO UPDATE SET subjective_name = excluded.subjective_name, "
         "sercop_group = excluded.sercop_group, kind = excluded.kind"), ref.subjectives)
+    maps = overlay.overlay(ref, overlay.read_decisions(conn))
+    if maps.conflicts:
+        raise ReferenceDataError("reference data contradicts finance's mapping decisions: " + "; ".join(maps.conflicts))
     conn.exec_driver_sql("DELETE FROM map_cost_centre")
     conn.execute(sa.text(
         "INSERT INTO map_cost_centre (force_code, cost_centre, cost_centre_name, objective_code, valid_from_fy, valid_to_fy) "
         "VALUES (:force_code, :cost_centre, :cost_centre_name, :objective_code, :valid_from_fy, :valid_to_fy)"),
-        [dataclasses.asdict(m) for m in ref.cost_centres])
+        [dataclasses.asdict(m) for m in maps.cost_centres()])
     conn.exec_driver_sql("DELETE FROM map_local_account")
     conn.execute(sa.text(
         "INSERT INTO map_local_account (force_code, local_account, account_name, subjective_code) "
         "VALUES (:force_code, :local_account, :account_name, :subjective_code)"),
-        [dataclasses.asdict(a) for a in ref.accounts])
+        [dataclasses.asdict(a) for a in maps.accounts()])
+    return maps
 
 
 def restate_history(conn: sa.Connection, *, now=None, version: int | None = None) -> int:
@@ -164,3 +173,9 @@ def restate_history(conn: sa.Connection, *, now=None, version: int | None = None
     conn.exec_driver_sql(create)
     conn.execute(sa.text(keep), {"now": now or meta.utcnow(), "version": version})
     return conn.exec_driver_sql(update).rowcount
+
+
+def seed_maps(conn: sa.Connection, ref: ReferenceData) -> overlay.Overlay:
+    """Seed the dimensions and maps from ``ref`` and the recorded decisions (:func:`_seed`), in the caller's
+    transaction; for ``alliance-finance mapping import`` (:mod:`.decisions`), which then restates."""
+    return _seed(conn, ref)
