@@ -27,6 +27,7 @@ from alliance_finance.marts.seedfile import FinanceSeedError
 from alliance_finance.marts.seeds import SEEDS_DIR, load_finance_seeds
 from alliance_finance.runner.command import run_cli
 from alliance_finance.warehouse import mapping
+from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.load import BatchLoader
 from warehouse_batches import asc_batch, line, query, ready_warehouse, wp_batch, write_seeds
 
@@ -313,7 +314,7 @@ def test_the_samples_alliance_change_office_counts_650000_once_mapped_and_listed
     seeds = write_seeds(tmp_path / "seeds")
     settings = Settings.from_environment(warehouse=warehouse_url, sources_dir=sample, seeds_dir=seeds)
     assert run_cli(settings) == 0
-    engine = sa.create_engine(warehouse_url.replace("postgresql://", "postgresql+psycopg://"))
+    engine = make_engine(warehouse_url)
     try:
         total = "SELECT COALESCE(SUM(incurred_pence), 0) FROM v_cost_share"
         before = query(engine, total)[0][0]

@@ -248,9 +248,9 @@ def _mapping(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
             parser.error("mapping import needs --by NAME and --reason TEXT, neither blank")
         from alliance_finance.config.settings import Settings
 
-        reference_dir = Settings.from_environment(warehouse=args.warehouse).reference_dir
+        settings = Settings.from_environment(warehouse=args.warehouse)
         return mapping_command.import_cli(args.warehouse, args.file, by=by, reason=reason,
-                                          reference_dir=reference_dir)
+                                          reference_dir=settings.reference_dir, forces=settings.forces())
     return mapping_command.list_cli(args.warehouse)
 
 

@@ -18,6 +18,7 @@ from typing import Sequence
 
 import sqlalchemy as sa
 
+from alliance_finance.config.forces import ForceConfig
 from alliance_finance.config.reference import load_reference
 from alliance_finance.core.errors import AllianceFinanceError
 from alliance_finance.core.money import format_gbp
@@ -69,7 +70,8 @@ def export_cli(warehouse_url: str, out: Path) -> int:
     return EXIT_OK
 
 
-def import_cli(warehouse_url: str, path: Path, *, by: str, reason: str, reference_dir: Path | None = None) -> int:
+def import_cli(warehouse_url: str, path: Path, *, by: str, reason: str, reference_dir: Path | None = None,
+               forces: Sequence[ForceConfig] | None = None) -> int:
     if not path.is_file():
         return _fail("import", f"{path}: no such file; nothing recorded")
     engine = make_engine(warehouse_url)
@@ -77,7 +79,7 @@ def import_cli(warehouse_url: str, path: Path, *, by: str, reason: str, referenc
         problem = _ready(engine, warehouse_url)
         if problem:
             return _fail("import", problem + ": nothing recorded")
-        ref = load_reference(reference_dir)
+        ref = load_reference(reference_dir, forces)
         rows = mapping_export.read_decisions_file(path)
         with engine.connect() as conn:
             conn = conn.execution_options(sqlite_begin="immediate")

@@ -151,7 +151,7 @@ def validate(conn: sa.Connection, ref: ReferenceData, rows: Sequence[DecisionRow
             continue
         v = _Valid(row, force, row.code_type, row.local_code, common, row.local_name or row.local_code,
                    low, high, supersedes)
-        problems += [f"{row.where}: {p}" for p in _against_maps(v, maps, unmapped)]
+        problems += [f"{row.where}: {p}" for p in _against_maps(conn, v, maps, unmapped)]
         for earlier in valid:
             if earlier.key == v.key and overlay.Segment(*v.key, "", "", *earlier.span).overlaps(*v.span):
                 problems.append(f"{row.where}: {row.code_type} {row.local_code} of {force} for "
@@ -164,11 +164,18 @@ def validate(conn: sa.Connection, ref: ReferenceData, rows: Sequence[DecisionRow
     return valid
 
 
-def _against_maps(v: _Valid, maps: overlay.Overlay, unmapped: set[tuple[str, str, str]]) -> list[str]:
+def _on_a_line(conn: sa.Connection, v: _Valid) -> bool:
+    column = "cost_centre" if v.code_type == "cost_centre" else "local_account"
+    return conn.execute(sa.text(f"SELECT 1 FROM fact_ledger_line WHERE force_code = :force AND {column} = :code "
+                                "LIMIT 1"), {"force": v.force_code, "code": v.local_code}).first() is not None
+
+
+def _against_maps(conn: sa.Connection, v: _Valid, maps: overlay.Overlay,
+                  unmapped: set[tuple[str, str, str]]) -> list[str]:
     """A row against the maps as they stand: the code must be known, and free (or superseded) for its years."""
     pieces = maps.of(*v.key)
     kind = "cost centre" if v.code_type == "cost_centre" else "account"
-    if not pieces and v.key not in unmapped:
+    if not pieces and v.key not in unmapped and not _on_a_line(conn, v):
         return [f"local_code: {v.force_code} {kind} {v.local_code} is unknown: no line of the ledger is on it "
                 "and no map names it (a typo?)"]
     out = []
