@@ -225,7 +225,12 @@ def test_each_bad_row_is_refused_naming_its_row_and_nothing_is_recorded(warehous
     # one decision already recorded: a row overlapping it without naming it is refused too
     assert do_import(url, workbook(tmp_path / "first.xlsx", [cc("WP", "7660", "IS04", 2017)])) == 0
     cases = BAD_ROWS + [([cc("WP", "7660", "IS03", 2018)],
-                         "row 2: cost centre 7660 is already mapped to IS04 for FY 2018-open by decision 1")]
+                         "row 2: cost centre 7660 is already mapped to IS04 for FY 2018-open by decision 1"),
+                        ([cc("WP", "7660", "IS04", 2017)], "by decision 1 (Alliance finance"),
+                        ([cc("WP", "7660", "IS04", 2017)], "first.xlsx row 2): nothing to decide"),
+                        ([cc("WP", "7660", "IS03", 2019, supersedes_decision=1), cc("WP", "7660", "IS02", 2020)],
+                         "row 3: cost_centre 7660 of WP for FY 2020-open is already decided by sheet 'decisions' "
+                         "row 2")]
     before = state(engine)
     capsys.readouterr()
     for n, (rows, message) in enumerate(cases):

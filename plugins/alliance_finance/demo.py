@@ -6,7 +6,10 @@
 3. run each force's DAG with ``airflow dags test`` into the embedded SQLite warehouse
    ``var/warehouse.db``, printing progress from the warehouse while it runs (Airflow's own output
    goes to ``var/demo-logs/``);
-4. run the consolidation DAG the same way (report, Data Docs, freshness);
+4. finance maps the sample's new cost centre AS310300 'Alliance Change Office' without editing a file
+   (``alliance-finance mapping export``, the row filled in, ``mapping import`` by "Alliance finance")
+   and lists it as a programme cost centre from FY 2016 (in the demo's copy of the seeds,
+   ``var/demo-seeds``); then run the consolidation DAG the same way (report, Data Docs, freshness);
 5. print where everything is and a short table of savings against target by fiscal year.
 """
 
@@ -40,6 +43,11 @@ SOURCES = VAR_DIR / "sources"
 WAREHOUSE = VAR_DIR / "warehouse.db"
 LOGS = VAR_DIR / "demo-logs"
 REPORT = VAR_DIR / "report"
+MAPPING = VAR_DIR / "mapping"
+DEMO_SEEDS = VAR_DIR / "demo-seeds"
+#: the sample's cost centre the forces' reference data does not know (docs/sample-data.md), as finance maps it
+CHANGE_OFFICE = {"force_code": "ASC", "local_code": "AS310300", "common_code": "SF09",
+                 "local_name": "Alliance Change Office", "valid_from_fy": 2016}
 
 
 def say(text: str) -> None:
@@ -98,7 +106,8 @@ def _progress(stop: threading.Event, force_code: str, total: int | None) -> None
             last = line
 
 
-def run_dag(dag_id: str, step: str, force_code: str | None = None, total: int | None = None) -> None:
+def run_dag(dag_id: str, step: str, force_code: str | None = None, total: int | None = None,
+            env: dict[str, str] | None = None) -> None:
     LOGS.mkdir(parents=True, exist_ok=True)
     log_path = LOGS / f"{dag_id}.log"
     say(f"{step} airflow dags test {dag_id}   (Airflow's log: {log_path.relative_to(PROJECT_ROOT)})")
@@ -110,7 +119,8 @@ def run_dag(dag_id: str, step: str, force_code: str | None = None, total: int | 
     started = time.monotonic()
     with log_path.open("w") as log:
         proc = subprocess.run([sys.executable, "-m", "airflow", "dags", "test", dag_id],
-                              env=_airflow_env(), stdout=log, stderr=subprocess.STDOUT, cwd=PROJECT_ROOT)
+                              env={**_airflow_env(), **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+                              cwd=PROJECT_ROOT)
     stop.set()
     if watcher:
         watcher.join()
@@ -196,6 +206,81 @@ def close_final_year() -> None:
         "are closed by the ledger itself, CHART.md)")
 
 
+def _shown(path) -> str:
+    try:
+        return str(path.relative_to(PROJECT_ROOT))
+    except ValueError:
+        return str(path)
+
+
+def map_change_office() -> dict[str, str]:
+    """Finance maps AS310300 as a user would (export, fill in the row, import) and lists it as a programme
+    cost centre from FY 2016; returns the environment the consolidation DAG reads the seeds with."""
+    import openpyxl
+
+    from alliance_finance import mapping_command
+    from alliance_finance.marts.mapping_export import COLUMNS
+
+    url = f"sqlite:///{WAREHOUSE}"
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            decided = conn.execute(sa.text(
+                "SELECT decision_id FROM mapping_decision WHERE force_code = :force_code AND local_code = :local_code"),
+                CHANGE_OFFICE).first()
+    finally:
+        engine.dispose()
+    if decided is None:
+        exported = MAPPING / "unmapped.xlsx"
+        say(f"      finance exports the codes in suspense: alliance-finance mapping export --out {_shown(exported)}")
+        if mapping_command.export_cli(url, exported) != 0:
+            raise SystemExit("make demo: mapping export failed")
+        book = openpyxl.load_workbook(exported)
+        sheet = book["decisions"]
+        for row in range(2, sheet.max_row + 1):
+            if sheet.cell(row, COLUMNS.index("local_code") + 1).value == CHANGE_OFFICE["local_code"]:
+                for column in ("common_code", "local_name", "valid_from_fy"):
+                    sheet.cell(row, COLUMNS.index(column) + 1).value = CHANGE_OFFICE[column]
+        filled = MAPPING / "decisions.xlsx"
+        book.save(filled)
+        say(f"      ... fills in AS310300 (SF09 from FY 2016) and imports it: alliance-finance mapping import "
+            f"{_shown(filled)} --by 'Alliance finance' --reason ...")
+        if mapping_command.import_cli(url, filled, by="Alliance finance",
+                                      reason="the Alliance Change Office, new in FY 2016, is the alliance "
+                                             "programme's change team: corporate development, as AS310100") != 0:
+            raise SystemExit("make demo: mapping import failed")
+    else:
+        say(f"      finance's mapping of AS310300 already recorded (decision {decided[0]})")
+    DEMO_SEEDS.mkdir(parents=True, exist_ok=True)
+    for path in (PROJECT_ROOT / "seeds").glob("*"):
+        (DEMO_SEEDS / path.name).write_bytes(path.read_bytes())
+    with (DEMO_SEEDS / "programme_cost_centres.csv").open("a", encoding="utf-8") as f:
+        f.write("ASC,AS310300,Alliance Change Office,Alliance change office,2016,\n")
+    say(f"      ... and lists AS310300 as a programme cost centre from FY 2016 ({_shown(DEMO_SEEDS)}"
+        "/programme_cost_centres.csv, the demo's copy of seeds/)")
+    return {"ALLIANCE_SEEDS_DIR": str(DEMO_SEEDS)}
+
+
+def programme_costs() -> str:
+    """Programme costs by fiscal year (v_cost_share), the Alliance Change Office's part beside them."""
+    engine = make_engine(f"sqlite:///{WAREHOUSE}")
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text(
+                "SELECT s.fiscal_year, MAX(s.programme_cost_total_pence), COALESCE((SELECT SUM(c.amount_pence) "
+                "FROM cost_centre_summary AS c JOIN programme_cost_centre AS p ON p.force_code = c.force_code "
+                "AND p.cost_centre = c.cost_centre AND COALESCE(p.valid_from_fy, 0) <= c.fiscal_year "
+                "AND c.fiscal_year <= COALESCE(p.valid_to_fy, 9999) WHERE c.cost_centre = 'AS310300' "
+                "AND c.fiscal_year = s.fiscal_year), 0) FROM v_cost_share AS s GROUP BY s.fiscal_year "
+                "ORDER BY s.fiscal_year")).all()
+    finally:
+        engine.dispose()
+    out = ["", "Programme costs shared by the key (v_cost_share), with the Alliance Change Office (AS310300) mapped "
+               "and listed by finance:", "", f"  {'year':<8} {'programme costs':>16} {'of which AS310300':>18}"]
+    out += [f"  {fy_label(fy):<8} {format_gbp(total):>16} {format_gbp(office):>18}" for fy, total, office in rows]
+    return "\n".join(out)
+
+
 def main() -> int:
     started = time.monotonic()
     say("alliance-finance demo: the forces' ledgers through Airflow into the embedded SQLite warehouse")
@@ -205,7 +290,9 @@ def main() -> int:
         inbound = force.source.get("inbound")  # a file-delivery force: its deliveries can be counted ahead
         run_dag(force.dag_id, "[3/5]", force.code, len(list((SOURCES / inbound).glob("*.ctl"))) if inbound else None)
     close_final_year()
-    run_dag("alliance_consolidation", "[4/5]")
+    say("[4/5] finance maps the sample's new cost centre AS310300 without editing a file (docs/finance.md)")
+    seeds_env = map_change_office()
+    run_dag("alliance_consolidation", "[4/5]", env=seeds_env)
     say(f"[5/5] done in {time.monotonic() - started:.0f} s")
     say("")
     say(f"  warehouse    {WAREHOUSE}   (alliance-finance status --warehouse sqlite:///{WAREHOUSE})")
@@ -218,6 +305,7 @@ def main() -> int:
     say(f"  sources      {SOURCES}")
     say(f"  Airflow logs {LOGS}")
     say(savings_table())
+    say(programme_costs())
     say("")
     say("  In-year (the warehouse as it stands on one night of an unfinished year):")
     say("    alliance-finance generate --out var/in-year --as-of 2016-10-15 && alliance-finance run --sources "
