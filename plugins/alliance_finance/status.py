@@ -159,7 +159,8 @@ def format_status(status: WarehouseStatus, where: str) -> str:
         out.append(f"  ... and {len(status.rejected) - LISTED:,} more")
     out.append("")
 
-    out.append("Unmapped codes (in suspense until reference/ maps them), largest first")
+    out.append("Unmapped codes (in suspense until reference/ maps them or finance records a mapping: alliance-finance "
+               "mapping export, then mapping import), largest first")
     if not status.unmapped:
         out.append("  none")
     groups: dict[tuple[str, str], list[dict[str, Any]]] = {}

@@ -90,9 +90,8 @@ def _known_codes(conn: sa.Connection) -> tuple[set[str], dict[str, str], dict[st
     subjectives = dict(conn.execute(sa.text("SELECT subjective_code, subjective_name FROM dim_subjective")).all())
     seen = {(r[0], r[1], r[2]) for r in conn.execute(sa.text(
         "SELECT force_code, code_type, local_code FROM v_unmapped_codes"))}
-    for name in ("UNMAPPED",):
-        objectives.pop(name, None)
-        subjectives.pop(name, None)
+    objectives.pop("UNMAPPED", None)  # suspense is not a decision
+    subjectives.pop("UNMAPPED", None)
     return forces, objectives, subjectives, seen
 
 
