@@ -341,3 +341,20 @@ def test_the_samples_alliance_change_office_counts_650000_once_mapped_and_listed
         assert query(engine, total)[0][0] - before == 650_000_00
     finally:
         engine.dispose()
+
+
+def test_revision_0010_keeps_the_programme_cost_centres_open_ended(warehouse_url):
+    from alliance_finance.warehouse import migrate
+
+    assert migrate.upgrade(warehouse_url, revision="0008") == "0008"
+    engine = make_engine(warehouse_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(sa.text("INSERT INTO programme_cost_centre (force_code, cost_centre, cost_centre_name, "
+                                 "programme) VALUES ('ASC', 'AS310100', 'Alliance Programme Team', 'x')"))
+        assert migrate.upgrade(warehouse_url) == migrate.head_revision()
+        assert query(engine, "SELECT cost_centre, valid_from_fy, valid_to_fy FROM programme_cost_centre") == [
+            ("AS310100", None, None)]
+        assert query(engine, "SELECT COUNT(*) FROM mapping_decision") == [(0,)]
+    finally:
+        engine.dispose()
