@@ -22,11 +22,12 @@ import alliance_sample
 from alliance_finance.cli import main
 from alliance_finance.config.settings import Settings
 from alliance_finance.core.paths import REFERENCE_DIR
+from alliance_finance.marts import as_of
 from alliance_finance.marts.mapping_export import COLUMNS, SHEET
 from alliance_finance.marts.seedfile import FinanceSeedError
 from alliance_finance.marts.seeds import SEEDS_DIR, load_finance_seeds
 from alliance_finance.runner.command import run_cli
-from alliance_finance.warehouse import mapping
+from alliance_finance.warehouse import mapping, meta
 from alliance_finance.warehouse.engine import make_engine
 from alliance_finance.warehouse.load import BatchLoader
 from warehouse_batches import asc_batch, line, query, ready_warehouse, wp_batch, write_seeds
@@ -333,8 +334,17 @@ def test_the_samples_alliance_change_office_counts_650000_once_mapped_and_listed
         sheet.cell(row, COLUMNS.index("common_code") + 1).value = "SF09"
         sheet.cell(row, COLUMNS.index("valid_from_fy") + 1).value = 2016
         book.save(export)
+        before_import = meta.utcnow()
         assert do_import(warehouse_url, export) == 0
         assert query(engine, "SELECT lines_moved > 0, amount_moved_pence FROM mapping_decision") == [(True, 650_000_00)]
+        # as of a moment before the import: no decision yet, AS310300's money still in suspense
+        with engine.connect() as conn:
+            moment = conn.begin()
+            as_of.materialize(conn, before_import)
+            assert conn.execute(sa.text("SELECT COUNT(*) FROM v_mapping_decisions")).scalar() == 0
+            assert conn.execute(sa.text("SELECT amount_pence FROM v_unmapped_codes WHERE local_code = 'AS310300'"
+                                        )).scalar() == 650_000_00
+            moment.rollback()
         with (seeds / "programme_cost_centres.csv").open("a", encoding="utf-8") as f:
             f.write("ASC,AS310300,Alliance Change Office,Alliance change office,2016,\n")
         assert run_cli(settings) == 0

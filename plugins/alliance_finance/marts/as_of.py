@@ -10,7 +10,8 @@ an analyst runs on that connection by the relations' plain names then reads the 
 * ``fact_ledger_line``: the lines of those loaded batches, whether still current or since superseded
   (``fact_ledger_line_superseded``), each with the codes it carried then (``fact_line_code_history``);
 * the reference data, the forces and finance's own data: the version current then (``data_version``);
-* ``period_close_event``, ``post_close_adjustment``, ``quarantine_line``: what had been recorded by then;
+* ``period_close_event``, ``post_close_adjustment``, ``quarantine_line``, ``mapping_decision``: what had
+  been recorded by then;
 * the summaries and ``budget_summary``: recomputed from those by the same SQL the loader uses;
 * every view of ``sql/views/``: created again, unchanged, over all of the above.
 
@@ -114,6 +115,9 @@ LEFT JOIN (
                              "WHERE r.batch_id IN (SELECT batch_id FROM etl_batch)")
     conn.exec_driver_sql(f"CREATE TEMPORARY VIEW period_close_event AS SELECT * FROM "
                          f"{_base(conn, 'period_close_event')} WHERE recorded_at <= {t}")
+    # finance's mapping decisions recorded by then (each restated in the transaction that recorded it)
+    conn.exec_driver_sql(f"CREATE TEMPORARY VIEW mapping_decision AS SELECT * FROM "
+                         f"{_base(conn, 'mapping_decision')} WHERE decided_at <= {t}")
 
 
 def _derived(conn: sa.Connection) -> None:

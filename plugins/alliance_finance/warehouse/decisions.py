@@ -29,7 +29,7 @@ import sqlalchemy as sa
 
 from alliance_finance.config.reference import ReferenceData
 from alliance_finance.core.errors import AllianceFinanceError
-from alliance_finance.warehouse import mapping, meta, overlay, summaries
+from alliance_finance.warehouse import history, mapping, meta, overlay, summaries
 
 CODE_TYPES = ("cost_centre", "account")
 
@@ -224,7 +224,11 @@ def record_decisions(conn: sa.Connection, ref: ReferenceData, rows: Sequence[Dec
              "by": by, "at": now, "reason": reason, "file": source_file, "row": v.row.row_number}).scalar_one())
     maps = mapping.seed_maps(conn, ref)
     moved = _moved(conn, maps, set(ids))
-    mapping.restate_history(conn)
+    # the maps' new version kept (history of the reference data, decisions included), and the codes
+    # the restatement replaces kept with it (warehouse/history.py)
+    version = history.record(conn, "reference", by=by, now=now,
+                             reason=f"mapping decision(s) {', '.join(map(str, ids))} from {source_file}: {reason}")
+    mapping.restate_history(conn, now=now, version=version)
     summaries.rebuild(conn)
     for decision_id in ids:
         lines, pence = moved.get(decision_id, (0, 0))

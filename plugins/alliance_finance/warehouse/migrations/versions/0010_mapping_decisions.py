@@ -2,10 +2,9 @@
 
 DDL only: decisions are recorded by ``alliance-finance mapping import`` (warehouse/decisions.py);
 programme cost centres' years come from seeds/programme_cost_centres.csv at every run.
-On merge after the lead's revision 0009, ``down_revision`` becomes "0009".
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 """
 
 from alembic import op
@@ -13,7 +12,7 @@ from alembic import op
 from alliance_finance.warehouse.migrate import execute_sql_file
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 
