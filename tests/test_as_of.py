@@ -15,13 +15,15 @@ import sqlite3
 from decimal import Decimal
 from pathlib import Path
 
+import openpyxl
 import pytest
 import sqlalchemy as sa
 
 from alliance_finance.cli import main
-from alliance_finance.marts.changes import changes_since
+from alliance_finance.marts.changes import Changes, changes_since
 from alliance_finance.warehouse.engine import make_engine
 from alliance_sample import generate_sources
+from warehouse_batches import write_seeds
 
 SCALE, SEED = Decimal("0.05"), 7
 FIRST_NIGHT, LAST_NIGHT = dt.date(2016, 9, 20), dt.date(2016, 10, 20)
@@ -90,9 +92,9 @@ def replay(tmp_path_factory):
     return sources, url, held, exits
 
 
-def _pack_reproduced_and_changes_explained(url: str, out: Path) -> None:
+def _pack_reproduced_and_changes_explained(url: str, out: Path) -> Changes:
     """Board pack 1, taken on an earlier night, is reproduced to the penny, and every NRE difference
-    since is explained by the re-deliveries and late lines ``changes --since-pack 1`` lists."""
+    since is explained by the re-deliveries, late lines and restatements ``changes --since-pack 1`` lists."""
     assert main(["report", "--warehouse", url, "--out", str(out / "reproduced"), "--pack", "1"]) == 0
     engine = make_engine(url)
     try:
@@ -102,9 +104,25 @@ def _pack_reproduced_and_changes_explained(url: str, out: Path) -> None:
     kinds = {b["kind"] for b in found.batches}
     assert {"new ledger", "re-delivery"} <= kinds, kinds
     assert found.reconciliation and all(r["unexplained_pence"] == 0 for r in found.reconciliation)
-    assert sum(r["difference_pence"] for r in found.reconciliation) == sum(
-        b["nre_change_pence"] for b in found.batches if b["kind"] != "rejected")
     assert main(["changes", "--warehouse", url, "--since-pack", "1"]) == 0
+    return found
+
+
+def _finance_maps_a_code(url: str, out: Path) -> str:
+    """Finance maps the first unmapped cost centre the export lists to SF09 from FY 2016 (mapping import)."""
+    export = out / "unmapped.xlsx"
+    assert main(["mapping", "export", "--out", str(export), "--warehouse", url]) == 0
+    book = openpyxl.load_workbook(export)
+    sheet = book["decisions"]
+    header = [c.value for c in sheet[1]]
+    row = next(r for r in range(2, sheet.max_row + 1)
+               if sheet.cell(r, header.index("code_type") + 1).value == "cost_centre")
+    sheet.cell(row, header.index("common_code") + 1).value = "SF09"
+    sheet.cell(row, header.index("valid_from_fy") + 1).value = 2016
+    book.save(export)
+    assert main(["mapping", "import", str(export), "--by", "Alliance finance", "--reason", "the October board",
+                 "--warehouse", url]) == 0
+    return sheet.cell(row, header.index("local_code") + 1).value
 
 
 @pytest.mark.slow
@@ -126,7 +144,9 @@ def test_every_night_runs_and_the_nights_add_up_to_one_load(replay, tmp_path, ca
     assert "rejected" not in nightly_batches and "rejected" not in single_batches
     # the re-delivered day came in two nights: _001 loaded, then superseded by _002
     assert nightly_batches.get("superseded", 0) >= 1
-    _pack_reproduced_and_changes_explained(url, tmp_path)
+    found = _pack_reproduced_and_changes_explained(url, tmp_path)
+    assert sum(r["difference_pence"] for r in found.reconciliation) == sum(
+        b["nre_change_pence"] for b in found.batches if b["kind"] != "rejected")
 
 
 @pytest.mark.slow
@@ -157,19 +177,20 @@ def test_a_later_night_extends_an_earlier_one(replay):
 
 
 @pytest.mark.slow
-def test_nights_on_postgresql(pg_url, tmp_path, capsys):
+def test_nights_on_postgresql(pg_url, tmp_path, capsys, monkeypatch):
     """Three nights on PostgreSQL against one load of the last night's sources: on the second the
     re-delivered day's wrong _001 arrives, on the third its _002 and a journal posted two days before
     whose posting committed late."""
     from conftest import drop_pg_database, new_pg_database
 
     nights = [dt.date(2016, 9, 26) + dt.timedelta(days=n) for n in range(3)]
+    seeds = write_seeds(tmp_path / "seeds")
+    monkeypatch.setenv("ALLIANCE_SEEDS_DIR", str(seeds))
     for night in nights:
         generate_sources(tmp_path / "nightly", from_fy=2016, to_fy=2016, scale=SCALE, seed=SEED, as_of=night)
         assert main(["run", "--sources", str(tmp_path / "nightly"), "--warehouse", pg_url]) == 0, night
         if night == PACK_NIGHT:
             assert main(["report", "--warehouse", pg_url, "--out", str(tmp_path / "pack1")]) == 0
-    _pack_reproduced_and_changes_explained(pg_url, tmp_path)
     generate_sources(tmp_path / "once", from_fy=2016, to_fy=2016, scale=SCALE, seed=SEED, as_of=nights[-1])
     once_url = new_pg_database()
     try:
@@ -183,6 +204,18 @@ def test_nights_on_postgresql(pg_url, tmp_path, capsys):
     journals = _wp_journals(tmp_path / "nightly")
     assert any(status == "P" and posted_at < "2016-09-27" and journal_id == 100212
                for journal_id, (_, status, posted_at, _) in journals.items())
+    # after the board: finance maps a code, and fixes a new sharing key (read at the next run)
+    mapped = _finance_maps_a_code(pg_url, tmp_path)
+    (seeds / "sharing_key.csv").write_text(
+        "valid_from_fy,force_code,weight,basis\n2016,ASC,60,headcount\n2016,WP,40,headcount\n", encoding="utf-8")
+    assert main(["run", "--sources", str(tmp_path / "nightly"), "--warehouse", pg_url]) == 0
+    found = _pack_reproduced_and_changes_explained(pg_url, tmp_path)
+    assert [d["local_code"] for d in found.mapping_decisions] == [mapped]
+    # its lines loaded by the pack's night are listed as restated (those loaded since, with the new lines)
+    assert found.restatements and {r["to_objective"] for r in found.restatements} == {"SF09"}
+    finance = [v for v in found.data_versions if v["dataset"] == "finance"]
+    assert finance and "sharing_key" in finance[-1]["changes"]
+    assert any(f["view"] == "v_cost_share" and f["measure"] == "fair_share" for f in found.figures)
 
 
 def test_nothing_after_the_night_and_the_year_incomplete(tmp_path):

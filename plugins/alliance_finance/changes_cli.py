@@ -70,6 +70,13 @@ def describe(changes: Changes) -> str:
         lines.append(f"  {r['force_code']} {r['from_objective']}/{r['from_subjective']} ({r['from_scope']}) -> "
                      f"{r['to_objective']}/{r['to_subjective']} ({r['to_scope']}): {r['lines']} lines "
                      f"{_gbp(r['amount_pence'])} at {r['restated_at']}")
+    lines.append(f"\nMapping decisions recorded ({len(changes.mapping_decisions)}):")
+    for d in changes.mapping_decisions:
+        years = "every year" if d["valid_from_fy"] is None else (
+            f"FY {d['valid_from_fy']}-" + ("" if d["valid_to_fy"] is None else str(d["valid_to_fy"])))
+        lines.append(f"  {d['force_code']} {d['code_type']} {d['local_code']} -> {d['common_code']} ({years}) by "
+                     f"{d['decided_by']} at {d['decided_at']}: {d['reason']}; moved {d['lines_moved'] or 0} lines "
+                     f"{_gbp(d['amount_moved_pence'] or 0)}")
     lines.append(f"\nData versions recorded ({len(changes.data_versions)}):")
     for v in changes.data_versions:
         detail = "; ".join(f"{t}: {len(c['removed'])} rows out, {len(c['added'])} in" for t, c in v["changes"].items())

@@ -7,6 +7,8 @@
 * ``post_close``: the money those batches posted into periods already closed when they loaded;
 * ``restatements``: lines that took other codes (reference data changed, or a mapping decision), by
   old and new code, function and scope, with their money;
+* ``mapping_decisions``: finance's mapping decisions recorded since, who, when, why, and the lines
+  and money each moved;
 * ``data_versions``: new versions of the reference data, the forces and finance's own data (targets,
   sharing key, deflators, programme cost centres, budgets), who recorded them and why, rows removed
   and added;
@@ -62,6 +64,7 @@ class Changes:
     batches: list[dict[str, Any]]
     post_close: list[dict[str, Any]]
     restatements: list[dict[str, Any]]
+    mapping_decisions: list[dict[str, Any]]
     data_versions: list[dict[str, Any]]
     period_closes: list[dict[str, Any]]
     figures: list[dict[str, Any]]
@@ -69,6 +72,7 @@ class Changes:
 
     def sections(self) -> dict[str, list[dict[str, Any]]]:
         return {"batches": self.batches, "post_close": self.post_close, "restatements": self.restatements,
+                "mapping_decisions": self.mapping_decisions,
                 "data_versions": self.data_versions, "period_closes": self.period_closes,
                 "figures": self.figures, "reconciliation": self.reconciliation}
 
@@ -191,6 +195,11 @@ def changes_since(engine: sa.Engine, pack_id: int) -> Changes:
             "ON b.batch_id = a.batch_id WHERE b.finished_at > :since AND b.finished_at <= :until "
             "ORDER BY b.finished_at, a.fiscal_year, a.period"), {"since": since, "until": until}).mappings()]
         restatements = _restatements(conn, since, then)
+        decisions = [dict(r) for r in conn.execute(sa.text(
+            "SELECT decision_id, force_code, code_type, local_code, local_name, common_code, valid_from_fy, "
+            "valid_to_fy, supersedes_id, decided_by, decided_at, reason, source_file, source_row, lines_moved, "
+            "amount_moved_pence FROM mapping_decision WHERE decided_at > :since AND decided_at <= :until "
+            "ORDER BY decision_id"), {"since": since, "until": until}).mappings()]
         versions = []
         for v in history.versions_since(conn, since):
             changed = history.row_changes(conn, v["previous_id"], v["version_id"])
@@ -199,7 +208,7 @@ def changes_since(engine: sa.Engine, pack_id: int) -> Changes:
             "SELECT force_code, fiscal_year, period, action, closed_on, recorded_at, recorded_by, source "
             "FROM period_close_event WHERE recorded_at > :since ORDER BY recorded_at, event_id"), {"since": since}).mappings()]
     now_doc = packs.figures_document(figures_now)
-    return Changes(pack.stamp, until, batches, post_close, restatements, versions, closes,
+    return Changes(pack.stamp, until, batches, post_close, restatements, decisions, versions, closes,
                    _figure_moves(pack.document, now_doc),
                    _reconcile(pack.document, now_doc, moved_lines, restatements))
 
