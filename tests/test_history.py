@@ -53,7 +53,7 @@ def history_warehouse(warehouse_url, tmp_path):
 
 
 def _first_night(engine) -> None:
-    baseline = [line("ASC1/2014/1/1", "504100", "AS310100", 500_000_00, fiscal_year=2014, period=3,
+    baseline = [line("ASC1/2014/1/1", "504100", "AS300200", 500_000_00, fiscal_year=2014, period=3,
                      posting_date=BASELINE_DAY),
                 line("ASC1/2014/1/2", "200100", None, -500_000_00, fiscal_year=2014, period=3,
                      posting_date=BASELINE_DAY),
@@ -231,3 +231,21 @@ def test_the_commands(history_warehouse, tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().err
     assert cli.main(["report", "--warehouse", url, "--out", str(tmp_path / "r5"), "--as-of", "2001-01-01"]) == 1
     assert "history starts" in capsys.readouterr().err
+
+
+def test_a_pooled_connection_with_prepared_statements_still_reads_the_moment(history_warehouse):
+    """psycopg prepares a statement a connection runs often; a prepared statement keeps the table it
+    was planned on, so a pooled connection must not read the warehouse's own table as of a moment."""
+    engine, reference, seeds = history_warehouse
+    _first_night(engine)
+    moment = _moment()
+    _changes(engine, reference, seeds)
+    with engine.connect() as conn:
+        for _ in range(8):  # past psycopg's prepare_threshold (5)
+            now = conn.execute(sa.text("SELECT COUNT(*), SUM(amount_pence) FROM fact_ledger_line")).one()
+            conn.execute(sa.text("SELECT COUNT(*) FROM savings_target")).scalar()
+            conn.commit()
+    with as_of.connection_as_of(engine, moment) as conn:
+        then = conn.execute(sa.text("SELECT COUNT(*), SUM(amount_pence) FROM fact_ledger_line")).one()
+    assert then != now and then[0] == 8
+    assert read_board_figures(engine, as_of=moment) == read_board_figures(engine, as_of=moment)

@@ -162,6 +162,14 @@ def connection_as_of(engine: sa.Engine, moment: dt.datetime | None) -> Iterator[
             conn = conn.execution_options(isolation_level="REPEATABLE READ",
                                           postgresql_readonly=moment is None)
         try:
+            if moment is not None and conn.dialect.name == "postgresql":
+                # psycopg prepares a statement run often on a connection, and a prepared statement keeps
+                # the table it was planned on: a pooled connection's "SELECT ... FROM fact_ledger_line"
+                # would read the warehouse's own table, not the moment's. Forget them, prepare no more.
+                driver = raw.connection.driver_connection
+                driver.prepare_threshold = None
+                raw.exec_driver_sql("DEALLOCATE ALL")
+                raw.commit()
             with conn.begin() as transaction:
                 if moment is not None:
                     materialize(conn, moment)
