@@ -142,6 +142,12 @@ def materialize(conn: sa.Connection, moment: dt.datetime) -> dict[str, int]:
     the caller rolls back); returns the data version of each dataset used. Raises
     :class:`~alliance_finance.warehouse.history.HistoryError` for a moment before the history starts."""
     t = moment_literal(conn, moment)
+    if conn.dialect.name == "postgresql":
+        # psycopg prepares a statement run often on a connection, and a prepared statement keeps the
+        # table it was planned on: a pooled connection's "SELECT ... FROM fact_ledger_line" would read
+        # the warehouse's own table, not the moment's. Forget them, and prepare no more on it.
+        conn.connection.driver_connection.prepare_threshold = None
+        conn.exec_driver_sql("DEALLOCATE ALL")
     versions = _versioned_tables(conn, moment)
     _batches_and_lines(conn, t)
     _derived(conn)
@@ -162,14 +168,6 @@ def connection_as_of(engine: sa.Engine, moment: dt.datetime | None) -> Iterator[
             conn = conn.execution_options(isolation_level="REPEATABLE READ",
                                           postgresql_readonly=moment is None)
         try:
-            if moment is not None and conn.dialect.name == "postgresql":
-                # psycopg prepares a statement run often on a connection, and a prepared statement keeps
-                # the table it was planned on: a pooled connection's "SELECT ... FROM fact_ledger_line"
-                # would read the warehouse's own table, not the moment's. Forget them, prepare no more.
-                driver = raw.connection.driver_connection
-                driver.prepare_threshold = None
-                raw.exec_driver_sql("DEALLOCATE ALL")
-                raw.commit()
             with conn.begin() as transaction:
                 if moment is not None:
                     materialize(conn, moment)
