@@ -76,8 +76,9 @@ _MAPPING = {
         "|| ': no map_cost_centre row for FY ' || " + _TEXT.format("l.fiscal_year") + " "
         "|| CASE WHEN l.objective_code = 'UNMAPPED' THEN ' (suspense)' ELSE '' END "
         "ELSE 'cost centre ' || cm.cost_centre || ' ' || cm.cost_centre_name || ' -> ' || cm.objective_code "
-        "|| ' (FY ' || COALESCE(" + _TEXT.format("cm.valid_from_fy") + ", 'any') || ' to ' "
-        "|| COALESCE(" + _TEXT.format("cm.valid_to_fy") + ", 'open') || ')' END"),
+        "|| CASE WHEN cm.valid_from_fy IS NULL AND cm.valid_to_fy IS NULL THEN ' (every year)' "
+        "ELSE ' (FY ' || COALESCE(" + _TEXT.format("cm.valid_from_fy") + ", 'first') || ' to ' "
+        "|| COALESCE(" + _TEXT.format("cm.valid_to_fy") + ", 'open') || ')' END END"),
     "account_mapping": (
         "CASE WHEN am.subjective_code IS NULL THEN 'account ' || l.local_account "
         "|| ': no map_local_account row' || CASE WHEN l.subjective_code = 'UNMAPPED' THEN ' (suspense)' ELSE '' END "
