@@ -220,3 +220,41 @@ def test_the_workbook_links_each_figure_to_its_drill_down_row_and_back(finance, 
     assert main(words[1:-1] + [str(out), "--warehouse", url]) == 0
     with out.open(encoding="utf-8") as f:
         assert sum(D(line["signed_amount"]) for line in csv.DictReader(f)) == D(repr(row[col["figure"]].value))
+
+
+def test_a_warehouse_made_before_the_drill_down_gains_the_line_columns_at_its_next_upgrade(warehouse_url):
+    """v_nre_line as released before (no source columns): the next upgrade recreates it from sql/views,
+    every line kept, and the figures drill down."""
+    from alliance_finance.warehouse import meta, migrate
+
+    engine = build_warehouse(warehouse_url)
+    schema = "alliance." if engine.dialect.name == "postgresql" else ""
+    with engine.begin() as conn:
+        conn.exec_driver_sql(f"DROP VIEW {schema}v_nre_line")
+        conn.exec_driver_sql(
+            f"CREATE VIEW {schema}v_nre_line AS SELECT f.fiscal_year, f.period, f.force_code, f.cost_centre, "
+            "COALESCE(o.function_code, 'UNMAPPED') AS function_code, f.objective_code, f.subjective_code, "
+            "COALESCE(o.alliance_scope, 'unmapped') AS alliance_scope, f.amount_pence "
+            f"FROM {schema}fact_ledger_line AS f LEFT JOIN {schema}dim_objective AS o ON o.objective_code = f.objective_code "
+            f"LEFT JOIN {schema}dim_subjective AS s ON s.subjective_code = f.subjective_code "
+            "WHERE COALESCE(s.kind, 'suspense') NOT IN ('balance_sheet', 'partner')")
+        meta.set_meta(conn, meta.VIEWS_DIGEST, "the views as released before the drill-down")
+    lines_before = query_lines(engine)
+    migrate.upgrade(engine)
+    assert query_lines(engine) == lines_before
+    with engine.connect() as conn:
+        columns = list(conn.execute(sa.text("SELECT * FROM v_nre_line")).keys())
+        assert columns[:9] == ["fiscal_year", "period", "force_code", "cost_centre", "function_code", "objective_code",
+                               "subjective_code", "alliance_scope", "amount_pence"]
+        assert columns[9:] == ["posting_date", "source_line_ref", "document_ref", "source_line_number", "batch_id",
+                               "local_account"]
+        drilldown = drill(conn, FigureSpec("v_savings_tracker", "savings",
+                                           {"fiscal_year": 2016, "force_code": "ALL", "alliance_scope": "alliance"}))
+        assert sum(line["signed_amount_pence"] for line in iter_lines(conn, drilldown)) == drilldown.figure_pence
+    engine.dispose()
+
+
+def query_lines(engine: sa.Engine) -> list[tuple]:
+    with engine.connect() as conn:
+        return [tuple(r) for r in conn.execute(sa.text(
+            "SELECT force_code, source_line_ref, amount_pence FROM fact_ledger_line ORDER BY 1, 2"))]
