@@ -29,6 +29,7 @@ from alliance_finance.core.fiscal import BASELINE_FY
 from alliance_finance.marts.drill_lines import LEDGER, LINE_COLUMNS, NRE, PARTNER, LineFilter, Part, lines_sql
 from alliance_finance.marts.figures import exact_row
 
+
 class DrilldownRefused(Exception):
     """The figure cannot be drilled into: no such view, measure or row, or it is no sum of lines.
     ``usage`` is True when the request itself is wrong (an unknown view or measure, a key missing)."""
@@ -36,8 +37,6 @@ class DrilldownRefused(Exception):
     def __init__(self, message: str, *, usage: bool = False) -> None:
         super().__init__(message)
         self.usage = usage
-
-
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,12 +64,11 @@ class Drilldown:
     parts: list[Part]
 
 
-
-
 def iter_lines(conn: sa.Connection, drilldown: Drilldown, batch_rows: int = 5000) -> Iterator[dict[str, Any]]:
     """Every line behind the figure, exact: ``amount`` and ``signed_amount`` as Decimal pounds."""
     sql, params = lines_sql(drilldown.parts)
-    result = conn.execution_options(stream_results=True).execute(sa.text(sql), params)
+    # streamed (a server-side cursor on PostgreSQL) for this statement only: the caller's connection keeps its options
+    result = conn.execute(sa.text(sql).execution_options(stream_results=True), params)
     keys = tuple(result.keys())
     while chunk := result.fetchmany(batch_rows):
         for values in chunk:
@@ -88,8 +86,12 @@ def drill(conn: sa.Connection, spec: FigureSpec) -> Drilldown:
         raise DrilldownRefused(f"no drill-down for view {spec.view!r}: one of {', '.join(VIEWS)}", usage=True)
     missing = [k for k in drillable.keys if k not in spec.key]
     if missing:
-        raise DrilldownRefused(f"{spec.view}'s rows are named by {', '.join(drillable.keys)}: "
+        raise DrilldownRefused(f"{spec.view}'s rows are named by {', '.join(KEY_OPTIONS.get(k, k) for k in drillable.keys)}: "
                                f"{', '.join(KEY_OPTIONS.get(m, m) for m in missing)} missing", usage=True)
+    extra = [k for k in spec.key if k not in drillable.keys]
+    if extra:
+        raise DrilldownRefused(f"{spec.view}'s rows are named by {', '.join(KEY_OPTIONS.get(k, k) for k in drillable.keys)}, "
+                               f"not by {', '.join(KEY_OPTIONS.get(k, k) for k in extra)}", usage=True)
     if spec.measure not in drillable.measures:
         raise DrilldownRefused(
             f"{spec.view}.{spec.measure} is not a sum of ledger lines (or no column of the view): the measures "
