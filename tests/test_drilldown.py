@@ -71,6 +71,17 @@ def in_year(dialect, tmp_path_factory):
         drop_pg_database(pg)
 
 
+@pytest.fixture(scope="module")
+def run_rate(dialect, tmp_path_factory):
+    """The in-year ledger without budgets: FY 2016's forecasts are run rates."""
+    seeds = write_seeds(tmp_path_factory.mktemp("seeds"), budgets="")
+    url, engine, pg = _build(dialect, tmp_path_factory, IN_YEAR_LEDGER, seeds)
+    yield url, engine
+    engine.dispose()
+    if pg:
+        drop_pg_database(pg)
+
+
 def _every_figure(engine: sa.Engine) -> dict[str, int]:
     """Drill into every figure of every view; returns how many figures of each view were checked."""
     checked = {view: 0 for view in VIEWS}
@@ -92,11 +103,14 @@ def _every_figure(engine: sa.Engine) -> dict[str, int]:
                     assert sum(line["signed_amount_pence"] for line in lines) == drilldown.figure_pence, spec
                     assert sum(line["signed_amount"] for line in lines) == D(drilldown.figure_pence).scaleb(-2)
                     assert all(line["signed_amount_pence"] == line["sign"] * line["amount_pence"] for line in lines)
-                    assert len({(line["part"], line["force_code"], line["source_line_ref"]) for line in lines}) \
+                    # a line (a budget's month: its objective, subjective and period) once in each part
+                    assert len({(line["part"], line["force_code"], line["source_line_ref"] or (
+                        line["objective_code"], line["subjective_code"], line["period"])) for line in lines}) \
                         == len(lines), f"{spec.describe()}: a line twice"
                     totals = summary_totals(summaries, drilldown.parts)
                     if totals is not None:
-                        assert totals == (len(lines), drilldown.figure_pence), spec
+                        # a budget's months are summed in budget_summary, not counted
+                        assert totals[0] in (None, len(lines)) and totals[1] == drilldown.figure_pence, spec
                     checked[view] += 1
     return checked
 
@@ -108,9 +122,23 @@ def test_every_figure_of_every_view_is_the_signed_sum_of_its_lines(finance):
         assert checked[view] >= 2, (view, checked)
 
 
-def test_every_figure_of_a_year_in_progress_is_the_signed_sum_of_its_lines(in_year):
+def test_every_figure_of_a_year_in_progress_is_the_signed_sum_of_its_lines(in_year, run_rate):
     checked = _every_figure(in_year[1])
     assert checked["v_post_close_adjustments"] == 1 and checked["v_budget_vs_outturn"] > 0, checked
+    _every_figure(run_rate[1])
+
+
+def test_a_forecast_by_budget_is_the_lines_to_date_and_the_budgets_months_to_come(in_year):
+    """ASC's FY 2016 alliance forecast: 240.00 of lines to P6 (the P7 line out) and the budget's
+    P7-P12, 6 x 100.00."""
+    with in_year[1].connect() as conn:
+        drilldown = drill(conn, FigureSpec("v_savings_tracker", "forecast_nre",
+                                           {"fiscal_year": 2016, "force_code": "ASC", "alliance_scope": "alliance"}))
+        lines = list(iter_lines(conn, drilldown))
+    assert drilldown.figure_pence == 84000
+    assert sorted((line["part"], line["period"], line["amount"]) for line in lines) == [
+        ("budget_rest", p, D("100.00")) for p in range(7, 13)] + [("ytd_nre", 1, D("90.00")), ("ytd_nre", 5, D("150.00"))]
+    assert {line["source"] for line in lines if line["part"] == "budget_rest"} == {"budget (given profile)"}
 
 
 def test_a_year_to_date_takes_the_periods_it_runs_to_and_the_baselines_same_periods(in_year):
@@ -137,14 +165,19 @@ def test_a_figure_that_is_no_sum_of_lines_is_refused_with_the_reason(in_year):
             drill(conn, FigureSpec("v_savings_tracker", "target",
                                    {"fiscal_year": 2016, "force_code": "ALL", "alliance_scope": "alliance"}))
         assert refused.value.usage
-        # FY 2016 is in progress with budgets: its forecast is projected, its actual to date is lines
-        with pytest.raises(DrilldownRefused, match="forecast is by budget") as refused:
-            drill(conn, FigureSpec("v_budget_vs_outturn", "forecast",
-                                   {"fiscal_year": 2016, "force_code": "ASC", "function_code": "OS"}))
-        assert not refused.value.usage
         with pytest.raises(DrilldownRefused, match="has no such row"):
             drill(conn, FigureSpec("v_savings_tracker", "nre",
                                    {"fiscal_year": 2030, "force_code": "ALL", "alliance_scope": "alliance"}))
+
+
+def test_a_forecast_by_run_rate_is_refused_and_its_year_to_date_drills(run_rate):
+    key = {"fiscal_year": 2016, "force_code": "ASC", "function_code": "OS"}
+    with run_rate[1].connect() as conn:
+        with pytest.raises(DrilldownRefused, match="forecast is by run_rate") as refused:
+            drill(conn, FigureSpec("v_budget_vs_outturn", "forecast", key))
+        assert not refused.value.usage
+        drilldown = drill(conn, FigureSpec("v_budget_vs_outturn", "actual_to_date", key))
+        assert sum(line["signed_amount_pence"] for line in iter_lines(conn, drilldown)) == drilldown.figure_pence == 24000
 
 
 def test_explain_writes_xlsx_and_csv_whose_lines_sum_to_the_figure(finance, tmp_path, capsys):

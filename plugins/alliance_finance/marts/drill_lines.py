@@ -18,8 +18,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-#: which lines a filter starts from: v_nre_line's (the NRE rule), the partner flows, or every line
-NRE, PARTNER, LEDGER = "nre", "partner", "ledger"
+#: which lines a filter starts from: v_nre_line's (the NRE rule), the partner flows, or every line; or
+#: the budget's months (v_budget_profile), the part of a forecast by budget that is no ledger line
+NRE, PARTNER, LEDGER, BUDGET = "nre", "partner", "ledger", "budget"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -37,6 +38,8 @@ class LineFilter:
     period: int | None = None
     #: periods 1..through_period (a year to date)
     through_period: int | None = None
+    #: periods after this one (the budget still to come)
+    after_period: int | None = None
     #: on the line's force's programme cost centres (programme_cost_centre)
     programme: bool = False
     #: partner flows: True, the account names a partner; False, it names none
@@ -89,9 +92,9 @@ _FROM = {
     PARTNER: "fact_ledger_line AS l LEFT JOIN dim_objective AS o ON o.objective_code = l.objective_code",
     LEDGER: "fact_ledger_line AS l LEFT JOIN dim_objective AS o ON o.objective_code = l.objective_code",
 }
-_FUNCTION = {NRE: "l.function_code", PARTNER: "COALESCE(o.function_code, 'UNMAPPED')",
+_FUNCTION = {NRE: "l.function_code", BUDGET: "o.function_code", PARTNER: "COALESCE(o.function_code, 'UNMAPPED')",
              LEDGER: "COALESCE(o.function_code, 'UNMAPPED')"}
-_SCOPE = {NRE: "l.alliance_scope", PARTNER: "COALESCE(o.alliance_scope, 'unmapped')",
+_SCOPE = {NRE: "l.alliance_scope", BUDGET: "o.alliance_scope", PARTNER: "COALESCE(o.alliance_scope, 'unmapped')",
           LEDGER: "COALESCE(o.alliance_scope, 'unmapped')"}
 
 
@@ -122,6 +125,8 @@ def _conditions(f: LineFilter, p: str, params: dict[str, Any]) -> list[str]:
         out.append(f"l.subjective_code = {bind('subjective', f.subjective_code)}")
     if f.period is not None:
         out.append(f"l.period = {bind('period', f.period)}")
+    if f.after_period is not None:
+        out.append(f"l.period > {bind('after', f.after_period)}")
     if f.through_period is not None:
         out.append(f"l.period <= {bind('through', f.through_period)}")
     if f.programme:
@@ -149,6 +154,19 @@ def _part_select(part: Part, index: int, params: dict[str, Any]) -> str:
     params[f"p{index}_name"] = part.name
     where = " AND ".join(_conditions(f, f"p{index}", params))
     sign = int(part.sign)
+    if f.source == BUDGET:
+        # a budget's month: no source line, no mapping; the source says which profile made it
+        return (
+            f"SELECT CAST(:p{index}_name AS text) AS part, {sign} AS sign, l.force_code, l.fiscal_year, l.period, "
+            "CAST(NULL AS date) AS posting_date, 'budget (' || l.profile_basis || ' profile)' AS source, "
+            "CAST(NULL AS text) AS document_ref, CAST(NULL AS text) AS source_line_ref, "
+            "CAST(NULL AS bigint) AS source_line_number, CAST(NULL AS bigint) AS batch_id, "
+            "CAST(NULL AS text) AS cost_centre, CAST(NULL AS text) AS local_account, l.objective_code, "
+            "l.subjective_code, o.function_code AS function_code, o.alliance_scope AS alliance_scope, "
+            f"l.amount_pence, {sign} * l.amount_pence AS signed_amount_pence, "
+            "CAST(NULL AS text) AS cost_centre_mapping, CAST(NULL AS text) AS account_mapping, "
+            "CAST(NULL AS text) AS partner_force "
+            f"FROM v_budget_profile AS l JOIN dim_objective AS o ON o.objective_code = l.objective_code WHERE {where}")
     return (
         f"SELECT CAST(:p{index}_name AS text) AS part, {sign} AS sign, l.force_code, l.fiscal_year, l.period, "
         "l.posting_date, b.source_ref AS source, l.document_ref, l.source_line_ref, l.source_line_number, "
@@ -190,8 +208,10 @@ class SummaryRows:
     programme: list[dict[str, Any]]
     partner: list[dict[str, Any]]
     forces: tuple[str, ...]
+    #: budget_summary (v_budget_profile summed: sums, no count of months)
+    budget: list[dict[str, Any]] = dataclasses.field(default_factory=list)
     #: a filter's (count, sum) once worked out: a figure's parts recur in other figures
-    cache: dict[LineFilter, tuple[int, int]] = dataclasses.field(default_factory=dict)
+    cache: dict[LineFilter, tuple[int | None, int]] = dataclasses.field(default_factory=dict)
     _indexes: dict[str, dict[tuple[str, int], list[dict[str, Any]]]] = dataclasses.field(default_factory=dict)
 
     def index(self, kind: str) -> dict[tuple[str, int], list[dict[str, Any]]]:
@@ -222,23 +242,27 @@ def load_summaries(conn: sa.Connection) -> SummaryRows:
                       "LEFT JOIN map_partner_account AS m ON m.force_code = s.force_code AND m.local_account = s.local_account "
                       "LEFT JOIN programme_cost_centre AS p ON p.force_code = s.force_code AND p.cost_centre = s.cost_centre"),
         forces=tuple(r[0] for r in conn.execute(sa.text("SELECT force_code FROM dim_force"))),
+        budget=fetch("SELECT force_code, fiscal_year, period, function_code, alliance_scope, amount_pence "
+                     "FROM budget_summary"),
     )
 
 
-def summary_totals(summaries: SummaryRows, parts: list[Part]) -> tuple[int, int] | None:
+def summary_totals(summaries: SummaryRows, parts: list[Part]) -> tuple[int | None, int] | None:
     """(line count, signed sum in pence) of the parts from the summaries; None when a part's filter
-    needs the lines themselves (an objective, a subjective of NRE, a batch, an unmapped code)."""
-    count = total = 0
+    needs the lines themselves (an objective, a subjective of NRE, a batch, an unmapped code). The
+    count is None when a part is a budget's (budget_summary keeps sums, not months)."""
+    count: int | None = 0
+    total = 0
     for part in parts:
         found = _filter_totals(summaries, part.lines)
         if found is None:
             return None
-        count += found[0]
+        count = None if count is None or found[0] is None else count + found[0]
         total += part.sign * found[1]
     return count, total
 
 
-def _filter_totals(summaries: SummaryRows, f: LineFilter) -> tuple[int, int] | None:
+def _filter_totals(summaries: SummaryRows, f: LineFilter) -> tuple[int | None, int] | None:
     if f in summaries.cache:
         return summaries.cache[f]
     if (f.objective_code or f.batch_id is not None or f.unmapped or f.suspense or f.source == LEDGER
@@ -246,6 +270,8 @@ def _filter_totals(summaries: SummaryRows, f: LineFilter) -> tuple[int, int] | N
         return None
     if f.source == PARTNER:
         kind = "partner"
+    elif f.source == BUDGET:
+        kind = "budget"
     elif f.programme:
         if f.alliance_scope or f.function_code:
             return None
@@ -262,11 +288,13 @@ def _filter_totals(summaries: SummaryRows, f: LineFilter) -> tuple[int, int] | N
                     and (f.function_code is None or r["function_code"] == f.function_code)
                     and (f.period is None or r["period"] == f.period)
                     and (f.through_period is None or r["period"] <= f.through_period)
+                    and (f.after_period is None or r["period"] > f.after_period)
                     and (kind != "partner" or _partner_matches(f, r))):
-                count += int(r["line_count"])
+                count += int(r.get("line_count", 0))
                 total += int(r["amount_pence"])
-    summaries.cache[f] = (count, total)
-    return count, total
+    found = (None if kind == "budget" else count, total)
+    summaries.cache[f] = found
+    return found
 def _partner_matches(f: LineFilter, r: dict[str, Any]) -> bool:
     return ((f.subjective_code is None or r["subjective_code"] == f.subjective_code)
             and (not f.programme or r["programme"] == 1)

@@ -6,9 +6,10 @@ A figure is named by a :class:`FigureSpec`: the view, the measure (a column) and
 (docs/finance.md): one or more parts (:class:`~.drill_lines.Part`), each a filter on the lines and
 a sign, so that the signed sum of the lines is the figure exactly. Savings = baseline NRE - NRE: the
 baseline's lines with sign +1, the year's with -1; a year to date runs to the row's own
-``through_period``; an ``ALL`` row takes every force's lines. A figure that is not a sum of lines (a
-target, a key, a fair share rounded by key, a forecast by run rate or by budget) is refused, with
-the reason.
+``through_period``; an ``ALL`` row takes every force's lines; a forecast by budget is the lines to
+date and the budget's months still to come (``v_budget_profile``, whose rows stand in for lines, with
+no source line). A figure that is not such a sum (a target, a key, a fair share rounded by key, a
+real-terms figure, a forecast by run rate) is refused, with the reason.
 
 :func:`drill` reads the figure from its view and returns its parts; :func:`iter_lines` streams the
 lines (:data:`~.drill_lines.LINE_COLUMNS`: where each came from and the map rows that coded it).
@@ -26,7 +27,7 @@ import sqlalchemy as sa
 
 from alliance_finance.config.forces import ALL_FORCES
 from alliance_finance.core.fiscal import BASELINE_FY
-from alliance_finance.marts.drill_lines import LEDGER, LINE_COLUMNS, NRE, PARTNER, LineFilter, Part, lines_sql
+from alliance_finance.marts.drill_lines import BUDGET, LEDGER, LINE_COLUMNS, NRE, PARTNER, LineFilter, Part, lines_sql
 from alliance_finance.marts.figures import exact_row
 
 
@@ -127,6 +128,10 @@ def read_row(conn: sa.Connection, view: str, key: dict[str, Any]) -> dict[str, A
 
 #: a part's rule: (the figure's key, the view's row) -> its lines, or None when it has none
 PartRule = Callable[[dict[str, Any], dict[str, Any]], "LineFilter | None"]
+#: a measure: ((part, sign), ...), the parts' lines summed with these signs; or, when it depends on
+#: the row (a forecast's method), row -> those parts, or the reason this row's figure is no such sum
+Signed = tuple[tuple[str, int], ...]
+Measure = Signed | Callable[[dict[str, Any]], "Signed | str"]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -135,10 +140,7 @@ class Drillable:
 
     keys: tuple[str, ...]
     parts: dict[str, PartRule]
-    #: measure -> ((part, sign), ...): the measure is the parts' lines summed with these signs
-    measures: dict[str, tuple[tuple[str, int], ...]]
-    #: measure -> (row -> why this row's figure is no sum of lines, or None)
-    only_when: dict[str, Callable[[dict[str, Any]], str | None]] = dataclasses.field(default_factory=dict)
+    measures: dict[str, Measure]
 
 
 def _forces(force_code: str | None) -> tuple[str, ...] | None:
@@ -150,11 +152,18 @@ def _nre(fiscal_year: int, force_code: str, **conditions) -> LineFilter:
     return LineFilter(NRE, fiscal_year=fiscal_year, forces=_forces(force_code), **conditions)
 
 
-def _outturn(row: dict[str, Any]) -> str | None:
-    method = row.get("forecast_method")
-    return None if method == "outturn" else (
-        f"the forecast is by {method or 'nothing (no period closed, no budget)'}, not the year's outturn: "
-        "its year to date (ytd_nre, actual_to_date) is a sum of lines, the rest is a projection")
+def _forecast(outturn: Signed, budget: Signed) -> Callable[[dict[str, Any]], Signed | str]:
+    """A forecast's parts by its method: the year's lines (outturn), or the lines to date and the
+    budget's months still to come (budget); a run rate is a projection, no sum."""
+    def parts(row: dict[str, Any]) -> Signed | str:
+        method = row.get("forecast_method")
+        if method == "outturn":
+            return outturn
+        if method == "budget":
+            return budget
+        return (f"the forecast is by {method or 'nothing (no period closed, no budget)'}: the lines to date "
+                "scaled by the baseline's, a projection (its year to date is a sum of lines)")
+    return parts
 
 
 def _tracker_parts(scope: str | None) -> dict[str, PartRule]:
@@ -167,12 +176,15 @@ def _tracker_parts(scope: str | None) -> dict[str, PartRule]:
                                      through_period=r["through_period"]),
         "ytd_baseline_nre": lambda k, r: _nre(BASELINE_FY, k["force_code"], alliance_scope=s(k),
                                               through_period=r["through_period"]),
+        "budget_rest": lambda k, r: LineFilter(BUDGET, fiscal_year=k["fiscal_year"], forces=_forces(k["force_code"]),
+                                               alliance_scope=s(k), after_period=r["through_period"]),
     }
 
 
 _SAVINGS = (("baseline_nre", 1), ("nre", -1))
 _YTD_SAVINGS = (("ytd_baseline_nre", 1), ("ytd_nre", -1))
 _CHANGE = (("nre", 1), ("baseline_nre", -1))
+_BUDGET_FORECAST = (("ytd_nre", 1), ("budget_rest", 1))
 
 
 def _partner(subjective: str, fiscal_year: int, force_code: str | None, partner: str | None,
@@ -184,9 +196,16 @@ def _partner(subjective: str, fiscal_year: int, force_code: str | None, partner:
                       partner_force=partner, partner_known=None if partner else False, **conditions)
 
 
-def _default_key(row: dict[str, Any]) -> str | None:
-    return None if str(row.get("key_basis") or "").endswith("(default key)") else (
-        f"the key is finance's ({row.get('key_basis')}), not the baseline's NRE")
+def _default_key(row: dict[str, Any]) -> Signed | str:
+    if str(row.get("key_basis") or "").endswith("(default key)"):
+        return (("key_weight", 1),)
+    return f"the key is finance's ({row.get('key_basis')}), not the baseline's NRE"
+
+
+def _budget(key: dict[str, Any], **periods) -> LineFilter:
+    """The budget's months of a v_budget_vs_outturn row (its function; ALL: every force's)."""
+    return LineFilter(BUDGET, fiscal_year=key["fiscal_year"], forces=_forces(key["force_code"]),
+                      function_code=key["function_code"], **periods)
 
 
 VIEWS: dict[str, Drillable] = {
@@ -195,16 +214,16 @@ VIEWS: dict[str, Drillable] = {
         parts=_tracker_parts(None),
         measures={"nre": (("nre", 1),), "baseline_nre": (("baseline_nre", 1),), "savings": _SAVINGS,
                   "ytd_nre": (("ytd_nre", 1),), "ytd_baseline_nre": (("ytd_baseline_nre", 1),),
-                  "ytd_savings": _YTD_SAVINGS, "forecast_nre": (("nre", 1),), "forecast_savings": _SAVINGS},
-        only_when={"forecast_nre": _outturn, "forecast_savings": _outturn}),
+                  "ytd_savings": _YTD_SAVINGS, "forecast_nre": _forecast((("nre", 1),), _BUDGET_FORECAST),
+                  "forecast_savings": _forecast(_SAVINGS, (("baseline_nre", 1), ("ytd_nre", -1), ("budget_rest", -1)))}),
     "v_local_policing": Drillable(
         keys=("fiscal_year", "force_code"),
         parts=_tracker_parts("local"),
         measures={"nre": (("nre", 1),), "baseline_nre": (("baseline_nre", 1),), "change_from_baseline": _CHANGE,
                   "ytd_nre": (("ytd_nre", 1),), "ytd_baseline_nre": (("ytd_baseline_nre", 1),),
                   "ytd_change_from_baseline": (("ytd_nre", 1), ("ytd_baseline_nre", -1)),
-                  "forecast_nre": (("nre", 1),), "forecast_change_from_baseline": _CHANGE},
-        only_when={"forecast_nre": _outturn, "forecast_change_from_baseline": _outturn}),
+                  "forecast_nre": _forecast((("nre", 1),), _BUDGET_FORECAST),
+                  "forecast_change_from_baseline": _forecast(_CHANGE, _BUDGET_FORECAST + (("baseline_nre", -1),))}),
     "v_consolidated_spend": Drillable(
         keys=("fiscal_year", "period", "force_code", "objective_code", "subjective_code"),
         parts={"amount": lambda k, r: _nre(k["fiscal_year"], k["force_code"], period=k["period"],
@@ -224,8 +243,7 @@ VIEWS: dict[str, Drillable] = {
         measures={"incurred": (("incurred", 1),), "programme_cost_total": (("programme_cost_total", 1),),
                   "paid_to_partner": (("paid_to_partner", 1),), "paid_by_partner": (("paid_by_partner", 1),),
                   "net_cost": (("incurred", 1), ("paid_to_partner", 1), ("paid_by_partner", -1)),
-                  "key_weight": (("key_weight", 1),)},
-        only_when={"key_weight": _default_key}),
+                  "key_weight": _default_key}),
     "v_savings_share": Drillable(
         keys=("fiscal_year", "force_code"),
         parts={
@@ -246,9 +264,14 @@ VIEWS: dict[str, Drillable] = {
             "actual_to_date": lambda k, r: _nre(k["fiscal_year"], k["force_code"], function_code=k["function_code"],
                                                 through_period=r["through_period"]),
             "actual": lambda k, r: _nre(k["fiscal_year"], k["force_code"], function_code=k["function_code"]),
+            "budget": lambda k, r: _budget(k),
+            "budget_to_date": lambda k, r: _budget(k, through_period=r["through_period"]),
+            "budget_rest": lambda k, r: _budget(k, after_period=r["through_period"]),
         },
-        measures={"actual_to_date": (("actual_to_date", 1),), "forecast": (("actual", 1),)},
-        only_when={"forecast": _outturn}),
+        measures={"actual_to_date": (("actual_to_date", 1),), "budget": (("budget", 1),),
+                  "budget_to_date": (("budget_to_date", 1),),
+                  "variance_to_date": (("budget_to_date", 1), ("actual_to_date", -1)),
+                  "forecast": _forecast((("actual", 1),), (("actual_to_date", 1), ("budget_rest", 1)))}),
     "v_intra_alliance_reconciliation": Drillable(
         keys=("fiscal_year", "payer_force", "payee_force"),
         parts={
@@ -278,11 +301,13 @@ VIEWS: dict[str, Drillable] = {
 def figure_parts(spec: FigureSpec, row: dict[str, Any]) -> list[Part]:
     """The parts whose lines, signed, sum to the figure (refused when this row's figure is none)."""
     drillable = VIEWS[spec.view]
-    why_not = drillable.only_when.get(spec.measure, lambda r: None)(row)
-    if why_not:
-        raise DrilldownRefused(f"{spec.describe()}: not a sum of ledger lines: {why_not}")
+    signed = drillable.measures[spec.measure]
+    if callable(signed):
+        signed = signed(row)
+    if isinstance(signed, str):
+        raise DrilldownRefused(f"{spec.describe()}: not a sum of ledger lines: {signed}")
     parts = []
-    for name, sign in drillable.measures[spec.measure]:
+    for name, sign in signed:
         lines = drillable.parts[name](spec.key, row)
         if lines is not None:
             parts.append(Part(name, sign, lines))
