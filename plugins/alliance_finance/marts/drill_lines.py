@@ -194,7 +194,7 @@ def lines_sql(parts: list[Part]) -> tuple[str, dict[str, Any]]:
         return ("SELECT " + ", ".join(f"NULL AS {c}" for c in LINE_COLUMNS if c not in ("amount", "signed_amount"))
                 + " WHERE 1 = 0"), params
     branches = [_part_select(p, i, params) for i, p in enumerate(parts)]
-    order = "part, force_code, fiscal_year, period, source_line_ref"
+    order = "part, force_code, fiscal_year, period, source_line_ref, objective_code, subjective_code"
     return "SELECT * FROM (\n" + "\nUNION ALL\n".join(branches) + f"\n) AS drill ORDER BY {order}", params
 
 
