@@ -28,7 +28,7 @@ import sqlalchemy as sa
 from alliance_finance.config.forces import ALL_FORCES
 from alliance_finance.core.fiscal import BASELINE_FY
 from alliance_finance.marts.drill_lines import BUDGET, LEDGER, LINE_COLUMNS, NRE, PARTNER, LineFilter, Part, lines_sql
-from alliance_finance.marts.figures import exact_row
+from alliance_finance.marts.figures import exact_row, row_converter
 
 
 class DrilldownRefused(Exception):
@@ -70,10 +70,10 @@ def iter_lines(conn: sa.Connection, drilldown: Drilldown, batch_rows: int = 5000
     sql, params = lines_sql(drilldown.parts)
     # streamed (a server-side cursor on PostgreSQL) for this statement only: the caller's connection keeps its options
     result = conn.execute(sa.text(sql).execution_options(stream_results=True), params)
-    keys = tuple(result.keys())
+    convert = row_converter(tuple(result.keys()))
     while chunk := result.fetchmany(batch_rows):
         for values in chunk:
-            row = exact_row(dict(zip(keys, values)))
+            row = convert(values)
             row["amount"] = Decimal(row["amount_pence"]).scaleb(-2)
             row["signed_amount"] = Decimal(row["signed_amount_pence"]).scaleb(-2)
             yield {c: row.get(c) for c in LINE_COLUMNS}

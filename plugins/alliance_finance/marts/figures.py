@@ -85,6 +85,11 @@ def _row_converter(columns: tuple[str, ...]):
     return convert
 
 
+def row_converter(columns: tuple[str, ...]):
+    """:func:`exact_row` for rows of these columns, worked out once: values (in column order) -> exact row."""
+    return _row_converter(columns)
+
+
 def read_view(conn: sa.Connection, relation: str, order_by: str) -> list[dict[str, Any]]:
     """Every row of a view (or table), ordered, with exact money (see :func:`exact_row`)."""
     result = conn.execute(sa.text(f"SELECT * FROM {relation} ORDER BY {order_by}"))
