@@ -291,3 +291,44 @@ def query_lines(engine: sa.Engine) -> list[tuple]:
     with engine.connect() as conn:
         return [tuple(r) for r in conn.execute(sa.text(
             "SELECT force_code, source_line_ref, amount_pence FROM fact_ledger_line ORDER BY 1, 2"))]
+
+
+def test_a_figure_as_of_a_moment_drills_to_the_lines_of_that_moment(warehouse_url):
+    """On a connection showing the warehouse as of a moment (marts.as_of), the figure and its lines are
+    the moment's: a delivery loaded later is in neither."""
+    import datetime as dt
+    import time
+
+    from alliance_finance.marts.as_of import connection_as_of
+    from alliance_finance.warehouse.load import BatchLoader
+    from alliance_finance.warehouse.meta import utcnow
+
+    from warehouse_batches import asc_batch, balanced_document, ready_warehouse
+
+    from alliance_finance.marts.seeds import sync_finance_seeds
+
+    engine = ready_warehouse(warehouse_url)
+    with engine.begin() as conn:
+        sync_finance_seeds(conn)  # the programme cost centres (ASC AS310100)
+    day = dt.date(2016, 6, 10)
+    with BatchLoader(engine) as loader:
+        assert loader.load(asc_batch(balanced_document("ASC1/2016/1", 100_00, cost_centre="AS310100", fiscal_year=2016,
+                                                       period=3, posting_date=day), day=day)).loaded
+    time.sleep(0.01)
+    moment = utcnow()
+    time.sleep(0.01)
+    later = day + dt.timedelta(days=1)
+    with BatchLoader(engine) as loader:
+        assert loader.load(asc_batch(balanced_document("ASC1/2016/2", 50_00, cost_centre="AS310100", fiscal_year=2016,
+                                                       period=3, posting_date=later), day=later)).loaded
+    spec = FigureSpec("v_cost_share", "incurred", {"fiscal_year": 2016, "force_code": "ASC"})
+    found = {}
+    for when in (moment, None):
+        with connection_as_of(engine, when) as conn:
+            drilldown = drill(conn, spec)
+            lines = list(iter_lines(conn, drilldown))
+        assert sum(line["signed_amount_pence"] for line in lines) == drilldown.figure_pence
+        found[when] = (drilldown.figure_pence, sorted(line["source_line_ref"] for line in lines))
+    assert found[moment] == (100_00, ["ASC1/2016/1/1"])
+    assert found[None] == (150_00, ["ASC1/2016/1/1", "ASC1/2016/2/1"])
+    engine.dispose()
