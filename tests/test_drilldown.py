@@ -117,8 +117,9 @@ def _every_figure(engine: sa.Engine) -> dict[str, int]:
 
 def test_every_figure_of_every_view_is_the_signed_sum_of_its_lines(finance):
     checked = _every_figure(finance[1])
-    for view in ("v_savings_tracker", "v_local_policing", "v_consolidated_spend", "v_cost_share", "v_savings_share",
-                 "v_budget_vs_outturn", "v_intra_alliance_reconciliation", "v_unmapped_codes", "v_ledger_freshness"):
+    for view in ("v_savings_tracker", "v_local_policing", "v_consolidated_spend", "v_cost_share", "v_settlement",
+                 "v_savings_share", "v_budget_vs_outturn", "v_intra_alliance_reconciliation", "v_unmapped_codes",
+                 "v_ledger_freshness"):
         assert checked[view] >= 2, (view, checked)
 
 

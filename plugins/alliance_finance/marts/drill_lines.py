@@ -29,6 +29,8 @@ class LineFilter:
 
     source: str = NRE
     fiscal_year: int | None = None
+    #: fiscal years up to this one (life to date)
+    through_year: int | None = None
     #: the forces whose lines count; None: every force of dim_force (the ALL rows)
     forces: tuple[str, ...] | None = None
     alliance_scope: str | None = None
@@ -111,6 +113,8 @@ def _conditions(f: LineFilter, p: str, params: dict[str, Any]) -> list[str]:
         out.append("l.subjective_code IN ('PART_PAY', 'INC_PART')")
     if f.fiscal_year is not None:
         out.append(f"l.fiscal_year = {bind('fy', f.fiscal_year)}")
+    if f.through_year is not None:
+        out.append(f"l.fiscal_year <= {bind('through_year', f.through_year)}")
     if f.forces is None:
         out.append("l.force_code IN (SELECT force_code FROM dim_force)")
     else:
@@ -266,7 +270,7 @@ def _filter_totals(summaries: SummaryRows, f: LineFilter) -> tuple[int | None, i
     if f in summaries.cache:
         return summaries.cache[f]
     if (f.objective_code or f.batch_id is not None or f.unmapped or f.suspense or f.source == LEDGER
-            or f.fiscal_year is None):
+            or (f.fiscal_year is None and f.through_year is None)):
         return None
     if f.source == PARTNER:
         kind = "partner"
@@ -283,7 +287,9 @@ def _filter_totals(summaries: SummaryRows, f: LineFilter) -> tuple[int | None, i
     index = summaries.index(kind)
     count = total = 0
     for force in (summaries.forces if f.forces is None else f.forces):
-        for r in index.get((force, f.fiscal_year), ()):
+        years = [f.fiscal_year] if f.fiscal_year is not None else sorted(
+            year for code, year in index if code == force and year <= f.through_year)
+        for r in (r for year in years for r in index.get((force, year), ())):
             if ((f.alliance_scope is None or r["alliance_scope"] == f.alliance_scope)
                     and (f.function_code is None or r["function_code"] == f.function_code)
                     and (f.period is None or r["period"] == f.period)

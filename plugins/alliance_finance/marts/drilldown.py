@@ -208,6 +208,24 @@ def _budget(key: dict[str, Any], **periods) -> LineFilter:
                       function_code=key["function_code"], **periods)
 
 
+#: v_cost_share's programme parts of a force, any year: its incurred cost and the payments either way
+_PROGRAMME: dict[str, Callable[[str], LineFilter]] = {
+    "incurred": lambda force: LineFilter(NRE, forces=(force,), programme=True),
+    "paid_to_partner": lambda force: LineFilter(PARTNER, forces=(force,), subjective_code="PART_PAY", programme=True,
+                                                partner_known=True),
+    "paid_by_partner": lambda force: LineFilter(PARTNER, subjective_code="PART_PAY", programme=True,
+                                                partner_force=force),
+}
+
+
+def _year_or_to_date(rule: Callable[[str], LineFilter], to_date: bool) -> PartRule:
+    """A programme part of the row's year, or (life to date) of every year up to it."""
+    def part(k: dict[str, Any], r: dict[str, Any]) -> LineFilter:
+        year = {"through_year" if to_date else "fiscal_year": k["fiscal_year"]}
+        return dataclasses.replace(rule(k["force_code"]), **year)
+    return part
+
+
 VIEWS: dict[str, Drillable] = {
     "v_savings_tracker": Drillable(
         keys=("fiscal_year", "force_code", "alliance_scope"),
@@ -244,6 +262,16 @@ VIEWS: dict[str, Drillable] = {
                   "paid_to_partner": (("paid_to_partner", 1),), "paid_by_partner": (("paid_by_partner", 1),),
                   "net_cost": (("incurred", 1), ("paid_to_partner", 1), ("paid_by_partner", -1)),
                   "key_weight": _default_key}),
+    "v_settlement": Drillable(
+        keys=("fiscal_year", "force_code"),
+        parts={**{name: _year_or_to_date(rule, False) for name, rule in _PROGRAMME.items()},
+               **{f"ltd_{name}": _year_or_to_date(rule, True) for name, rule in _PROGRAMME.items()}},
+        measures={"incurred": (("incurred", 1),), "paid_to_partner": (("paid_to_partner", 1),),
+                  "paid_by_partner": (("paid_by_partner", 1),),
+                  "paid_net": (("paid_to_partner", 1), ("paid_by_partner", -1)),
+                  "ltd_incurred": (("ltd_incurred", 1),), "ltd_paid_to_partner": (("ltd_paid_to_partner", 1),),
+                  "ltd_paid_by_partner": (("ltd_paid_by_partner", 1),),
+                  "ltd_net_cost": (("ltd_incurred", 1), ("ltd_paid_to_partner", 1), ("ltd_paid_by_partner", -1))}),
     "v_savings_share": Drillable(
         keys=("fiscal_year", "force_code"),
         parts={

@@ -17,8 +17,8 @@ from alliance_finance.marts.figures import BoardFigures
 
 SHEET = "drill-down"
 #: the summary sheets whose figures link to their drill-down
-LINKED_VIEWS = ("v_savings_tracker", "v_local_policing", "v_cost_share", "v_savings_share", "v_budget_vs_outturn",
-                "v_intra_alliance_reconciliation")
+LINKED_VIEWS = ("v_savings_tracker", "v_local_policing", "v_cost_share", "v_settlement", "v_savings_share",
+                "v_budget_vs_outturn", "v_intra_alliance_reconciliation")
 
 
 @dataclasses.dataclass
