@@ -333,3 +333,22 @@ def test_a_figure_as_of_a_moment_drills_to_the_lines_of_that_moment(warehouse_ur
     assert found[moment] == (100_00, ["ASC1/2016/1/1"])
     assert found[None] == (150_00, ["ASC1/2016/1/1", "ASC1/2016/2/1"])
     engine.dispose()
+
+
+def test_a_programme_cost_centre_counts_in_its_years_only_in_its_figures_and_their_lines(warehouse_url, tmp_path):
+    """AS310100 a programme cost centre from FY 2016 only: its FY 2015 lines (120,000.00) are in no FY 2015
+    programme figure, and every figure still equals its lines."""
+    header = "force_code,cost_centre,cost_centre_name,programme,valid_from_fy,valid_to_fy\n"
+    seeds = write_seeds(tmp_path / "seeds", centres=header + (
+        "ASC,AS310100,Alliance Programme Team,Alliance programme team,2016,\n"
+        "ASC,AS310200,Joint ICT Programme,Joint ICT programme,,\n"
+        "WP,7650,Alliance ICT Transition,Joint ICT programme,,\n"))
+    engine = build_warehouse(warehouse_url, LEDGER, seeds_dir=seeds)
+    try:
+        with engine.connect() as conn:
+            drilldown = drill(conn, FigureSpec("v_cost_share", "incurred", {"fiscal_year": 2015, "force_code": "ASC"}))
+            assert drilldown.figure_pence == 0 and list(iter_lines(conn, drilldown)) == []
+        checked = _every_figure(engine)
+        assert checked["v_cost_share"] > 0 and checked["v_settlement"] > 0
+    finally:
+        engine.dispose()

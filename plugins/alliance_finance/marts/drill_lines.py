@@ -42,7 +42,7 @@ class LineFilter:
     through_period: int | None = None
     #: periods after this one (the budget still to come)
     after_period: int | None = None
-    #: on the line's force's programme cost centres (programme_cost_centre)
+    #: on the line's force's programme cost centres (programme_cost_centre) in the line's year
     programme: bool = False
     #: partner flows: True, the account names a partner; False, it names none
     partner_known: bool | None = None
@@ -135,7 +135,9 @@ def _conditions(f: LineFilter, p: str, params: dict[str, Any]) -> list[str]:
         out.append(f"l.period <= {bind('through', f.through_period)}")
     if f.programme:
         out.append("EXISTS (SELECT 1 FROM programme_cost_centre AS pc "
-                   "WHERE pc.force_code = l.force_code AND pc.cost_centre = l.cost_centre)")
+                   "WHERE pc.force_code = l.force_code AND pc.cost_centre = l.cost_centre "
+                   "AND (pc.valid_from_fy IS NULL OR pc.valid_from_fy <= l.fiscal_year) "
+                   "AND (pc.valid_to_fy IS NULL OR l.fiscal_year <= pc.valid_to_fy))")
     if f.partner_known is not None:
         out.append(f"pm.partner_force IS {'NOT ' if f.partner_known else ''}NULL")
     if f.partner_force is not None:
@@ -228,6 +230,11 @@ class SummaryRows:
         return self._indexes[kind]
 
 
+#: a programme cost centre counts in its years only (v_cost_share)
+_IN_ITS_YEARS = (" AND (p.valid_from_fy IS NULL OR p.valid_from_fy <= s.fiscal_year)"
+                 " AND (p.valid_to_fy IS NULL OR s.fiscal_year <= p.valid_to_fy)")
+
+
 def load_summaries(conn: sa.Connection) -> SummaryRows:
     """nre_summary; cost_centre_summary on programme cost centres; partner_flow_summary with each
     account's partner and whether its cost centre is a programme one. All small (no line is read)."""
@@ -239,12 +246,13 @@ def load_summaries(conn: sa.Connection) -> SummaryRows:
                   "FROM nre_summary"),
         programme=fetch("SELECT s.force_code, s.fiscal_year, s.period, s.amount_pence, s.line_count "
                         "FROM cost_centre_summary AS s JOIN programme_cost_centre AS p "
-                        "ON p.force_code = s.force_code AND p.cost_centre = s.cost_centre"),
+                        "ON p.force_code = s.force_code AND p.cost_centre = s.cost_centre" + _IN_ITS_YEARS),
         partner=fetch("SELECT s.force_code, s.fiscal_year, s.period, s.subjective_code, m.partner_force, "
                       "CASE WHEN p.cost_centre IS NULL THEN 0 ELSE 1 END AS programme, s.amount_pence, s.line_count "
                       "FROM partner_flow_summary AS s "
                       "LEFT JOIN map_partner_account AS m ON m.force_code = s.force_code AND m.local_account = s.local_account "
-                      "LEFT JOIN programme_cost_centre AS p ON p.force_code = s.force_code AND p.cost_centre = s.cost_centre"),
+                      "LEFT JOIN programme_cost_centre AS p ON p.force_code = s.force_code AND p.cost_centre = s.cost_centre"
+                      + _IN_ITS_YEARS),
         forces=tuple(r[0] for r in conn.execute(sa.text("SELECT force_code FROM dim_force"))),
         budget=fetch("SELECT force_code, fiscal_year, period, function_code, alliance_scope, amount_pence "
                      "FROM budget_summary"),
