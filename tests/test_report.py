@@ -100,7 +100,7 @@ def _sheet_xml(path: Path, sheet_index: int) -> str:
 def test_workbook_is_exact_numeric_frozen_and_formula_safe(report_dir):
     path = report_dir / WORKBOOK_NAME
     wb = load_workbook(path)
-    assert wb.sheetnames == [*REPORT_VIEWS, "board_pack"]
+    assert wb.sheetnames == [*REPORT_VIEWS, "drill-down", "board_pack"]
     for ws in wb.worksheets:
         assert ws.freeze_panes == "A2", ws.title
 
@@ -223,7 +223,7 @@ def test_report_on_an_empty_warehouse_says_there_is_no_data(warehouse_url, tmp_p
     page = (out / HTML_NAME).read_text(encoding="utf-8")
     assert "No data yet" in page
     assert not any((out / f"{name}.png").exists() for name in CHART_NAMES)
-    assert load_workbook(out / WORKBOOK_NAME).sheetnames == [*REPORT_VIEWS, "board_pack"]
+    assert load_workbook(out / WORKBOOK_NAME).sheetnames == [*REPORT_VIEWS, "drill-down", "board_pack"]
 
 
 def test_report_on_a_warehouse_holding_one_force_says_which_forces_have_no_ledger(warehouse_url, tmp_path, capsys):

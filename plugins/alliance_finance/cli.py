@@ -1,4 +1,4 @@
-"""The ``alliance-finance`` command: generate, run, report, status, reconcile, close-period, mapping.
+"""The ``alliance-finance`` command: generate, run, report, explain, status, reconcile, close-period, mapping.
 
 Exit status: 0 when everything offered was loaded; 1 when any batch was rejected or a run failed
 (the message names the file or journal and the reason); 2 for wrong usage.
@@ -120,6 +120,14 @@ def build_parser() -> argparse.ArgumentParser:
     h.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
     h.add_argument("--out", type=Path, metavar="FILE", help="also write every change to FILE (.xlsx or .csv)")
 
+    e = sub.add_parser("explain", help="the ledger lines behind one figure of a view, to XLSX or CSV; their "
+                                        "signed sum equals the figure (docs/finance.md, Drill-down)")
+    e.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
+    e.add_argument("--view", required=True, help="the view, e.g. v_savings_tracker")
+    e.add_argument("--measure", required=True, help="the figure's column, e.g. ytd_savings")
+    e.add_argument("--out", required=True, type=Path, help="file to write the lines to: .xlsx or .csv")
+    _explain_key_options(e)
+
     s = sub.add_parser("status", help="batches, row accounting, quarantine, unmapped codes, freshness")
     s.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
 
@@ -230,6 +238,17 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "mapping":
         return _mapping(parser, args)
 
+    if args.command == "explain":
+        from alliance_finance.marts.drilldown import KEY_OPTIONS, NO_VALUE, FigureSpec
+        from alliance_finance.report.explain import explain_cli
+
+        key = {}
+        for column in KEY_OPTIONS:
+            value = getattr(args, column)
+            if value is not None:
+                key[column] = None if value == NO_VALUE else value
+        return explain_cli(args.warehouse, FigureSpec(args.view, args.measure, key), args.out)
+
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE
 
@@ -252,6 +271,22 @@ def _mapping(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         return mapping_command.import_cli(args.warehouse, args.file, by=by, reason=reason,
                                           reference_dir=settings.reference_dir, forces=settings.forces())
     return mapping_command.list_cli(args.warehouse)
+
+
+def _explain_key_options(e: argparse.ArgumentParser) -> None:
+    """The options naming the figure's row: those its view's key needs (docs/finance.md, Drill-down)."""
+    e.add_argument("--fiscal-year", dest="fiscal_year", type=_fiscal_year, help="the year it begins, e.g. 2016")
+    e.add_argument("--force", dest="force_code", help="a force code, or ALL for every force together")
+    e.add_argument("--scope", dest="alliance_scope", help="alliance scope: alliance, local, central, governance, unmapped")
+    e.add_argument("--function", dest="function_code", help="function code (v_budget_vs_outturn)")
+    e.add_argument("--objective", dest="objective_code", help="objective code (v_consolidated_spend)")
+    e.add_argument("--subjective", dest="subjective_code", help="subjective code (v_consolidated_spend)")
+    e.add_argument("--period", type=_period, help="period 1-16 (v_consolidated_spend, v_post_close_adjustments)")
+    e.add_argument("--payer", dest="payer_force", help="paying force, or none (v_intra_alliance_reconciliation)")
+    e.add_argument("--payee", dest="payee_force", help="receiving force, or none (v_intra_alliance_reconciliation)")
+    e.add_argument("--code-type", dest="code_type", choices=["account", "cost_centre"], help="v_unmapped_codes")
+    e.add_argument("--code", dest="local_code", help="the local code, or none (v_unmapped_codes)")
+    e.add_argument("--batch", dest="batch_id", type=int, help="batch id (v_post_close_adjustments)")
 
 
 def _login_name() -> str:

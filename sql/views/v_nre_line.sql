@@ -10,6 +10,13 @@
 --   dimensions) stays in, under function UNMAPPED / scope unmapped, so totals are complete while
 --   the reference data catches up.
 --
+-- After those columns (their meaning unchanged), where each line comes from, so any figure can be
+-- followed down to its lines (alliance_finance.marts.drilldown, `alliance-finance explain`):
+-- posting_date, source_line_ref (unique within a force), document_ref (the SAP document or the ERP
+-- journal), source_line_number (the line's row in its file or extract), batch_id (etl_batch: the
+-- delivery or extract, etl_batch.source_ref) and local_account (with cost_centre, what the mapping
+-- read: map_local_account, map_cost_centre).
+--
 -- A plain join, so the database folds it into each query that aggregates it (no materialisation).
 -- It runs with its owner's rights, like every view here: the consolidated views built on it must
 -- see every force's lines whoever queries them (a security_invoker view would hand the querying
@@ -25,7 +32,13 @@ SELECT
     f.objective_code,
     f.subjective_code,
     COALESCE(o.alliance_scope, 'unmapped')   AS alliance_scope,
-    f.amount_pence
+    f.amount_pence,
+    f.posting_date,
+    f.source_line_ref,
+    f.document_ref,
+    f.source_line_number,
+    f.batch_id,
+    f.local_account
 FROM fact_ledger_line AS f
 LEFT JOIN dim_objective  AS o ON o.objective_code  = f.objective_code
 LEFT JOIN dim_subjective AS s ON s.subjective_code = f.subjective_code

@@ -23,6 +23,7 @@ from alliance_finance.marts import as_of as as_of_module
 # ALL_FORCES (the rows standing for every force together) and BASELINE_FY are re-exported for the report
 from alliance_finance.config.forces import ALL_FORCES  # noqa: F401
 from alliance_finance.core.fiscal import BASELINE_FY  # noqa: F401
+from alliance_finance.marts.drill_lines import SummaryRows, load_summaries
 
 #: Integer columns that carry an exact decimal, by suffix, with the decimal places they hold. The
 #: view's decimal column of the same name without the suffix is rebuilt from them.
@@ -84,6 +85,11 @@ def _row_converter(columns: tuple[str, ...]):
     return convert
 
 
+def row_converter(columns: tuple[str, ...]):
+    """:func:`exact_row` for rows of these columns, worked out once: values (in column order) -> exact row."""
+    return _row_converter(columns)
+
+
 def read_view(conn: sa.Connection, relation: str, order_by: str) -> list[dict[str, Any]]:
     """Every row of a view (or table), ordered, with exact money (see :func:`exact_row`)."""
     result = conn.execute(sa.text(f"SELECT * FROM {relation} ORDER BY {order_by}"))
@@ -131,6 +137,9 @@ class BoardFigures:
     #: the board pack these figures are recorded as (:class:`.packs.PackStamp`), shown by the report;
     #: not a figure, so two readings compare equal whatever pack they were recorded as
     pack: Any = dataclasses.field(default=None, compare=False)
+    #: the summaries the workbook's drill-down sheet counts each figure's lines from (drill_lines);
+    #: not a figure (and a cache fills as the sheet is worked out)
+    drill_summaries: SummaryRows | None = dataclasses.field(default=None, compare=False)
 
     @property
     def has_ledger(self) -> bool:
@@ -229,5 +238,7 @@ def read_figures(conn: sa.Connection) -> BoardFigures:
     force_names = {r.force_code: r.force_name
                    for r in conn.execute(sa.text("SELECT force_code, force_name FROM dim_force ORDER BY force_code"))}
     targets = read_view(conn, "savings_target", "force_code, alliance_scope, fiscal_year")
+    drill_summaries = load_summaries(conn)
     return BoardFigures(views=views, nre_by_function=nre_by_function, function_names=function_names,
-                        rejected_batches=rejected, force_names=force_names, targets=targets)
+                        rejected_batches=rejected, force_names=force_names, targets=targets,
+                        drill_summaries=drill_summaries)

@@ -22,6 +22,8 @@ from pathlib import Path
 from typing import Any
 
 from alliance_finance.marts.figures import REPORT_VIEWS, BoardFigures
+from alliance_finance.report.drill_sheet import SHEET as DRILL_SHEET
+from alliance_finance.report.drill_sheet import drill_sheet
 
 #: Excel number formats by the kind of integer twin a decimal column has.
 MONEY_FORMAT = "£#,##0.00"
@@ -91,11 +93,13 @@ def _write_sheets(wb, figures: BoardFigures | None) -> None:
     quoted = wb.add_format({"quote_prefix": True})
     header_formats = (wb.add_format({"bold": True}), wb.add_format({"bold": True, "quote_prefix": True}))
     number_formats: dict[str, Any] = {}
-    for view in REPORT_VIEWS:
-        ws = wb.add_worksheet(view[:31], worksheet_class=_streaming_sheet_class())
+    drill = drill_sheet(figures)
+    figure_cells: dict[int, str] = {}  # drill-down row -> the figure's cell, for the link back
+
+    def write(name: str, rows: list[dict], fallback: list[str]) -> tuple[Any, list[str]]:
+        ws = wb.add_worksheet(name[:31], worksheet_class=_streaming_sheet_class())
         ws.freeze_panes(1, 0)
-        rows = figures.views.get(view, []) if figures is not None else []
-        columns = _sheet_columns(rows, fallback=["no data loaded yet"])
+        columns = _sheet_columns(rows, fallback=fallback)
         for index, (column, fmt) in enumerate(columns):
             sample = [column] + [_display_width(r.get(column), fmt) for r in rows[:2000]]
             ws.set_column(index, index, min(60, max(len(s) if isinstance(s, str) else s for s in sample) + 2))
@@ -105,7 +109,23 @@ def _write_sheets(wb, figures: BoardFigures | None) -> None:
             if fmt is not None and fmt not in number_formats:
                 number_formats[fmt] = wb.add_format({"num_format": fmt})
         cell_formats = [None if fmt is None else number_formats[fmt] for _, fmt in columns]
-        ws.append_rows(rows, [column for column, _ in columns], cell_formats, quoted)
+        names = [column for column, _ in columns]
+        ws.append_rows(rows, names, cell_formats, quoted)
+        return ws, names
+
+    for view in REPORT_VIEWS:
+        rows = figures.views.get(view, []) if figures is not None else []
+        ws, names = write(view, rows, ["no data loaded yet"])
+        links = []
+        for (linked_view, index, measure), drill_row in drill.row_of.items():
+            if linked_view == view and measure in names:
+                column = names.index(measure)
+                links.append((index + 1, column, f"'{DRILL_SHEET}'!A{drill_row + 2}",
+                              f"the lines behind this figure: {DRILL_SHEET} row {drill_row + 2}"))
+                figure_cells[drill_row] = f"'{view[:31]}'!{_column_letter(column)}{index + 2}"
+        ws.link_cells(links)
+    ws, _ = write(DRILL_SHEET, drill.rows, ["no figure to drill into yet"])
+    ws.link_cells([(drill_row + 1, 0, cell, "back to the figure") for drill_row, cell in figure_cells.items()])
     _write_pack_sheet(wb, figures, header_formats[0])
 
 
@@ -147,19 +167,20 @@ def _streaming_sheet_class():
     from xlsxwriter.worksheet import Worksheet
 
     class StreamingSheet(Worksheet):
-        def append_rows(self, rows: list[dict], names: list[str], cell_formats: list, quoted) -> None:
-            """The data rows under the header (row 1 on), each value by its type: text always as a
-            string cell (quote-prefixed when it starts like a formula), numbers (exact Decimals
+        def append_rows(self, rows: list[dict], names: list[str], cell_formats: list, quoted, start: int = 1) -> None:
+            """The data rows under the header (row ``start`` on: 1, or where the previous call
+            ended, so a long sheet is written a chunk at a time), each value by its type: text always
+            as a string cell (quote-prefixed when it starts like a formula), numbers (exact Decimals
             included) and dates as numbers in their column's format, None as no cell."""
             if not self.constant_memory:
                 raise RuntimeError("append_rows writes into a constant_memory row file")
             styles = [f' s="{f._get_xf_index()}"' if f is not None else "" for f in cell_formats]
             text_style = f' s="{quoted._get_xf_index()}"'
             columns = list(zip(names, [_column_letter(i) for i in range(len(names))], styles))
-            self._write_single_row(len(rows))  # the header row out; the rows below are written here
+            self._write_single_row(start - 1 + len(rows))  # the header row out; the rows below are written here
             write = self.fh.write
             texts: dict[str, str] = {}
-            for n, r in enumerate(rows, start=2):
+            for n, r in enumerate(rows, start=start + 1):
                 cells = [f'<row r="{n}">']
                 for column, letter, style in columns:
                     value = r.get(column)
@@ -185,7 +206,20 @@ def _streaming_sheet_class():
                 cells.append("</row>")
                 write("".join(cells))
             if rows:
-                self._check_dimensions(len(rows), len(names) - 1)
+                self._check_dimensions(start - 1 + len(rows), len(names) - 1)
+
+        def link_cells(self, links: list[tuple[int, int, str, str]]) -> None:
+            """Internal hyperlinks on cells written (or to be written) by :meth:`append_rows`: (row,
+            column, location such as ``'drill-down'!A7``, tooltip). Only the link is recorded, as
+            XlsxWriter's ``write_url`` records it, beside the cell; the cell keeps its number."""
+            from xlsxwriter.url import Url
+
+            for row, column, location, tip in links:
+                url = Url(f"internal:{location}")
+                url._text = tip
+                url.tip = tip
+                self.hlink_count += 1
+                self.hyperlinks[row][column] = url
 
     return StreamingSheet
 
