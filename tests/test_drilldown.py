@@ -294,15 +294,9 @@ def query_lines(engine: sa.Engine) -> list[tuple]:
             "SELECT force_code, source_line_ref, amount_pence FROM fact_ledger_line ORDER BY 1, 2"))]
 
 
-def test_a_figure_as_of_a_moment_drills_to_the_lines_of_that_moment(warehouse_url, request):
+def test_a_figure_as_of_a_moment_drills_to_the_lines_of_that_moment(warehouse_url):
     """On a connection showing the warehouse as of a moment (marts.as_of), the figure and its lines are
     the moment's: a delivery loaded later is in neither."""
-    if not warehouse_url.startswith("sqlite"):
-        # passed on main at f328c21; since main's revision 0010, as_of.materialize fails here before any
-        # drill-down code runs (its INSERT of the moment's savings_target rows reaches the warehouse's own
-        # table: savings_target_pkey), though the same steps in a plain script pass: for the lead
-        request.applymarker(pytest.mark.xfail(reason="as_of.materialize on PostgreSQL: savings_target_pkey",
-                                              strict=False))
     import datetime as dt
     import time
 

@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alliance_finance import cli
 from alliance_finance.core.paths import PROJECT_ROOT
 from alliance_finance.marts.changes import changes_since
-from alliance_finance.marts import as_of
+from alliance_finance.marts import as_of, packs
 from alliance_finance.marts.figures import read_board_figures
 from alliance_finance.marts.seeds import sync_finance_seeds
 from alliance_finance.report import build_report
@@ -222,6 +222,14 @@ def test_the_commands(history_warehouse, tmp_path, capsys):
     assert (tmp_path / "c.xlsx").stat().st_size > 0
     assert cli.main(["changes", "--warehouse", url, "--since-pack", "1", "--out", str(tmp_path / "c.csv")]) == 0
     assert "section" in (tmp_path / "c.csv").read_text(encoding="utf-8").splitlines()[0]
+    # a figure of the pack drilled down to its lines as of the pack's moment: the superseded delivery's
+    explain = ["explain", "--warehouse", url, "--view", "v_savings_tracker", "--measure", "nre",
+               "--fiscal-year", "2016", "--force", "ASC", "--scope", "alliance"]
+    moment = packs.load(engine, 1).stamp.as_at.isoformat()
+    assert cli.main([*explain, "--out", str(tmp_path / "then.csv"), "--as-of", moment + "Z"]) == 0
+    assert "figure (the view):  123,456.78" in capsys.readouterr().out
+    assert cli.main([*explain, "--out", str(tmp_path / "now.csv")]) == 0
+    assert "figure (the view):  120,000.00" in capsys.readouterr().out  # re-delivered, and the restated line
     # a pack whose recorded figures were altered is not reproduced
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE board_pack SET figures_digest = 'x' WHERE pack_id = 1"))

@@ -126,6 +126,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--view", required=True, help="the view, e.g. v_savings_tracker")
     e.add_argument("--measure", required=True, help="the figure's column, e.g. ytd_savings")
     e.add_argument("--out", required=True, type=Path, help="file to write the lines to: .xlsx or .csv")
+    e.add_argument("--as-of", type=_moment, metavar="TIMESTAMP",
+                   help="the figure and its lines as the warehouse held them at that moment (as for report)")
     _explain_key_options(e)
 
     s = sub.add_parser("status", help="batches, row accounting, quarantine, unmapped codes, freshness")
@@ -247,7 +249,7 @@ def main(argv: list[str] | None = None) -> int:
             value = getattr(args, column)
             if value is not None:
                 key[column] = None if value == NO_VALUE else value
-        return explain_cli(args.warehouse, FigureSpec(args.view, args.measure, key), args.out)
+        return explain_cli(args.warehouse, FigureSpec(args.view, args.measure, key), args.out, as_of=args.as_of)
 
     parser.error(f"unknown command {args.command}")
     return EXIT_USAGE

@@ -26,6 +26,7 @@ from alliance_finance.core.urls import mask_url
 from alliance_finance.marts.drill_lines import LINE_COLUMNS
 from alliance_finance.marts.drilldown import Drilldown, DrilldownRefused, FigureSpec, drill, explain_command, iter_lines
 from alliance_finance.marts.as_of import connection_as_of
+from alliance_finance.warehouse.history import HistoryError
 from alliance_finance.warehouse.engine import make_engine
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
@@ -155,8 +156,9 @@ def _pounds(pence: int) -> Decimal:
     return Decimal(pence).scaleb(-2)
 
 
-def explain_cli(warehouse_url: str, spec: FigureSpec, out: Path) -> int:
-    """``alliance-finance explain``: 0 written and equal; 1 refused, failed or (never) unequal; 2 wrong usage."""
+def explain_cli(warehouse_url: str, spec: FigureSpec, out: Path, as_of: dt.datetime | None = None) -> int:
+    """``alliance-finance explain``: 0 written and equal; 1 refused, failed or (never) unequal; 2 wrong usage.
+    ``as_of``: the figure and its lines as the warehouse held them at that moment (UTC)."""
     prog = "alliance-finance explain"
     out = Path(out)
     if out.suffix.lower() not in (".xlsx", ".csv"):
@@ -169,14 +171,17 @@ def explain_cli(warehouse_url: str, spec: FigureSpec, out: Path) -> int:
         return EXIT_FAILED
     engine = make_engine(warehouse_url)
     try:
-        # the figure and its lines in one snapshot (as_of: None, the warehouse as it stands)
-        with connection_as_of(engine, None) as conn:
+        # the figure and its lines in one snapshot: the warehouse as it stands, or as of the moment
+        with connection_as_of(engine, as_of) as conn:
             drilldown = drill(conn, spec)
             out.parent.mkdir(parents=True, exist_ok=True)
             explained = write_explanation(drilldown, iter_lines(conn, drilldown), out)
     except DrilldownRefused as exc:
         print(f"{prog}: {exc}", file=sys.stderr)
         return EXIT_USAGE if exc.usage else EXIT_FAILED
+    except HistoryError as exc:
+        print(f"{prog}: {exc}", file=sys.stderr)
+        return EXIT_FAILED
     except (sa.exc.SQLAlchemyError, OSError) as exc:
         text = str(getattr(exc, "orig", None) or exc).strip().splitlines()
         print(f"{prog}: {mask_url(warehouse_url)}: {text[0] if text else type(exc).__name__}", file=sys.stderr)
