@@ -9,6 +9,7 @@ reading, and nothing the warehouse held is lost.
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import shutil
 import time
 
@@ -257,3 +258,24 @@ def test_a_pooled_connection_with_prepared_statements_still_reads_the_moment(his
         then = conn.execute(sa.text("SELECT COUNT(*), SUM(amount_pence) FROM fact_ledger_line")).one()
     assert then != now and then[0] == 8
     assert read_board_figures(engine, as_of=moment) == read_board_figures(engine, as_of=moment)
+
+
+def test_a_pack_taken_before_a_view_was_added_is_checked_on_the_figures_it_holds(history_warehouse, tmp_path):
+    """A pack recorded by an earlier release holds no figures of a view added since (v_settlement):
+    it is reproduced on the figures it holds, and still fails on any of those that moved."""
+    engine, _, _ = history_warehouse
+    _first_night(engine)
+    taken = build_report(engine, tmp_path / "taken")
+    document = packs.figures_document(read_board_figures(engine))
+    del document["views"]["v_settlement"]
+    digest = hashlib.sha256(packs.canonical(document).encode()).hexdigest()
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE board_pack SET figures_json = :f, figures_digest = :d WHERE pack_id = :id"),
+                     {"f": packs._pack_text(document), "d": digest, "id": taken.pack.pack_id})
+    assert build_report(engine, tmp_path / "again", pack=taken.pack.pack_id).differences == ()
+    document["views"]["v_cost_share"][0]["incurred_pence"] += 1
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE board_pack SET figures_json = :f, figures_digest = :d WHERE pack_id = :id"),
+                     {"f": packs._pack_text(document), "d": hashlib.sha256(packs.canonical(document).encode()).hexdigest(),
+                      "id": taken.pack.pack_id})
+    assert any("v_cost_share" in d for d in build_report(engine, tmp_path / "moved", pack=taken.pack.pack_id).differences)
