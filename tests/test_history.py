@@ -9,7 +9,6 @@ reading, and nothing the warehouse held is lost.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import shutil
 import time
 
@@ -268,7 +267,7 @@ def test_a_pack_taken_before_a_view_was_added_is_checked_on_the_figures_it_holds
     taken = build_report(engine, tmp_path / "taken")
     document = packs.figures_document(read_board_figures(engine))
     del document["views"]["v_settlement"]
-    digest = hashlib.sha256(packs.canonical(document).encode()).hexdigest()
+    digest = packs.document_digest(document)
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE board_pack SET figures_json = :f, figures_digest = :d WHERE pack_id = :id"),
                      {"f": packs._pack_text(document), "d": digest, "id": taken.pack.pack_id})
@@ -276,6 +275,6 @@ def test_a_pack_taken_before_a_view_was_added_is_checked_on_the_figures_it_holds
     document["views"]["v_cost_share"][0]["incurred_pence"] += 1
     with engine.begin() as conn:
         conn.execute(sa.text("UPDATE board_pack SET figures_json = :f, figures_digest = :d WHERE pack_id = :id"),
-                     {"f": packs._pack_text(document), "d": hashlib.sha256(packs.canonical(document).encode()).hexdigest(),
+                     {"f": packs._pack_text(document), "d": packs.document_digest(document),
                       "id": taken.pack.pack_id})
     assert any("v_cost_share" in d for d in build_report(engine, tmp_path / "moved", pack=taken.pack.pack_id).differences)

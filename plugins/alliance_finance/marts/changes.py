@@ -99,7 +99,8 @@ def _dimensions(conn: sa.Connection) -> tuple[dict, dict]:
     return objectives, kinds
 
 
-def _batches(conn: sa.Connection, since: dt.datetime, until: dt.datetime, then: dict[tuple, dict]):
+def _batches(conn: sa.Connection, since: dt.datetime, until: dt.datetime, then: dict[tuple, dict],
+             dimensions: tuple[dict, dict]):
     """The batches finished since, and the lines they brought in (+) or took out (-) that count now."""
     rows = conn.execute(sa.text(
         "SELECT b.batch_id, b.force_code, b.source_ref, b.status, b.finished_at, b.error "
@@ -115,7 +116,7 @@ def _batches(conn: sa.Connection, since: dt.datetime, until: dt.datetime, then: 
     lines = [] if not wanted else [dict(r) for r in conn.execute(sa.text(
         f"SELECT * FROM ({_LINES}) AS x WHERE x.batch_id IN :ids").bindparams(
         sa.bindparam("ids", expanding=True)), {"ids": wanted}).mappings()]
-    objectives, kinds = _dimensions(conn)
+    objectives, kinds = dimensions
     moved = []
     for x in lines:
         sign = 1 if x["batch_id"] in loaded_now else -1
@@ -147,11 +148,12 @@ def _batches(conn: sa.Connection, since: dt.datetime, until: dt.datetime, then: 
     return out, moved
 
 
-def _restatements(conn: sa.Connection, since: dt.datetime, then: dict[tuple, dict]) -> list[dict[str, Any]]:
+def _restatements(conn: sa.Connection, since: dt.datetime, then: dict[tuple, dict],
+                  dimensions: tuple[dict, dict]) -> list[dict[str, Any]]:
     """Lines current at the pack and now whose codes changed since, grouped by old and new codes."""
     if not then:
         return []
-    objectives, kinds = _dimensions(conn)
+    objectives, kinds = dimensions
     current = {(r["force_code"], r["source_line_ref"], r["batch_id"]): r for r in conn.execute(sa.text(
         "SELECT f.force_code, f.source_line_ref, f.batch_id, f.fiscal_year, f.objective_code, f.subjective_code, "
         "f.amount_pence FROM fact_ledger_line AS f JOIN etl_batch AS b ON b.batch_id = f.batch_id "
@@ -188,13 +190,14 @@ def changes_since(engine: sa.Engine, pack_id: int) -> Changes:
     until = stamp_now.as_at
     with engine.connect() as conn:
         then = _codes_then(conn, since)
-        batches, moved_lines = _batches(conn, since, until, then)
+        dimensions = _dimensions(conn)
+        batches, moved_lines = _batches(conn, since, until, then, dimensions)
         post_close = [dict(r) for r in conn.execute(sa.text(
             "SELECT a.force_code, a.fiscal_year, a.period, a.basis, a.closed_on, b.source_ref, b.finished_at, "
             "a.amount_pence, a.line_count, b.status FROM post_close_adjustment AS a JOIN etl_batch AS b "
             "ON b.batch_id = a.batch_id WHERE b.finished_at > :since AND b.finished_at <= :until "
             "ORDER BY b.finished_at, a.fiscal_year, a.period"), {"since": since, "until": until}).mappings()]
-        restatements = _restatements(conn, since, then)
+        restatements = _restatements(conn, since, then, dimensions)
         decisions = [dict(r) for r in conn.execute(sa.text(
             "SELECT decision_id, force_code, code_type, local_code, local_name, common_code, valid_from_fy, "
             "valid_to_fy, supersedes_id, decided_by, decided_at, reason, source_file, source_row, lines_moved, "
@@ -211,12 +214,6 @@ def changes_since(engine: sa.Engine, pack_id: int) -> Changes:
     return Changes(pack.stamp, until, batches, post_close, restatements, decisions, versions, closes,
                    _figure_moves(pack.document, now_doc),
                    _reconcile(pack.document, now_doc, moved_lines, restatements))
-
-
-def _value(cell: Any) -> Any:
-    if isinstance(cell, dict) and "$d" in cell:
-        return cell["$d"]
-    return cell
 
 
 def _figure_moves(before: dict, after: dict) -> list[dict[str, Any]]:

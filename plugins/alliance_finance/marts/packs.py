@@ -84,7 +84,12 @@ def canonical(document: dict[str, Any]) -> str:
 
 
 def digest(figures: BoardFigures) -> str:
-    return hashlib.sha256(canonical(figures_document(figures)).encode()).hexdigest()
+    return document_digest(figures_document(figures))
+
+
+def document_digest(document: dict[str, Any]) -> str:
+    """The SHA-256 a pack's figures are checked by."""
+    return hashlib.sha256(canonical(document).encode()).hexdigest()
 
 
 def _pack_text(document: dict[str, Any]) -> str:
@@ -123,7 +128,7 @@ def record(engine: sa.Engine, figures: BoardFigures, stamp: PackStamp, *, by: st
             "SELECT pack_id, created_at, created_by FROM board_pack WHERE as_at = :t AND figures_digest = :d "
             "ORDER BY pack_id LIMIT 1"), {"t": stamp.as_at, "d": stamp.figures_digest}).first()
         if existing is not None:
-            return dataclasses.replace(stamp, pack_id=int(existing[0]), created_at=_moment(existing[1]),
+            return dataclasses.replace(stamp, pack_id=int(existing[0]), created_at=history.as_datetime(existing[1]),
                                        created_by=existing[2])
         created_at, created_by = utcnow(), by or history.who()
         pack_id = conn.execute(sa.text(
@@ -135,10 +140,6 @@ def record(engine: sa.Engine, figures: BoardFigures, stamp: PackStamp, *, by: st
              "ref": stamp.reference_digest, "fin": stamp.finance_digest, "digest": stamp.figures_digest,
              "figures": _pack_text(figures_document(figures))}).scalar_one()
     return dataclasses.replace(stamp, pack_id=int(pack_id), created_at=created_at, created_by=created_by)
-
-
-def _moment(value: Any) -> dt.datetime:
-    return value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -154,8 +155,8 @@ def load(engine: sa.Engine, pack_id: int) -> Pack:
             "finance_digest, figures_digest, figures_json FROM board_pack WHERE pack_id = :id"), {"id": pack_id}).first()
     if row is None:
         raise PackError(f"board pack {pack_id} does not exist in this warehouse")
-    stamp = PackStamp(int(row.pack_id), _moment(row.as_at), json.loads(row.high_water), json.loads(row.data_versions),
-                      row.reference_digest, row.finance_digest, row.figures_digest, _moment(row.created_at),
+    stamp = PackStamp(int(row.pack_id), history.as_datetime(row.as_at), json.loads(row.high_water), json.loads(row.data_versions),
+                      row.reference_digest, row.finance_digest, row.figures_digest, history.as_datetime(row.created_at),
                       row.created_by)
     return Pack(stamp, _unpack_text(row.figures_json))
 
@@ -194,7 +195,7 @@ def reproduce(engine: sa.Engine, pack_id: int) -> tuple[Pack, BoardFigures, Pack
     # the pack is checked on the figures it holds
     added = sorted(set(rebuilt["views"]) - set(pack.document["views"]))
     rebuilt["views"] = {name: rows for name, rows in rebuilt["views"].items() if name in pack.document["views"]}
-    compared = hashlib.sha256(canonical(rebuilt).encode()).hexdigest()
+    compared = document_digest(rebuilt)
     found = [] if compared == pack.stamp.figures_digest else \
         differences(pack.document, rebuilt) or ["the figures' digests differ"]
     if not found:  # the same figures: the pack's own digest (the rebuilt page may show views added since)

@@ -154,7 +154,7 @@ def history_start(conn: sa.Connection) -> dt.datetime | None:
     value = conn.exec_driver_sql(
         "SELECT MAX(first_from) FROM (SELECT MIN(valid_from) AS first_from FROM data_version GROUP BY dataset) AS d"
     ).scalar()
-    return _as_datetime(value)
+    return as_datetime(value)
 
 
 def version_rows(conn: sa.Connection, version_id: int, table: str) -> list[dict[str, Any]]:
@@ -197,7 +197,8 @@ def retire_batch_lines(conn: sa.Connection, batch_id: int, superseded_by: int, n
     return conn.execute(sa.text("DELETE FROM fact_ledger_line WHERE batch_id = :id"), {"id": batch_id}).rowcount
 
 
-def _as_datetime(value: Any) -> dt.datetime | None:
+def as_datetime(value: Any) -> dt.datetime | None:
+    """A stored timestamp as a datetime, whatever the dialect returned (SQLite: ISO text)."""
     if value is None or isinstance(value, dt.datetime):
         return value
     return dt.datetime.fromisoformat(str(value))
@@ -209,5 +210,5 @@ def latest_change(conn: sa.Connection) -> dt.datetime | None:
         "SELECT MAX(finished_at) FROM etl_batch UNION ALL SELECT MAX(valid_from) FROM data_version "
         "UNION ALL SELECT MAX(valid_to) FROM fact_line_code_history "
         "UNION ALL SELECT MAX(recorded_at) FROM period_close_event").scalars()
-    moments = [_as_datetime(v) for v in values if v is not None]
+    moments = [as_datetime(v) for v in values if v is not None]
     return max(moments) if moments else None
