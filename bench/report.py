@@ -43,6 +43,7 @@ def render_report(results: dict, targets: dict) -> str:
     pg = results.get("postgres", {})
     tp = results.get("throughput")
     naive = results.get("naive")
+    lean = results.get("lean")
     hist = (results.get("history") or {}).get("history")
     nightly = (results.get("history") or {}).get("nightly")
     dags = results.get("dags")
@@ -113,6 +114,11 @@ def render_report(results: dict, targets: dict) -> str:
         w(f"| 2 | the same, one force after the other in one process (`run`, the default) | "
           f"{_n(naive['extrapolated_seconds'])} s / {_n(tp['seconds'] if tp else None, 1)} s = **{naive['ratio']}×** "
           f"faster | at least {targets['naive_ratio']:g}× | {_met(ok)} |")
+    if lean and lean.get("ratio"):
+        for label, seconds, ratio in _lean_comparisons(lean, tp):
+            w(f"| 2 | {label} against the lean first approach (one clean CSV, `read_csv`, seven expectations, "
+              f"`to_sql` into a plain table) | {_n(lean['seconds'], 1)} s / {_n(seconds, 1)} s = **{ratio}×** faster | "
+              f"at least {targets['lean_ratio']:g}× | {_met(ratio >= targets['lean_ratio'])} |")
     if hist:
         ok_time = hist["seconds"] < targets["history_seconds"]
         ok_mem = hist["peak_mb"] < targets["history_peak_mb"]
@@ -206,6 +212,9 @@ def render_report(results: dict, targets: dict) -> str:
               f"per suite run whatever the rows) dominates the first approach; the pipeline validates up to 250 "
               f"deliveries in one run of each suite. `to_sql` sends rows through `executemany` where the pipeline "
               f"streams Arrow columns with `COPY`.\n")
+
+    if lean:
+        w(_lean_section(lean, tp, targets))
 
     if tp and naive and tp.get("parallel_runs"):
         w(_gap_section(tp, naive, targets))
@@ -498,6 +507,43 @@ def staging_section(st: dict) -> str:
         "is the better place for what outlives a run and is read by people: the published report and Data Docs "
         "(`orchestration/publication.py`).\n"
     )
+
+
+def _lean_comparisons(lean: dict, tp: dict | None) -> list[tuple[str, float, float]]:
+    """(which run, its seconds, how many times faster than the lean approach) for `run` and `run --parallel`."""
+    rows = []
+    if tp and lean.get("ratio_parallel"):
+        rows.append(("`run --parallel` (forces side by side)", tp["parallel_seconds"], lean["ratio_parallel"]))
+    if tp and lean.get("ratio"):
+        rows.append(("`run` (one force after the other)", tp["seconds"], lean["ratio"]))
+    return rows
+
+
+def _lean_section(lean: dict, tp: dict | None, targets: dict) -> str:
+    """Section 2b: the lean first approach (issue #14)."""
+    out = ["### 2b. The lean first approach: one clean CSV, `read_csv`, seven expectations, `to_sql`\n",
+           f"`bench/lean_approach.py`: the lines the pipeline loaded in section 1, already mapped and in integer "
+           f"pence, as ONE clean CSV ({_n(lean['csv_mb'], 1)} MB, {_n(lean['lines'])} lines, written by section 1's "
+           f"floor); `pandas.read_csv` of the whole file, a Great Expectations suite of {lean['expectations']} "
+           f"expectations on the whole frame (the columns in order, line key and amount not null, force in the "
+           f"configured set, period 1-16, fiscal year in range, (force, line key) unique), then "
+           f"`DataFrame.to_sql` into a plain table (no key, no index) in a database of its own. It reads no "
+           f"source format, maps nothing and accounts for nothing: the leanest code a data engineer would write "
+           f"first, and the stricter comparison beside section 2's. Each run a process of its own (expectations "
+           f"all passed: {lean['success']}):\n",
+           "| run | seconds | import and context | read | validate | to_sql | peak RSS | load average |",
+           "| --- | --- | --- | --- | --- | --- | --- | --- |"]
+    for number, run in enumerate(lean["runs"], start=1):
+        st = run["steps"]
+        out.append(f"| {number} | {run['seconds']} | {st['import_and_context']} | {st['read']} | {st['validate']} | "
+                   f"{st['to_sql']} | {_n(run['peak_mb'])} MB | {run['load_average']} |")
+    out.append("")
+    comparisons = _lean_comparisons(lean, tp)
+    if comparisons:
+        said = "; ".join(f"{label}: {_n(seconds, 1)} s, **{ratio}×** faster" for label, seconds, ratio in comparisons)
+        out.append(f"Against the best lean run ({lean['seconds']} s), the pipeline on the same lines from the "
+                   f"sources: {said} (target at least {targets['lean_ratio']:g}×).\n")
+    return "\n".join(out) + "\n"
 
 
 def _gap_section(tp: dict, naive: dict, targets: dict) -> str:
