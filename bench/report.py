@@ -141,6 +141,13 @@ def render_report(results: dict, targets: dict) -> str:
         w(f"| 6 | slowest DAG file to parse (bytecode cached / compiled from source) | **{worst} s** / {worst_cold} s | "
           f"under {targets['dag_parse_seconds']:g} s | {_met(ok)} |")
     w("")
+    w("### The targets of issue #14\n")
+    w("One row per target of issue #14, from the same results (a row says \"not measured\" where this run "
+      "of the benchmark did not measure it):\n")
+    w("| what | measured | target | |\n| --- | --- | --- | --- |")
+    for row in issue14_rows(results, targets):
+        w(row)
+    w("")
 
     # --- 1. throughput
     if tp:
@@ -507,6 +514,92 @@ def staging_section(st: dict) -> str:
         "is the better place for what outlives a run and is read by people: the published report and Data Docs "
         "(`orchestration/publication.py`).\n"
     )
+
+
+NOT_MEASURED = "not measured"
+
+
+def issue14_rows(results: dict, targets: dict) -> list[str]:
+    """The rows of the issue #14 targets table: (what, measured, target, met), "not measured" where the
+    results hold no figure for it."""
+    tp = results.get("throughput") or {}
+    history = results.get("history") or {}
+    hist = history.get("history") or {}
+    lean = results.get("lean") or {}
+    rows: list[tuple[str, str, str, bool | None]] = []
+
+    views = (history.get("views") or {}).get("sizes") or []
+    if views:
+        first = views[0]["views"]
+        slowest = max(first, key=lambda v: first[v]["ms"])
+        rows.append((f"every finance view under {targets['view_ms']:g} ms on five years at scale 10 (slowest: "
+                     f"`{slowest}`, every row)", f"{first[slowest]['ms']} ms", f"< {targets['view_ms']:g} ms",
+                     first[slowest]["ms"] < targets["view_ms"]))
+        growth = {}
+        for size in views[1:]:
+            for view, entry in size["views"].items():
+                if "year_ms" in entry and "year_ms" in first.get(view, {}):
+                    change = entry["year_ms"] / first[view]["year_ms"] - 1
+                    if abs(change) > abs(growth.get(view, (0, 0))[0]):
+                        growth[view] = (change, size["multiple"])
+        if growth:
+            worst = max(growth, key=lambda v: abs(growth[v][0]))
+            change, multiple = growth[worst]
+            sizes = "/".join(f"{s['multiple']}x" for s in views)
+            rows.append((f"one year's time of each view flat at {sizes} the history (more years, the same forces; "
+                         f"largest change: `{worst}` at {multiple}x)", f"{change * 100:+.0f} %",
+                         f"within ±{targets['view_flat'] * 100:g} %", abs(change) <= targets["view_flat"]))
+    else:
+        rows.append((f"every finance view under {targets['view_ms']:g} ms on five years, and flat at 1x/2x/4x",
+                     NOT_MEASURED, f"< {targets['view_ms']:g} ms, ±{targets['view_flat'] * 100:g} %", None))
+
+    report = history.get("report")
+    rows.append(("the report (HTML, PNG, XLSX) on five years at scale 10",
+                 f"{report['best']:.2f} s" if report else NOT_MEASURED, f"< {targets['report_seconds']:g} s",
+                 report["best"] < targets["report_seconds"] if report else None))
+
+    quiet = tp.get("quiet_seconds")
+    quiet_cold = (tp.get("quiet_no_bytecode") or {}).get("seconds")
+    rows.append(("a night with nothing new (bytecode cached; compiled from source)",
+                 f"{quiet} s; {quiet_cold} s" if quiet is not None else NOT_MEASURED,
+                 f"< {targets['quiet_night_seconds']:g} s",
+                 quiet < targets["quiet_night_seconds"] if quiet is not None else None))
+    small = tp.get("fixed_seconds")
+    small_cold = (tp.get("tiny_no_bytecode") or {}).get("seconds")
+    rows.append((f"a night with one small delivery ({_n(tp.get('tiny_lines'))} lines; bytecode cached; compiled "
+                 f"from source)" if small is not None else "a night with one small delivery",
+                 f"{small} s; {small_cold} s" if small is not None else NOT_MEASURED,
+                 f"< {targets['small_night_seconds']:g} s cached",
+                 small < targets["small_night_seconds"] if small is not None else None))
+
+    floors = tp.get("floors") or []
+    heap_us = min(f["heap_seconds"] / f["rows"] for f in floors) * 1e6 if floors else None
+    for label, seconds in (("`run`", tp.get("seconds")), ("`run --parallel`", tp.get("parallel_seconds"))):
+        if heap_us and seconds and small is not None and tp.get("lines"):
+            marginal = (seconds - small) / (tp["lines"] - tp["tiny_lines"]) * 1e6
+            ratio = marginal / heap_us
+            rows.append((f"one year at scale 20 from empty, marginal cost per line against plain `COPY` into a bare "
+                         f"table, {label}", f"{marginal:.1f} µs / {heap_us:.2f} µs = {ratio:.2f}×",
+                         f"≤ {targets['marginal_ratio_heap']:g}×", ratio <= targets["marginal_ratio_heap"]))
+        else:
+            rows.append((f"one year at scale 20 from empty, marginal cost per line against plain `COPY`, {label}",
+                         NOT_MEASURED, f"≤ {targets['marginal_ratio_heap']:g}×", None))
+
+    for label, key, seconds in (("`run`", "ratio", tp.get("seconds")),
+                                ("`run --parallel`", "ratio_parallel", tp.get("parallel_seconds"))):
+        ratio = lean.get(key)
+        rows.append((f"one year at scale 20 against the lean first approach, {label}",
+                     f"{lean['seconds']} s / {seconds} s = {ratio}× faster" if ratio else NOT_MEASURED,
+                     f"≥ {targets['lean_ratio']:g}×", ratio >= targets["lean_ratio"] if ratio else None))
+
+    parallel = hist.get("parallel") or {}
+    for label, peak in (("`run`", hist.get("peak_tree_mb") or hist.get("peak_mb")),
+                        ("`run --parallel` (sum of its processes)", parallel.get("peak_tree_mb"))):
+        rows.append((f"peak memory of a five-year backfill (FY 2014-2018 at scale 10), {label}",
+                     f"{_n(peak)} MB" if peak else NOT_MEASURED, f"< {targets['history_peak_mb']:g} MB",
+                     peak < targets["history_peak_mb"] if peak else None))
+    return [f"| {what} | {'**' + measured + '**' if measured != NOT_MEASURED else measured} | {target} | "
+            f"{_met(ok) if ok is not None else NOT_MEASURED} |" for what, measured, target, ok in rows]
 
 
 def _lean_comparisons(lean: dict, tp: dict | None) -> list[tuple[str, float, float]]:
