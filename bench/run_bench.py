@@ -11,7 +11,9 @@ sampled sum. Sections:
    fact rows exported as CSV and loaded by ``COPY`` into an empty table of the same shape (the
    physical floor); a run on a tiny delivery (the fixed start-up cost); the marginal cost per line;
 2. first approach: pandas ``read_csv`` + a Great Expectations suite per file + ``to_sql``
-   (``bench/naive_approach.py``) on a tenth of the same lines, extrapolated linearly;
+   (``bench/naive_approach.py``) on a tenth of the same lines, extrapolated linearly; and the lean
+   first approach (section "lean", ``bench/lean_approach.py``): the same lines as one clean CSV,
+   ``read_csv``, seven expectations on the whole frame, ``to_sql`` into a plain table;
 3. history: five fiscal years at scale 10 (~5 M lines) from empty;
 4. nightly: one night's deliveries into an empty warehouse and into the one holding five years;
 5. stages: where the time goes (the pipeline's own per-stage seconds, and optionally a
@@ -45,7 +47,9 @@ ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 #: the plot of section 9 beside docs/performance.md
 VIEWS_PNG = ROOT / "docs" / "performance-views.png"
-SECTIONS = ("throughput", "naive", "history", "nightly", "views", "dags")
+SECTIONS = ("throughput", "naive", "lean", "history", "nightly", "views", "dags")
+#: the clean CSV of section 1's fact rows (written by the throughput section, read by the lean one)
+CLEAN_CSV = "clean-lines.csv"
 
 FULL = {
     "name": "full",
@@ -69,6 +73,10 @@ QUICK = {
 TARGETS = {
     "marginal_ratio": 3.0,        # marginal cost per line at most 3 x COPY's
     "naive_ratio": 5.0,           # at least 5 x faster than pandas + GX + to_sql
+    "lean_ratio": 3.0,            # at least 3 x faster than the lean first approach (issue #14)
+    "marginal_ratio_heap": 5.0,   # marginal cost per line at most 5 x plain COPY's into a bare table (issue #14)
+    "quiet_night_seconds": 2.0,   # a night with nothing new in under 2 s (issue #14)
+    "small_night_seconds": 4.0,   # a night with one small delivery in under 4 s, bytecode cached (issue #14)
     "history_seconds": 300.0,     # five years at scale 10 in under 5 minutes
     "history_peak_mb": 1536.0,    # peak memory under 1.5 GB
     "nightly_spread": 0.20,       # nightly run time independent of history (within 20 %)
@@ -114,10 +122,11 @@ def load_average() -> float:
 class Postgres:
     """Throwaway databases on the server of ``admin_url`` (created, always dropped)."""
 
-    def __init__(self, admin_url: str):
+    def __init__(self, admin_url: str, prefix: str = "af_bench"):
         from sqlalchemy.engine import make_url
 
         self.admin = make_url(admin_url)
+        self.prefix = prefix
 
     def _admin(self):
         import psycopg
@@ -127,7 +136,7 @@ class Postgres:
                                password=u.password, dbname=u.database or "postgres", autocommit=True)
 
     def create(self) -> str:
-        name = f"af_bench_{uuid.uuid4().hex[:10]}"
+        name = f"{self.prefix}_{uuid.uuid4().hex[:10]}"
         with self._admin() as conn:
             conn.execute(f'CREATE DATABASE "{name}"')
         return self.admin.set(database=name).render_as_string(hide_password=False)
@@ -342,7 +351,7 @@ def section_throughput(profile: dict, data: Path, pg: Postgres, env: dict, work:
         try:
             migrate(url, env)  # a warehouse at head, no data: every timed run starts from the same state
             runs.append(pipeline_run(source, url, env, work, f"throughput-{attempt + 1}"))
-            floors.append(copy_floor(url))
+            floors.append(copy_floor(url, save=work / CLEAN_CSV if attempt == 0 else None))
             log(f"floor: COPY {floors[-1]['rows']:,} rows: {floors[-1]['indexed_seconds']:.1f} s into the same shape, "
                 f"{floors[-1]['heap_seconds']:.1f} s into a bare table")
         finally:
@@ -417,14 +426,19 @@ def section_throughput(profile: dict, data: Path, pg: Postgres, env: dict, work:
     return result
 
 
-def copy_floor(url: str) -> dict:
+#: the fact table's columns a clean CSV of its lines holds (all but the generated amount)
+FACT_COLUMNS = ("force_code, fiscal_year, period, posting_date, source_line_ref, document_ref, source_line_number, "
+                "cost_centre, local_account, objective_code, subjective_code, amount_pence, document_type, "
+                "line_text, vendor, reference, batch_id")
+
+
+def copy_floor(url: str, save: Path | None = None) -> dict:
     """The fact rows the run loaded, exported as CSV, then COPYed into an empty table of the same shape
-    (columns, generated amount, key and indexes: LIKE ... INCLUDING ALL) and into a bare one."""
+    (columns, generated amount, key and indexes: LIKE ... INCLUDING ALL) and into a bare one. With
+    ``save``, the CSV is also written there with a header line (the lean first approach reads it)."""
     import io
 
-    columns = ("force_code, fiscal_year, period, posting_date, source_line_ref, document_ref, source_line_number, "
-               "cost_centre, local_account, objective_code, subjective_code, amount_pence, document_type, "
-               "line_text, vendor, reference, batch_id")
+    columns = FACT_COLUMNS
     with psycopg_connect(url) as conn:
         conn.execute("SET search_path = alliance, public")
         buffer = io.BytesIO()
@@ -432,6 +446,10 @@ def copy_floor(url: str) -> dict:
             for chunk in copy:
                 buffer.write(chunk)
         csv_bytes = buffer.getbuffer()
+        if save is not None:
+            with open(save, "wb") as out:
+                out.write(columns.replace(" ", "").encode() + b"\n")
+                out.write(csv_bytes)
         rows = conn.execute("SELECT count(*) FROM fact_ledger_line").fetchone()[0]
         timings = {}
         for shape, ddl in (("indexed", "CREATE TABLE floor_copy (LIKE fact_ledger_line INCLUDING ALL)"),
@@ -517,6 +535,64 @@ def _count_lines(source: Path) -> int:
         wp = db.execute("SELECT count(*) FROM gl_journal_line l JOIN gl_journal j USING (journal_id) "
                         "WHERE j.status = 'P'").fetchone()[0]
     return asc + wp
+
+
+def section_lean(profile: dict, data: Path, pg: Postgres, env: dict, work: Path, results: dict) -> dict:
+    """``bench/lean_approach.py`` on the throughput section's lines as one clean CSV (written by that
+    section's floor; when it did not run now, one pipeline run into a throwaway warehouse gives them),
+    each run in a process of its own into a fresh database."""
+    spec = profile["throughput"]
+    source = generated(data, spec["from_fy"], spec["to_fy"], spec["scale"], env)
+    lines_csv = work / CLEAN_CSV
+    forces = sorted(((results.get("throughput") or {}).get("runs") or [{}])[0].get("stages") or ())
+    if not lines_csv.is_file():
+        url = pg.create()
+        try:
+            migrate(url, env)
+            forces = sorted(pipeline_run(source, url, env, work, "lean-lines")["stages"])
+            with psycopg_connect(url) as conn, open(lines_csv, "wb") as out:
+                conn.execute("SET search_path = alliance, public")
+                with conn.cursor().copy(f"COPY (SELECT {FACT_COLUMNS} FROM fact_ledger_line) TO STDOUT "
+                                        "(FORMAT csv, HEADER)") as copy:
+                    for chunk in copy:
+                        out.write(chunk)
+        finally:
+            pg.drop(url)
+    runs = []
+    for attempt in range(profile["repeat"]):
+        url = pg.create()
+        log_path = work / f"lean-{attempt + 1}.log"
+        try:
+            measured = run_measured([PYTHON, str(ROOT / "bench" / "lean_approach.py"), "--csv", str(lines_csv),
+                                     "--warehouse", url, "--forces", ",".join(forces or ("ASC", "WP"))],
+                                    env, log_path)
+        finally:
+            pg.drop(url)
+        if measured["exit"] != 0:
+            raise RuntimeError(f"lean approach failed: see {log_path}")
+        output = json.loads([line for line in log_path.read_text().splitlines() if line.startswith("{")][-1])
+        if output["loaded"] != output["lines"]:
+            raise RuntimeError(f"lean approach loaded {output['loaded']:,} of {output['lines']:,} lines ({log_path})")
+        runs.append(dict(measured, steps={k: round(v, 2) for k, v in output["seconds"].items()},
+                         lines=output["lines"], success=output["success"], failed=output["failed"],
+                         expectations=output["expectations"]))
+        log(f"lean approach {attempt + 1}: {output['lines']:,} lines in {measured['seconds']:.1f} s "
+            f"(steps {runs[-1]['steps']}), expectations passed: {output['success']}, peak {measured['peak_mb']:.0f} MB")
+    fastest = best(runs)
+    out = {"runs": runs, "seconds": fastest["seconds"], "lines": fastest["lines"], "steps": fastest["steps"],
+           "expectations": fastest["expectations"], "success": all(r["success"] for r in runs),
+           "peak_mb": fastest["peak_mb"], "csv_mb": round(lines_csv.stat().st_size / 1e6, 1)}
+    out.update(lean_ratios(out, results.get("throughput")))
+    return out
+
+
+def lean_ratios(lean: dict, throughput: dict | None) -> dict:
+    """How many times faster than the lean approach the pipeline is, one force after the other and side by side."""
+    if not throughput:
+        return {"ratio": None, "ratio_parallel": None}
+    return {"ratio": round(lean["seconds"] / throughput["seconds"], 2),
+            "ratio_parallel": (round(lean["seconds"] / throughput["parallel_seconds"], 2)
+                               if throughput.get("parallel_seconds") else None)}
 
 
 # --- 3 and 4. five years from empty; then nightly runs --------------------------------------------------------
@@ -685,6 +761,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--pg-admin-url", default=os.environ.get("ALLIANCE_TEST_PG_URL",
                                                                  "postgresql://postgres@127.0.0.1:5432/postgres"),
                         help="a PostgreSQL role that may create databases (throwaway ones, dropped after)")
+    parser.add_argument("--db-prefix", default=os.environ.get("ALLIANCE_BENCH_DB_PREFIX", "af_bench"),
+                        help="name prefix of the throwaway databases (default af_bench)")
     parser.add_argument("--repeat", type=int, help="repetitions of each timed run (best is kept)")
     parser.add_argument("--profile", action="store_true", help="also profile the throughput run with pyinstrument")
     parser.add_argument("--report", type=Path, help="where to write the report (default docs/performance.md; "
@@ -713,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
     subprocess.run([PYTHON, "-c", "import great_expectations, pandas, alliance_finance.runner.pipeline, alliance_finance.validation, "
                     "alliance_finance.sources.sap_files, alliance_finance.sources.erp_sql, alliance_finance.warehouse.load"],
                    env=env, check=True, capture_output=True)
-    pg = Postgres(args.pg_admin_url)
+    pg = Postgres(args.pg_admin_url, args.db_prefix)
     started = time.perf_counter()
     results["profile"] = profile["name"]
     results["machine"] = machine()
@@ -732,6 +810,10 @@ def main(argv: list[str] | None = None) -> int:
             naive["ratio"] = round(naive["extrapolated_seconds"] / throughput["seconds"], 2)
             if throughput.get("parallel_seconds"):
                 naive["ratio_parallel"] = round(naive["extrapolated_seconds"] / throughput["parallel_seconds"], 2)
+        if "lean" in sections:
+            results["lean"] = section_lean(profile, args.data, pg, env, work, results)
+        elif results.get("lean"):
+            results["lean"].update(lean_ratios(results["lean"], results.get("throughput")))
         if sections & {"history", "nightly", "views"}:
             history = section_history_and_nightly(profile, args.data, pg, env, work, sections)
             for kept in ("nightly", "nights", "report", "views"):  # sections not rerun keep their last figures
