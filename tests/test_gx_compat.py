@@ -5,13 +5,18 @@
 (b) patched and unpatched runs of each suite over the same batch give the same results: success,
     each expectation's unexpected count and every failing row (and the same verdicts per batch);
 (c) GX's own objects are back after the block, also when it raises, and nested blocks share one
-    application.
+    application;
+(d) GX imported through gx_compat leaves scipy.stats and altair unexecuted (checked in a fresh
+    interpreter, as a run starts), and an expectation that needs them still works.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
 import datetime as dt
+import subprocess
+import sys
 import types
 
 import great_expectations
@@ -245,3 +250,47 @@ def test_the_patches_take_effect_in_a_run(validators):
 
 def _installed_gx() -> str:
     return great_expectations.__version__
+
+
+# --- (d) GX's unused heavy imports deferred ---------------------------------------------------------------
+
+#: in a fresh interpreter: GX imported as a Validator imports it, then a validation that reads
+#: scipy.stats (KL divergence) and altair (its chart); prints what was executed when
+_DEFERRED = """
+import json, sys, types
+import pandas as pd
+from alliance_finance.validation import Validator, gx_compat
+loaded = lambda: {name: type(sys.modules.get(name)) is types.ModuleType for name in gx_compat.DEFERRED_IMPORTS}
+with Validator() as validator:
+    gx = validator.project._gx
+    after_start = loaded()
+    context = gx.get_context(mode="ephemeral")
+    batch = (context.data_sources.add_pandas("d").add_dataframe_asset("a").add_batch_definition_whole_dataframe("b")
+             .get_batch(batch_parameters={"dataframe": pd.DataFrame({"x": [1, 2, 2, 3, 3, 3]})}))
+    expectation = gx.expectations.ExpectColumnKLDivergenceToBeLessThan(
+        column="x", partition_object={"values": [1, 2, 3], "weights": [1 / 6, 2 / 6, 3 / 6]}, threshold=0.01)
+    result = batch.validate(expectation, result_format="COMPLETE")
+    from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl
+    chart = kl.alt.Chart(pd.DataFrame({"x": [1]})).mark_bar()
+print(json.dumps({"after_start": after_start, "success": result.success,
+                  "observed": result.result["observed_value"], "after_use": loaded(),
+                  "chart": type(chart).__name__}))
+"""
+
+
+def test_scipy_stats_and_altair_are_deferred_until_an_expectation_uses_them():
+    done = subprocess.run([sys.executable, "-c", _DEFERRED], capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr
+    seen = json.loads(done.stdout.strip().splitlines()[-1])
+    assert seen["after_start"] == {"scipy.stats": False, "altair": False}  # GX started without executing them
+    assert seen["success"] is True and seen["observed"] == pytest.approx(0.0, abs=1e-12)  # scipy.stats.entropy ran
+    assert seen["after_use"] == {"scipy.stats": True, "altair": True}
+    assert seen["chart"] == "Chart"
+
+
+def test_deferring_leaves_a_module_already_imported_alone():
+    import scipy.stats
+
+    assert gx_compat.defer_unused_imports(("scipy.stats",)) == []
+    assert sys.modules["scipy.stats"] is scipy.stats
+    assert gx_compat.defer_unused_imports(("alliance_finance_no_such_module",)) == []

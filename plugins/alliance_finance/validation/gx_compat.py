@@ -24,12 +24,21 @@ and that the originals come back.
 The patches are process-wide while applied (GX offers no per-run hook): another thread running GX
 at the same moment would see them too; it would get the same results, only faster. Entering and
 leaving is two ``setattr`` and a signature check, nothing per row.
+
+Apart from the patches, :func:`defer_unused_imports` makes two of GX's imports lazy (the standard
+library's ``importlib.util.LazyLoader``): ``scipy.stats`` and ``altair``, which GX imports at start-up
+only for the distribution expectations (KL divergence, KS tests) and their charts, none of which this
+project's suites use. They are about a third of GX's import time (docs/validation.md); a module made
+lazy loads in full, as if imported normally, the first time anything reads an attribute of it, so an
+expectation that does use them still works. Nothing in GX is changed.
 """
 
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import inspect
+import sys
 import threading
 import types
 from typing import Iterator
@@ -48,6 +57,65 @@ _DOMAIN_RECORDS_PARAMETERS = ["self", "domain_kwargs"]
 
 class GxCompatibilityError(AllianceFinanceError):
     """A patch of Great Expectations internals no longer applies to the installed GX."""
+
+
+#: modules Great Expectations imports at start-up that none of this project's expectations uses
+DEFERRED_IMPORTS = ("scipy.stats", "altair")
+
+
+def defer_unused_imports(names: tuple[str, ...] = DEFERRED_IMPORTS) -> list[str]:
+    """Put a lazy module (``importlib.util.LazyLoader``) in ``sys.modules`` for each of ``names`` not
+    imported yet, so that importing Great Expectations after this does not execute them; each loads
+    in full the first time one of its attributes is read. Returns the names made lazy now (none when
+    already imported, or not installed: then GX imports them, or fails, exactly as it would). Call it
+    before Great Expectations is imported; calling it again does nothing."""
+    deferred = []
+    for name in names:
+        if name in sys.modules:
+            continue
+        try:
+            spec = importlib.util.find_spec(name)  # imports the parent package (scipy: cheap), not the module
+        except ImportError:
+            continue
+        if spec is None or spec.loader is None:
+            continue
+        spec.loader = importlib.util.LazyLoader(spec.loader)
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+        # ``import altair`` finds the module in sys.modules and reads its __spec__ (is it still
+        # initialising?): reading that must not load it
+        module.__class__ = _spec_readable(type(module))
+        parent, _, child = name.rpartition(".")
+        if parent:  # as the import system does: the submodule is an attribute of its package
+            setattr(sys.modules[parent], child, module)
+        deferred.append(name)
+    return deferred
+
+
+def import_great_expectations() -> types.ModuleType:
+    """``great_expectations``, imported with :func:`defer_unused_imports` first (every import of GX in
+    this project goes through here; importing it takes seconds, so callers defer it)."""
+    defer_unused_imports()
+    import great_expectations
+
+    return great_expectations
+
+
+def _spec_readable(lazy: type) -> type:
+    """``lazy`` (LazyLoader's module class), answering ``__spec__`` and ``__name__`` without loading."""
+    if getattr(lazy, "_alliance_spec_readable", False):
+        return lazy
+
+    class SpecReadable(lazy):  # type: ignore[misc,valid-type]
+        _alliance_spec_readable = True
+
+        def __getattribute__(self, attr):
+            if attr in ("__spec__", "__name__"):
+                return types.ModuleType.__getattribute__(self, attr)
+            return super().__getattribute__(attr)
+
+    return SpecReadable
 
 
 def _gx_version() -> str:

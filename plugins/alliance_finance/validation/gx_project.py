@@ -54,8 +54,9 @@ class GxProject:
             # them sets the level explicitly
             gx_log.setLevel(logging.WARNING)
         # Great Expectations is imported here, not at the top, on purpose: importing it takes
-        # seconds, and only a Validator that validates needs it
-        import great_expectations as gx
+        # seconds, and only a Validator that validates needs it (its unused scipy.stats and altair
+        # are deferred: gx_compat.defer_unused_imports)
+        gx = gx_compat.import_great_expectations()
 
         source = expectations_dir / "gx"
         if not (source / "great_expectations.yml").is_file():
