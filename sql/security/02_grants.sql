@@ -47,7 +47,7 @@ GRANT INSERT, DELETE ON alliance.budget_summary TO alliance_loader;
 GRANT INSERT, DELETE ON alliance.post_close_adjustment TO alliance_loader;
 -- the summaries the views read, kept with the lines in the same transaction (warehouse/summaries.py)
 GRANT INSERT, UPDATE, DELETE ON alliance.force_year_summary, alliance.ledger_summary, alliance.nre_summary,
-    alliance.cost_centre_summary, alliance.partner_flow_summary TO alliance_loader;
+    alliance.cost_centre_summary, alliance.partner_flow_summary, alliance.unmapped_summary TO alliance_loader;
 GRANT INSERT ON alliance.quarantine_line TO alliance_loader;
 GRANT INSERT ON alliance.source_document_loaded TO alliance_loader;
 -- validated batches handed from a DAG's validate task to its load task (warehouse/staging.py)

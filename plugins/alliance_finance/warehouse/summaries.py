@@ -36,6 +36,8 @@ SUMMARIES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "cost_centre_summary": (("force_code", "fiscal_year", "period", "cost_centre"), ("amount_pence", "line_count")),
     "partner_flow_summary": (("force_code", "fiscal_year", "period", "cost_centre", "local_account", "subjective_code"),
                              ("amount_pence", "line_count")),
+    "unmapped_summary": (("force_code", "code_type", "local_code", "fiscal_year", "posting_date"),
+                         ("amount_pence", "line_count")),
 }
 
 _ALL_LINES = "1 = 1"
@@ -49,12 +51,15 @@ _FROM_GRAIN = {"source": "batch_grain", "gross": "f.gross_pence", "count": "SUM(
 _GRAIN = ("force_code", "fiscal_year", "period", "cost_centre", "local_account", "objective_code", "subjective_code")
 _GRAIN_TABLE = """CREATE TEMPORARY TABLE IF NOT EXISTS batch_grain (
     force_code text NOT NULL, fiscal_year smallint NOT NULL, period smallint NOT NULL, cost_centre text,
-    local_account text NOT NULL, objective_code text NOT NULL, subjective_code text NOT NULL,
+    local_account text NOT NULL, objective_code text NOT NULL, subjective_code text NOT NULL, posting_date date,
     amount_pence bigint NOT NULL, gross_pence bigint NOT NULL, line_count bigint NOT NULL
 ){on_commit}"""
-_GROUP_BATCH = (f"INSERT INTO batch_grain ({', '.join(_GRAIN)}, amount_pence, gross_pence, line_count) "
-                f"SELECT {', '.join(_GRAIN)}, SUM(amount_pence), SUM(abs(amount_pence)), COUNT(*) "
-                f"FROM fact_ledger_line WHERE batch_id = :batch_id GROUP BY {', '.join(_GRAIN)}")
+#: a line in suspense keeps its posting date in the grain (unmapped_summary needs it: a code's first and
+#: last posting date); every other line's is NULL, so the grain has no more rows for them
+_SUSPENSE_DATE = "CASE WHEN subjective_code = 'UNMAPPED' OR objective_code = 'UNMAPPED' THEN posting_date END"
+_GROUP_BATCH = (f"INSERT INTO batch_grain ({', '.join(_GRAIN)}, posting_date, amount_pence, gross_pence, line_count) "
+                f"SELECT {', '.join(_GRAIN)}, {_SUSPENSE_DATE}, SUM(amount_pence), SUM(abs(amount_pence)), COUNT(*) "
+                f"FROM fact_ledger_line WHERE batch_id = :batch_id GROUP BY {', '.join(_GRAIN)}, {_SUSPENSE_DATE}")
 
 
 def _select(table: str, dialect: str, sign: int, lines: str, source: dict | None = None) -> str:

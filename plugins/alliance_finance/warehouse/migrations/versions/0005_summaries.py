@@ -18,9 +18,15 @@ branch_labels = None
 depends_on = None
 
 
+#: the tables this revision creates (a later revision's summary is filled by that revision)
+TABLES = ("force_year_summary", "ledger_summary", "nre_summary", "cost_centre_summary", "partner_flow_summary")
+
+
 def upgrade() -> None:
-    execute_sql_file(op.get_bind(), "migrations/0005_summaries.sql")
-    summaries.rebuild(op.get_bind())
+    conn = op.get_bind()
+    execute_sql_file(conn, "migrations/0005_summaries.sql")
+    for table in TABLES:
+        conn.exec_driver_sql(f"INSERT INTO {table} {summaries.summary_select(table, conn.dialect.name)}")
 
 
 def downgrade() -> None:
