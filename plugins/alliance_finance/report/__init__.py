@@ -23,6 +23,7 @@ import dataclasses
 import datetime as dt
 import logging
 import sys
+import threading
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -121,6 +122,33 @@ def build_report(url_or_engine: str | sa.Engine, out: Path,
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    drawing = _import_ahead()
+    try:
+        return _build(url_or_engine, out, forces, as_of=as_of, pack=pack, record_pack=record_pack)
+    finally:
+        drawing.join()
+
+
+def _import_ahead() -> threading.Thread:
+    """Import matplotlib's Figure and Agg canvas and XlsxWriter in a thread of their own while the
+    warehouse is read: the read mostly waits on the database (the driver lets go of the GIL), and these
+    imports are a second of a report's CPU. Nothing is drawn or written in the thread; an import that
+    fails here fails again, and is reported, where the module is used."""
+    def load() -> None:
+        try:
+            import matplotlib.backends.backend_agg  # noqa: F401
+            import matplotlib.figure  # noqa: F401
+            import xlsxwriter  # noqa: F401
+        except Exception:  # noqa: S110 - raised again where the module is used
+            pass
+
+    thread = threading.Thread(target=load, name="report-imports", daemon=True)
+    thread.start()
+    return thread
+
+
+def _build(url_or_engine: str | sa.Engine, out: Path, forces: Sequence[ForceConfig] | None, *,
+           as_of: dt.datetime | None, pack: int | None, record_pack: bool) -> ReportFiles:
     own_engine = not isinstance(url_or_engine, sa.Engine)
     figures = None
     found: list[str] = []
