@@ -490,6 +490,46 @@ def test_build_data_docs_renders_what_is_new_once(tmp_path):
     assert "ASC_GL_20160405_001.csv" in (docs / "index.html").read_text(encoding="utf-8")
 
 
+def test_suite_pages_are_rendered_again_only_when_a_suite_or_its_page_changed(tmp_path):
+    """A run's Data Docs build renders the suites' pages only when what they show changed (the suite
+    as applied, or GX) or a page is missing; else they stay as they are, and so does what they say."""
+    import shutil
+
+    from alliance_finance.core.paths import EXPECTATIONS_DIR
+    from alliance_finance.validation import build_data_docs
+
+    docs = tmp_path / "data_docs"
+    with Validator(docs) as first:
+        first.validate([happy_asc("ASC_GL_20160404_001.csv")])
+    pages = {suite: docs / "expectations" / f"{suite}.html" for suite in SUITES}
+    rendered = {suite: page.stat().st_mtime_ns for suite, page in pages.items()}
+    with Validator(docs, build_docs=False) as second:
+        second.validate([happy_asc("ASC_GL_20160405_001.csv")])
+    build_data_docs(docs)
+    assert {suite: page.stat().st_mtime_ns for suite, page in pages.items()} == rendered
+    assert "ASC_GL_20160405_001.csv" in (docs / "index.html").read_text(encoding="utf-8")  # the index is
+
+    # one suite changed (an operator's text): its page only is rendered again, and shows the change
+    changed = tmp_path / "expectations"
+    shutil.copytree(EXPECTATIONS_DIR, changed, ignore=shutil.ignore_patterns("uncommitted"))
+    suite_file = changed / "gx" / "expectations" / f"{CONTROLS}.json"
+    document = json.loads(suite_file.read_text(encoding="utf-8"))
+    document["expectations"][0]["kwargs"]["column_list"].append("a_column_renamed_for_the_test")
+    suite_file.write_text(json.dumps(document, indent=2), encoding="utf-8")
+    build_data_docs(docs, expectations_dir=changed)
+    assert "a_column_renamed_for_the_test" in pages[CONTROLS].read_text(encoding="utf-8")
+    assert {s: p.stat().st_mtime_ns for s, p in pages.items() if s != CONTROLS} == {
+        s: m for s, m in rendered.items() if s != CONTROLS}
+
+    # a page removed is rendered again; the same suites again render nothing
+    pages[CONFORMED].unlink()
+    build_data_docs(docs)
+    assert pages[CONFORMED].is_file() and "a_column_renamed_for_the_test" not in pages[CONTROLS].read_text(encoding="utf-8")
+    again = {suite: page.stat().st_mtime_ns for suite, page in pages.items()}
+    build_data_docs(docs)
+    assert {suite: page.stat().st_mtime_ns for suite, page in pages.items()} == again
+
+
 # --- the suites themselves ------------------------------------------------------------------------------
 
 

@@ -2,8 +2,9 @@
 
 Under ``data_docs_dir``: ``results/batches/<time>-<batches>.json`` (every batch's verdict of one
 call), ``results/gx/`` (GX's stored results) and the site (``index.html``, ``validations/``...).
-Building the site renders only what is asked (a call's results, the suites' pages once per context)
-and the index, so its cost follows what is new, not the years of history.
+Building the site renders only what is asked (a call's results, the suites' pages when a suite or
+GX changed since they were rendered) and the index, so its cost follows what is new, not the years
+of history.
 
 GX's pages load their scripts, styles and fonts from public CDNs, so offline (a police network) the
 index shows no results. After each build the copies vendored in ``data_docs_assets/`` (pinned, from
@@ -14,6 +15,7 @@ go to ``<site>/static/vendor/`` and the pages rendered by that build link to the
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -38,9 +40,49 @@ def write_verdicts(data_docs_dir: Path, results: list[BatchValidation], run_labe
     return path
 
 
-def build_pages(context, data_docs_dir: Path, result_keys: Iterable, suites: Iterable[str]) -> Path:
+#: per suite, the digest of the suite (as applied) its page was last rendered from (:func:`suite_digests`)
+_SUITE_DIGESTS = Path("expectations") / ".alliance-suite-digests.json"
+
+
+def suite_digests(suites_dir: Path, names: Iterable[str], renderer: str) -> dict[str, str]:
+    """Per suite, a digest of what its Data Docs page is rendered from: the suite's JSON as the run
+    applies it (``suites_dir/<name>.json``) and ``renderer`` (GX's version)."""
+    digests = {}
+    for name in names:
+        digest = hashlib.sha256(renderer.encode())
+        digest.update((Path(suites_dir) / f"{name}.json").read_bytes())
+        digests[name] = digest.hexdigest()
+    return digests
+
+
+def stale_suite_pages(data_docs_dir: Path, digests: dict[str, str]) -> list[str]:
+    """The suites whose page is missing or was rendered from another suite or GX version."""
+    site = Path(data_docs_dir).resolve()
+    try:
+        rendered = json.loads((site / _SUITE_DIGESTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        rendered = {}
+    return [name for name, digest in digests.items()
+            if rendered.get(name) != digest or not (site / "expectations" / f"{name}.html").is_file()]
+
+
+def _record_suite_pages(site: Path, digests: dict[str, str]) -> None:
+    path = site / _SUITE_DIGESTS
+    try:
+        recorded = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        recorded = {}
+    recorded.update(digests)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(recorded, indent=1, sort_keys=True), encoding="utf-8")
+    tmp.replace(path)
+
+
+def build_pages(context, data_docs_dir: Path, result_keys: Iterable, suites: Iterable[str],
+                suite_digests: dict[str, str] | None = None) -> Path:
     """Render ``result_keys``' pages, ``suites``' pages and the index (always: it lists every stored
-    result, the latest 500 of them); returns ``index.html``."""
+    result, the latest 500 of them); returns ``index.html``. ``suite_digests`` (of the suites
+    rendered) are recorded once the pages are written, for :func:`stale_suite_pages`."""
     # deferred on purpose: Great Expectations takes seconds to import (the caller has already)
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
@@ -54,6 +96,8 @@ def build_pages(context, data_docs_dir: Path, result_keys: Iterable, suites: Ite
     rendered = [_page(site / "validations", key) for key in result_keys]
     rendered += [site / "expectations" / f"{name}.html" for name in suites]
     localise_site(site, rendered + [site / "index.html"])
+    if suites and suite_digests:
+        _record_suite_pages(site, {name: suite_digests[name] for name in suites})
     return site / "index.html"
 
 

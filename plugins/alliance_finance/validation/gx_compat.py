@@ -118,7 +118,7 @@ def _spec_readable(lazy: type) -> type:
     return SpecReadable
 
 
-def _gx_version() -> str:
+def gx_version() -> str:
     # Great Expectations is imported here, not at the top of the module, on purpose: importing it
     # takes seconds, and importing alliance_finance.validation (the DAG files do) must stay cheap
     import great_expectations
@@ -151,7 +151,7 @@ def check_targets(module: types.ModuleType | None = None, *, version: str | None
     """
     module = module if module is not None else _engine_module()
     name = getattr(module, "__name__", _ENGINE_MODULE)
-    version = version if version is not None else _gx_version()
+    version = version if version is not None else gx_version()
     threshold = getattr(module, _THRESHOLD, None)
     if threshold is None:
         raise _refuse(version, f"{name}.{_THRESHOLD}", "does not exist")

@@ -78,7 +78,8 @@ class GxProject:
                        for name, checkpoint in self.checkpoints.items()}
         self.batch_definitions = {name: checkpoint.validation_definitions[0].batch_definition
                                   for name, checkpoint in self.checkpoints.items()}
-        self.suite_pages_built = False
+        #: what each suite's Data Docs page is rendered from (the suite as applied, GX's version)
+        self.suite_digests = data_docs.suite_digests(root / "expectations", SUITES, f"great_expectations {gx_compat.gx_version()}")
         self._source_columns: dict[str, tuple[str, ...]] = {}
 
     def close(self) -> None:
@@ -152,13 +153,12 @@ class GxProject:
         for key in keys:
             store.remove_key(key)
 
-    def build_data_docs(self, result_keys: list, *, suites: bool = False) -> Path:
-        """Render ``result_keys``' pages, the suites' pages (the first time, or when asked) and the index."""
+    def build_data_docs(self, result_keys: list) -> Path:
+        """Render ``result_keys``' pages, the index, and the pages of the suites that changed (or GX)
+        since their page was rendered, or whose page is missing: a suite's page is the same until then."""
         assert self.data_docs_dir is not None
-        index = data_docs.build_pages(self.context, self.data_docs_dir, result_keys,
-                                      SUITES if suites or not self.suite_pages_built else ())
-        self.suite_pages_built = True  # the suites do not change while this context lives
-        return index
+        stale = data_docs.stale_suite_pages(self.data_docs_dir, self.suite_digests)
+        return data_docs.build_pages(self.context, self.data_docs_dir, result_keys, stale, self.suite_digests)
 
     def unrendered_results(self) -> list:
         assert self.data_docs_dir is not None

@@ -151,11 +151,12 @@ class Validator:
 
     def build_data_docs(self) -> Path | None:
         """Bring the Data Docs site up to date with every stored result: render the pages not yet
-        rendered (by any Validator, in any run), the suites and the index; returns ``index.html``.
+        rendered (by any Validator, in any run), the index, and the suites' pages when a suite changed;
+        returns ``index.html``.
         Cost follows what is new, not the years of history."""
         if self.data_docs_dir is None:
             return None
-        return self.project.build_data_docs(self.project.unrendered_results(), suites=True)
+        return self.project.build_data_docs(self.project.unrendered_results())
 
     def _validate_chunk(self, batches: list[Batch], chunk: list[int], run_name: str, started: dt.datetime,
                         failures_by_index: dict[int, list[CheckFailure]], published: list) -> None:
