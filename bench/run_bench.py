@@ -14,7 +14,8 @@ sampled sum. Sections:
    (``bench/naive_approach.py``) on a tenth of the same lines, extrapolated linearly; and the lean
    first approach (section "lean", ``bench/lean_approach.py``): the same lines as one clean CSV,
    ``read_csv``, seven expectations on the whole frame, ``to_sql`` into a plain table;
-3. history: five fiscal years at scale 10 (~5 M lines) from empty;
+3. history: five fiscal years at scale 10 (~5 M lines) from empty, with ``run`` and (unless
+   ``--no-history-parallel``) with ``run --parallel``, for its peak memory;
 4. nightly: one night's deliveries into an empty warehouse and into the one holding five years;
 5. stages: where the time goes (the pipeline's own per-stage seconds, and optionally a
    pyinstrument profile of the throughput run with ``--profile``);
@@ -58,6 +59,7 @@ FULL = {
     "nights": 3,
     "repeat": 3,
     "naive_share": 1,  # every file: measured, not extrapolated
+    "history_parallel": True,  # five years again with run --parallel, for its peak memory (about 3 minutes)
     "report": ROOT / "docs" / "performance.md",
 }
 QUICK = {
@@ -67,6 +69,7 @@ QUICK = {
     "nights": 2,
     "repeat": 1,
     "naive_share": 10,
+    "history_parallel": True,
     "report": ROOT / "bench" / "quick-report.md",
 }
 
@@ -271,17 +274,19 @@ def run_measured(command: list[str], env: dict, log_path: Path) -> dict:
         busy_before = machine_busy_seconds()
         started = time.perf_counter()
         process = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT)
-        peak_tree = 0
+        peak_tree = peak_pss = 0
         stop = threading.Event()
 
         def sample():
-            nonlocal peak_tree
+            nonlocal peak_tree, peak_pss
             try:
                 parent = psutil.Process(process.pid)
                 while not stop.is_set():
                     try:
-                        rss = parent.memory_info().rss + sum(c.memory_info().rss for c in parent.children(True))
-                        peak_tree = max(peak_tree, rss)
+                        tree = [parent, *parent.children(True)]
+                        peak_tree = max(peak_tree, sum(p.memory_info().rss for p in tree))
+                        if len(tree) > 1:  # pages a fork shares are in every process's RSS; PSS counts them once
+                            peak_pss = max(peak_pss, sum(p.memory_full_info().pss for p in tree))
                     except psutil.Error:
                         pass
                     stop.wait(0.1)
@@ -298,6 +303,7 @@ def run_measured(command: list[str], env: dict, log_path: Path) -> dict:
         process.returncode = os.waitstatus_to_exitcode(status)
     return {"seconds": round(seconds, 2), "exit": process.returncode, "peak_mb": round(usage.ru_maxrss / 1024, 1),
             "peak_tree_mb": round(peak_tree / 1024 / 1024, 1), "load_average": load_average(),
+            "peak_pss_mb": round(peak_pss / 1024 / 1024, 1) if peak_pss else None,
             "user_seconds": round(usage.ru_utime, 2), "system_seconds": round(usage.ru_stime, 2),
             "machine_cpu_seconds": round(machine_cpu, 1), "cores": os.cpu_count()}
 
@@ -633,6 +639,18 @@ def section_history_and_nightly(profile: dict, data: Path, pg: Postgres, env: di
         history = pipeline_run(sources, url, history_env, work, "history")
         out["history"] = dict(history, lines_per_second=round(history["lines"] / history["seconds"]),
                               held_back_nights=len(night_days))
+        if profile.get("history_parallel"):
+            # the same five years from empty with the forces side by side (run --parallel): its peak
+            # memory is the sum of its processes' (issue #14)
+            parallel_url = pg.create()
+            try:
+                parallel = pipeline_run(sources, parallel_url, dict(env, ALLIANCE_VAR_DIR=str(work / "history-parallel-var")),
+                                        work, "history-parallel", extra=("--parallel",))
+            finally:
+                pg.drop(parallel_url)
+            out["history"]["parallel"] = {k: parallel[k] for k in (
+                "seconds", "lines", "peak_mb", "peak_tree_mb", "peak_pss_mb", "load_average", "user_seconds",
+                "system_seconds")}
         if "nightly" in sections:
             into_history, into_empty = [], []
             for number, day in enumerate(night_days):
@@ -763,6 +781,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="a PostgreSQL role that may create databases (throwaway ones, dropped after)")
     parser.add_argument("--db-prefix", default=os.environ.get("ALLIANCE_BENCH_DB_PREFIX", "af_bench"),
                         help="name prefix of the throwaway databases (default af_bench)")
+    parser.add_argument("--no-history-parallel", action="store_true",
+                        help="skip the five-year run with --parallel (its peak memory; about 3 minutes)")
     parser.add_argument("--repeat", type=int, help="repetitions of each timed run (best is kept)")
     parser.add_argument("--profile", action="store_true", help="also profile the throughput run with pyinstrument")
     parser.add_argument("--report", type=Path, help="where to write the report (default docs/performance.md; "
@@ -771,6 +791,8 @@ def main(argv: list[str] | None = None) -> int:
     profile = dict(QUICK if args.quick else FULL)
     if args.repeat:
         profile["repeat"] = args.repeat
+    if args.no_history_parallel:
+        profile["history_parallel"] = False
     sections = {s.strip() for s in args.sections.split(",") if s.strip()}
     unknown = sections - set(SECTIONS)
     if unknown:
