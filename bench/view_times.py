@@ -231,12 +231,14 @@ def section(history: dict, png_name: str) -> str:
         return ""
     out = ["## 9. Finance views and the report against the size of the history\n",
            "The finance views read summary tables kept with the ledger in each batch's transaction "
-           "(`warehouse/summaries.py`, revision 0005), never `fact_ledger_line`: a view's time depends on "
+           "(`warehouse/summaries.py`, revisions 0005 and 0011), never `fact_ledger_line`: a view's time depends on "
            "the chart and the number of years, not on the number of lines. Measured on the five-year "
            "warehouse of section 3 (after its nights), then with its history copied into later fiscal years "
            "to 2 and 4 times its length (`bench/view_times.py`: more years, the same forces and chart; "
            "summaries rebuilt, statistics refreshed). Each view: `SELECT *`, every row fetched by psycopg, "
-           f"best of {views['repeat'] if views else 5}; views with years also for the latest year alone.\n"]
+           f"best of {views['repeat'] if views else 5}; views with years also for the latest year alone. Beside "
+           "each, the server's own time (`EXPLAIN (ANALYZE, TIMING OFF)`: planning and execution, no row "
+           "sent): what the client's time has beyond it is the fetching of the rows.\n"]
     if report:
         runs = ", ".join(f"{r['seconds']:.2f} s" for r in report["runs"])
         out.append(f"`alliance-finance report` on the five-year warehouse (HTML page, three PNG charts, the XLSX "
@@ -250,9 +252,11 @@ def section(history: dict, png_name: str) -> str:
             cells = []
             for s in sizes:
                 e = s["views"][view]
-                cell = f"{e['ms']} ms ({e['rows']:,} rows)"
+                server = f", server {e['server_ms']} ms" if "server_ms" in e else ""
+                cell = f"{e['ms']} ms ({e['rows']:,} rows{server})"
                 if "year_ms" in e:
-                    cell += f"; one year {e['year_ms']} ms ({e['year_rows']:,})"
+                    server = f", server {e['year_server_ms']} ms" if "year_server_ms" in e else ""
+                    cell += f"; one year {e['year_ms']} ms ({e['year_rows']:,}{server})"
                 cells.append(cell)
             out.append(f"| `{view}` | {' | '.join(cells)} |")
         out.append("")

@@ -25,11 +25,18 @@
 -- A year without a valid key or without every force's baseline has NULL fair_share and difference
 -- rather than a guess. For a complete year the figures are v_savings_tracker's whole-year ones.
 CREATE VIEW v_savings_share AS
-WITH alliance_year AS (
+WITH tracker AS (
+    -- v_savings_tracker's alliance-scope rows, read once for the alliance's rows and the forces' (two
+    -- readings of the view planned and ran it twice)
+    SELECT fiscal_year, force_code, through_period, year_complete, baseline_nre_pence, target_pence
+    FROM v_savings_tracker
+    WHERE alliance_scope = 'alliance'
+),
+alliance_year AS (
     -- the years v_savings_tracker has an ALL row for, how far their figures run, the alliance's target
     SELECT fiscal_year, through_period, year_complete, baseline_nre_pence, target_pence AS alliance_target_pence
-    FROM v_savings_tracker
-    WHERE force_code = 'ALL' AND alliance_scope = 'alliance'
+    FROM tracker
+    WHERE force_code = 'ALL'
 ),
 own_savings AS (
     -- each force's savings on alliance-scope functions over periods 1..through_period of the
@@ -52,9 +59,9 @@ alliance AS (
 ),
 own AS (
     SELECT t.fiscal_year, t.force_code, COALESCE(o.realised_pence, 0) AS realised_pence, t.target_pence AS own_target_pence
-    FROM v_savings_tracker AS t
+    FROM tracker AS t
     LEFT JOIN own_savings AS o ON o.fiscal_year = t.fiscal_year AND o.force_code = t.force_code
-    WHERE t.force_code <> 'ALL' AND t.alliance_scope = 'alliance'
+    WHERE t.force_code <> 'ALL'
 ),
 keyed AS (
     SELECT
