@@ -444,3 +444,47 @@ def test_report_on_a_warehouse_without_the_baseline_year(sqlite_url, tmp_path):
     assert report_cli(sqlite_url, out) == 0
     page = (out / HTML_NAME).read_text(encoding="utf-8")
     assert "no FY 2014/15 baseline loaded" in page
+
+
+def test_page_written_beside_the_workbook_is_the_same_and_its_failure_is_the_reports(tmp_path, monkeypatch):
+    """The charts and the page are written in a forked process while the workbook is written here; with
+    a thread running (a scheduler's task runner) they are written here, one after the other. Both ways
+    give the same bytes, and a failure in the page's process fails the report with its own error."""
+    import threading
+
+    import alliance_finance.report as report_module
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    build_warehouse(url).dispose()
+    write_page = report_module._write_page
+    pids = []
+
+    def recording(figures, forces, out, has_data):
+        (out / "pid").write_text(str(os.getpid()))
+        return write_page(figures, forces, out, has_data)
+
+    monkeypatch.setattr(report_module, "_write_page", recording)
+    assert threading.active_count() == 1
+    forked = build_report(url, tmp_path / "forked")
+    pids.append(int((tmp_path / "forked" / "pid").read_text()))
+    hold = threading.Event()
+    busy = threading.Thread(target=hold.wait)
+    busy.start()
+    try:
+        here = build_report(url, tmp_path / "here")
+    finally:
+        hold.set()
+        busy.join()
+    pids.append(int((tmp_path / "here" / "pid").read_text()))
+    assert pids[0] != os.getpid() and pids[1] == os.getpid()
+    assert forked.charts.keys() == here.charts.keys() == set(CHART_NAMES)
+    for a, b in [(forked.html, here.html), (forked.workbook, here.workbook),
+                 *[(forked.charts[n], here.charts[n]) for n in CHART_NAMES]]:
+        assert a.read_bytes() == b.read_bytes()
+
+    def failing(figures, chart_png):
+        raise ValueError("the page could not be drawn")
+
+    monkeypatch.setattr(report_module, "render_html", failing)
+    with pytest.raises(ValueError, match="the page could not be drawn"):
+        build_report(url, tmp_path / "failed")

@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import multiprocessing
 import sys
 import threading
 from pathlib import Path
@@ -124,9 +125,14 @@ def build_report(url_or_engine: str | sa.Engine, out: Path,
     out.mkdir(parents=True, exist_ok=True)
     drawing = _import_ahead()
     try:
-        return _build(url_or_engine, out, forces, as_of=as_of, pack=pack, record_pack=record_pack)
+        figures, found = _read(url_or_engine, as_of=as_of, pack=pack, record_pack=record_pack)
     finally:
         drawing.join()
+    has_data = figures is not None and figures.has_ledger
+    charts = _write_outputs(figures, forces, out, has_data)
+    return ReportFiles(html=out / HTML_NAME, workbook=out / WORKBOOK_NAME, charts=charts, has_data=has_data,
+                       without_ledger=tuple(forces_without_ledger(figures)),
+                       pack=figures.pack if figures is not None else None, differences=tuple(found))
 
 
 def _import_ahead() -> threading.Thread:
@@ -147,8 +153,10 @@ def _import_ahead() -> threading.Thread:
     return thread
 
 
-def _build(url_or_engine: str | sa.Engine, out: Path, forces: Sequence[ForceConfig] | None, *,
-           as_of: dt.datetime | None, pack: int | None, record_pack: bool) -> ReportFiles:
+def _read(url_or_engine: str | sa.Engine, *, as_of: dt.datetime | None, pack: int | None,
+          record_pack: bool) -> tuple[Any, list[str]]:
+    """The board's figures with their pack stamp (None: no warehouse, or no schema yet), and with
+    ``pack`` the differences from the figures recorded."""
     own_engine = not isinstance(url_or_engine, sa.Engine)
     figures = None
     found: list[str] = []
@@ -168,8 +176,58 @@ def _build(url_or_engine: str | sa.Engine, out: Path, forces: Sequence[ForceConf
         finally:
             if own_engine:
                 engine.dispose()
+    return figures, found
 
-    has_data = figures is not None and figures.has_ledger
+
+def _write_outputs(figures, forces: Sequence[ForceConfig] | None, out: Path, has_data: bool) -> dict[str, Path]:
+    """The charts and the page in one process, the workbook in another, at the same time: they share
+    nothing but the figures, and each is a second or so of CPU (a two-core machine writes both in the
+    time of the longer). Where the system cannot fork, or this process has threads (a scheduler's task
+    runner), one after the other here. Returns the charts written, by name."""
+    workbook = out / WORKBOOK_NAME
+    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
+        charts = _write_page(figures, forces, out, has_data)
+        write_workbook(figures, workbook)
+        return charts
+    context = multiprocessing.get_context("fork")
+    receive, send = context.Pipe(duplex=False)
+    page = context.Process(target=_page_process, args=(send, figures, forces, out, has_data),
+                           name="alliance-report-page", daemon=True)
+    page.start()
+    send.close()
+    try:
+        write_workbook(figures, workbook)
+    finally:
+        try:
+            outcome = receive.recv()
+        except EOFError:  # the process died before it could say
+            outcome = None
+        receive.close()
+        page.join()
+        if outcome is None:
+            outcome = RuntimeError(f"the report's page and charts were not written: their process ended "
+                                   f"with exit code {page.exitcode}")
+    if isinstance(outcome, BaseException):
+        raise outcome
+    return outcome
+
+
+def _page_process(send, figures, forces: Sequence[ForceConfig] | None, out: Path, has_data: bool) -> None:
+    """:func:`_write_page` in the forked process: what it wrote, or its exception, sent back."""
+    try:
+        outcome: Any = _write_page(figures, forces, out, has_data)
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the report
+        outcome = exc
+    try:
+        send.send(outcome)
+    except Exception:  # an exception that does not pickle: its words go back
+        send.send(RuntimeError(f"the report's page and charts were not written: {outcome!r}"))
+    finally:
+        send.close()
+
+
+def _write_page(figures, forces: Sequence[ForceConfig] | None, out: Path, has_data: bool) -> dict[str, Path]:
+    """The PNG charts (stale ones removed) and the HTML page, which embeds them; the charts by name."""
     charts: dict[str, Path] = {}
     chart_png: dict[str, bytes] = {}
     if has_data:
@@ -181,14 +239,8 @@ def _build(url_or_engine: str | sa.Engine, out: Path, forces: Sequence[ForceConf
     for stale in CHART_NAMES:
         if stale not in charts:
             (out / f"{stale}.png").unlink(missing_ok=True)
-
-    html = out / HTML_NAME
-    html.write_text(render_html(figures, chart_png), encoding="utf-8")
-    workbook = out / WORKBOOK_NAME
-    write_workbook(figures, workbook)
-    return ReportFiles(html=html, workbook=workbook, charts=charts, has_data=has_data,
-                       without_ledger=tuple(forces_without_ledger(figures)),
-                       pack=figures.pack if figures is not None else None, differences=tuple(found))
+    (out / HTML_NAME).write_text(render_html(figures, chart_png), encoding="utf-8")
+    return charts
 
 
 def _record(engine: sa.Engine, figures, stamp):
