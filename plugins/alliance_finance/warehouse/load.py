@@ -166,7 +166,9 @@ class BatchLoader:
             return self._record_rejected(batch)
 
         lines = batch.lines.select(list(CONFORMED_COLUMNS)).cast(CONFORMED_SCHEMA)
-        closed = post_close.closed_periods(conn, batch.force_code)  # as they stood before this batch
+        # as they stood before this batch, in the years it posts into
+        closed = post_close.closed_periods(conn, batch.force_code,
+                                           pc.unique(lines.column("fiscal_year")).to_pylist())
         batch_id = self._insert_batch_row(batch, "loaded", lines)
         superseded = self._supersede(batch_id, [row for row in same_day
                                                 if row.sequence < batch.sequence and row.status == "loaded"])
