@@ -72,6 +72,14 @@ class BatchLoader:
             "mapping/insert_fact_lines.sql", self.dialect,
             mapped_lines=mapped_lines_sql(self.dialect, "stage_line",
                                           ", ".join(f"line.{c}" for c in STAGE_COLUMNS))))[0]
+        if self.dialect == "postgresql":
+            # one statement inserts the lines, adds them to every summary (summaries.with_batch_lines)
+            # and stamps the batch finished: one round trip, the batch's lines read once
+            self._insert_sql = "WITH " + ",\n".join([
+                f"inserted AS (\n{self._insert_sql}\nRETURNING {', '.join(summaries.LINE_COLUMNS)}\n)",
+                "finished AS (UPDATE etl_batch SET finished_at = :finished WHERE batch_id = :batch_id)",
+                *summaries.with_batch_lines("inserted", self.dialect),
+            ]) + "\nSELECT COUNT(*) FROM inserted"
         self._stage_sql = sqlfiles.statements(sqlfiles.render("mapping/stage_line.sql", self.dialect))[0]
         # PostgreSQL: the staging table lives as long as the (pooled) connection and is emptied at
         # each commit (creating and dropping it per batch cost time per batch, docs/performance.md, and
@@ -136,14 +144,20 @@ class BatchLoader:
 
     def _load(self, batch: Batch) -> LoadOutcome:
         conn = self._conn
+        # shared: many loads at once, but never while the maps are being replaced (locks.py)
         if self.dialect == "postgresql":
             # Not waiting for the commit's WAL flush is safe here: a crash can lose only whole
             # transactions, each of which holds a batch together with the record that it was
-            # loaded, so the next run offers exactly those batches again.
-            conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
-        # shared: many loads at once, but never while the maps are being replaced (locks.py)
-        locks.pg_xact_lock(conn, locks.REFERENCE_KEY, shared=True)
-        later = self._later_delivery(batch)
+            # loaded, so the next run offers exactly those batches again. (One round trip: the
+            # setting and locks.pg_xact_lock's shared lock.)
+            conn.exec_driver_sql(
+                "SELECT set_config('synchronous_commit', 'off', true), "
+                f"pg_advisory_xact_lock_shared({locks.LOCK_NAMESPACE}, {int(locks.REFERENCE_KEY)})")
+        else:
+            locks.pg_xact_lock(conn, locks.REFERENCE_KEY, shared=True)
+        same_day = self._same_day_deliveries(batch)
+        later = max((row for row in same_day if row.sequence > batch.sequence), default=None,
+                    key=lambda row: row.sequence)
         if later is not None:
             batch.reject(
                 f"{batch.source_ref}: sequence {batch.sequence:03d} is lower than {later.source_ref} "
@@ -152,34 +166,42 @@ class BatchLoader:
             return self._record_rejected(batch)
 
         lines = batch.lines.select(list(CONFORMED_COLUMNS)).cast(CONFORMED_SCHEMA)
-        closed = post_close.closed_periods(conn, batch.force_code)  # as they stood before this batch
+        # as they stood before this batch, in the years it posts into
+        closed = post_close.closed_periods(conn, batch.force_code,
+                                           pc.unique(lines.column("fiscal_year")).to_pylist())
         batch_id = self._insert_batch_row(batch, "loaded", lines)
-        superseded = self._supersede(batch, batch_id)
+        superseded = self._supersede(batch_id, [row for row in same_day
+                                                if row.sequence < batch.sequence and row.status == "loaded"])
         if superseded:
             faults.reached(f"{batch.force_code}.load.superseded")
+        self._insert_quarantine(batch, batch_id)
+        self._record_source_documents(batch, batch_id)
+        # PostgreSQL: the lines' statement also adds them to the summaries and stamps finished_at
         loaded = self._insert_lines(lines, batch_id)
         if loaded:
-            summaries.add_batch(conn, batch_id)
+            if self.dialect != "postgresql":
+                summaries.add_batch(conn, batch_id)
             post_close.record(conn, batch_id, batch.force_code, lines, closed)
         faults.reached(f"{batch.force_code}.load.staged")
         if loaded != lines.num_rows:
             raise RuntimeError(f"{batch.source_ref}: {lines.num_rows} lines staged but {loaded} inserted")
-        self._insert_quarantine(batch, batch_id)
-        self._record_source_documents(batch, batch_id)
-        conn.execute(sa.text("UPDATE etl_batch SET finished_at = :now WHERE batch_id = :id"),
-                     {"now": utcnow(), "id": batch_id})
+        if self.dialect != "postgresql" or not loaded:
+            conn.execute(sa.text("UPDATE etl_batch SET finished_at = :now WHERE batch_id = :id"),
+                         {"now": utcnow(), "id": batch_id})
         debit, credit = _debit_credit(lines)
         return LoadOutcome(batch_id, batch.force_code, batch.source_ref, "loaded", batch.rows_read,
                            rows_loaded=loaded, rows_quarantined=len(batch.quarantine),
                            debit_pence=debit, credit_pence=credit, superseded=superseded)
 
-    def _later_delivery(self, batch: Batch):
+    def _same_day_deliveries(self, batch: Batch) -> list:
+        """The force's other deliveries (not rejected) for the batch's business date, by sequence: a
+        later one refuses the batch, earlier loaded ones are superseded by it (one query for both)."""
         if batch.business_date is None or batch.sequence is None:
-            return None
+            return []
         return self._conn.execute(sa.text(
-            "SELECT source_ref, sequence FROM etl_batch WHERE force_code = :force AND business_date = :day "
-            "AND sequence > :sequence AND status <> 'rejected' ORDER BY sequence DESC"),
-            {"force": batch.force_code, "day": batch.business_date, "sequence": batch.sequence}).first()
+            "SELECT batch_id, source_ref, sequence, status FROM etl_batch WHERE force_code = :force "
+            "AND business_date = :day AND sequence <> :sequence AND status <> 'rejected' ORDER BY sequence"),
+            {"force": batch.force_code, "day": batch.business_date, "sequence": batch.sequence}).all()
 
     def _insert_batch_row(self, batch: Batch, status: str, lines: pa.Table | None) -> int:
         first_day = last_day = None
@@ -219,14 +241,8 @@ class BatchLoader:
         return LoadOutcome(batch_id, batch.force_code, batch.source_ref, "rejected", batch.rows_read,
                            error=batch.error)
 
-    def _supersede(self, batch: Batch, batch_id: int) -> list[str]:
+    def _supersede(self, batch_id: int, earlier: list) -> list[str]:
         """Remove the lines of every earlier delivery for the same business date (indexed by batch)."""
-        if batch.business_date is None or batch.sequence is None:
-            return []
-        earlier = self._conn.execute(sa.text(
-            "SELECT batch_id, source_ref FROM etl_batch WHERE force_code = :force AND business_date = :day "
-            "AND sequence < :sequence AND status = 'loaded' ORDER BY sequence"),
-            {"force": batch.force_code, "day": batch.business_date, "sequence": batch.sequence}).all()
         now = utcnow()
         for row in earlier:
             summaries.add_batch(self._conn, row.batch_id, sign=-1)
@@ -267,7 +283,10 @@ class BatchLoader:
                 cursor.close()
         inserting = time.perf_counter()
         self.stage_seconds["load_copy"] += inserting - copying
-        inserted = conn.execute(sa.text(self._insert_sql), {"batch_id": batch_id}).rowcount
+        if self.dialect == "postgresql":
+            inserted = conn.execute(sa.text(self._insert_sql), {"batch_id": batch_id, "finished": utcnow()}).scalar_one()
+        else:
+            inserted = conn.execute(sa.text(self._insert_sql), {"batch_id": batch_id}).rowcount
         self.stage_seconds["load_map_insert"] += time.perf_counter() - inserting
         if self.dialect != "postgresql":  # PostgreSQL empties it at commit
             conn.exec_driver_sql("DROP TABLE temp.stage_line")

@@ -12,6 +12,8 @@ lines (:mod:`.history`): ``v_post_close_adjustments`` shows those of loaded batc
 
 from __future__ import annotations
 
+from typing import Sequence
+
 import pyarrow as pa
 import sqlalchemy as sa
 
@@ -19,11 +21,18 @@ import sqlalchemy as sa
 ClosedPeriods = dict[tuple[int, int], tuple[str, object]]
 
 
-def closed_periods(conn: sa.Connection, force_code: str) -> ClosedPeriods:
-    """The force's periods closed now (v_period_status): recorded or inferred."""
-    rows = conn.execute(sa.text(
-        "SELECT fiscal_year, period, basis, closed_on FROM v_period_status WHERE force_code = :force AND closed = 1"),
-        {"force": force_code})
+def closed_periods(conn: sa.Connection, force_code: str, fiscal_years: Sequence[int] | None = None) -> ClosedPeriods:
+    """The force's periods closed now (v_period_status): recorded or inferred; only those of
+    ``fiscal_years`` when given (the years a batch posts into: the others cannot take its lines)."""
+    query = "SELECT fiscal_year, period, basis, closed_on FROM v_period_status WHERE force_code = :force AND closed = 1"
+    params: dict = {"force": force_code}
+    statement = sa.text(query)
+    if fiscal_years is not None:
+        if not fiscal_years:
+            return {}
+        statement = sa.text(query + " AND fiscal_year IN :years").bindparams(sa.bindparam("years", expanding=True))
+        params["years"] = sorted({int(year) for year in fiscal_years})
+    rows = conn.execute(statement, params)
     return {(int(r.fiscal_year), int(r.period)): (r.basis, r.closed_on) for r in rows}
 
 

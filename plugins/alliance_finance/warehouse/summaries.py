@@ -8,6 +8,8 @@ are created by revision 0005). Three operations keep them equal to the lines:
 - :func:`add_batch`: a batch's lines just inserted are added (sign +1); a superseded delivery's
   lines are taken away (sign -1) just before they are deleted, and rows left with no line removed.
   The work is proportional to the batch (its lines are found through ``ix_fact_batch``).
+  On PostgreSQL a batch's new lines are added by the statement that inserts them
+  (:func:`with_batch_lines`: the same upserts, fed by the INSERT's ``RETURNING``).
 - :func:`rebuild`: everything recomputed from the lines, when the reference data changed (lines
   restated, or a dimension's function or scope changed) and when revision 0005 creates the tables.
 - :func:`differences`: what the tests (and ``tests/checksums.py``'s soundness check) compare: each
@@ -48,7 +50,7 @@ _FROM_GRAIN = {"source": "batch_grain", "gross": "f.gross_pence", "count": "SUM(
 
 #: the finest grain every summary is a grouping of: a batch's lines are read once, grouped to it, and
 #: each summary is added from those few rows (reading the batch's lines five times cost 11 ms a batch)
-_GRAIN = ("force_code", "fiscal_year", "period", "cost_centre", "local_account", "objective_code", "subjective_code")
+GRAIN = ("force_code", "fiscal_year", "period", "cost_centre", "local_account", "objective_code", "subjective_code")
 _GRAIN_TABLE = """CREATE TEMPORARY TABLE IF NOT EXISTS batch_grain (
     force_code text NOT NULL, fiscal_year smallint NOT NULL, period smallint NOT NULL, cost_centre text,
     local_account text NOT NULL, objective_code text NOT NULL, subjective_code text NOT NULL, posting_date date,
@@ -57,9 +59,11 @@ _GRAIN_TABLE = """CREATE TEMPORARY TABLE IF NOT EXISTS batch_grain (
 #: a line in suspense keeps its posting date in the grain (unmapped_summary needs it: a code's first and
 #: last posting date); every other line's is NULL, so the grain has no more rows for them
 _SUSPENSE_DATE = "CASE WHEN subjective_code = 'UNMAPPED' OR objective_code = 'UNMAPPED' THEN posting_date END"
-_GROUP_BATCH = (f"INSERT INTO batch_grain ({', '.join(_GRAIN)}, posting_date, amount_pence, gross_pence, line_count) "
-                f"SELECT {', '.join(_GRAIN)}, {_SUSPENSE_DATE}, SUM(amount_pence), SUM(abs(amount_pence)), COUNT(*) "
-                f"FROM fact_ledger_line WHERE batch_id = :batch_id GROUP BY {', '.join(_GRAIN)}, {_SUSPENSE_DATE}")
+#: the columns of a batch's lines the grain is grouped from (load.py's INSERT returns them)
+LINE_COLUMNS = (*GRAIN, "posting_date", "amount_pence")
+_GROUP_BATCH = (f"INSERT INTO batch_grain ({', '.join(GRAIN)}, posting_date, amount_pence, gross_pence, line_count) "
+                f"SELECT {', '.join(GRAIN)}, {_SUSPENSE_DATE}, SUM(amount_pence), SUM(abs(amount_pence)), COUNT(*) "
+                f"FROM fact_ledger_line WHERE batch_id = :batch_id GROUP BY {', '.join(GRAIN)}, {_SUSPENSE_DATE}")
 
 
 def _select(table: str, dialect: str, sign: int, lines: str, source: dict | None = None) -> str:
@@ -82,6 +86,25 @@ def _upsert(table: str, dialect: str, sign: int) -> str:
     return (f"INSERT INTO {table} ({columns})\nSELECT {columns} FROM (\n"
             f"{_select(table, dialect, sign, _ALL_LINES, _FROM_GRAIN)}\n"
             f") AS delta WHERE true\nON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}")
+
+
+def with_batch_lines(lines: str, dialect: str) -> list[str]:
+    """WITH items that add the lines of relation ``lines`` (a batch's, as they go in) to every summary.
+
+    For PostgreSQL's one loading statement (:mod:`.load`): ``lines`` is the fact table INSERT's
+    ``RETURNING`` (:data:`LINE_COLUMNS`); the items group it once into
+    ``batch_grain`` (the name :func:`add_batch`'s temporary table has, so the same upserts read it) and
+    upsert each summary from that, all in the statement that inserts the lines: no second read of the
+    batch's lines, no temporary table, one round trip instead of nine. Each summary table is written
+    by one item, its rows in key order, and every load's statement writes the tables in the same
+    order, so two loads cannot deadlock.
+    """
+    grain = ", ".join(GRAIN)
+    items = [f"batch_grain AS (\nSELECT {grain}, {_SUSPENSE_DATE} AS posting_date, SUM(amount_pence) AS amount_pence, "
+             f"SUM(abs(amount_pence)) AS gross_pence, COUNT(*) AS line_count\n"
+             f"FROM {lines} GROUP BY {grain}, {_SUSPENSE_DATE})"]
+    items += [f"{table}_added AS (\n{_upsert(table, dialect, 1)}\n)" for table in SUMMARIES]
+    return items
 
 
 def add_batch(conn: sa.Connection, batch_id: int, sign: int = 1) -> None:
