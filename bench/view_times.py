@@ -37,7 +37,8 @@ def _connect(url: str):
     import psycopg
 
     plain = url.replace("postgresql+psycopg://", "postgresql://")
-    conn = psycopg.connect(plain, autocommit=True)
+    # no prepared statements: every timed query is planned as an analyst's first query is
+    conn = psycopg.connect(plain, autocommit=True, prepare_threshold=None)
     conn.execute("SET search_path = alliance, public")
     return conn
 

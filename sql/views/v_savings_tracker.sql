@@ -33,10 +33,13 @@
 -- forecast_savings   baseline_nre - forecast_nre
 -- forecast_method    'outturn', 'budget' or 'run_rate'
 -- For a complete year every ytd_ figure equals its whole-year one and the forecast is the outturn.
--- Scaling by a ratio of money is exact 64-bit integer arithmetic (sqlfiles.scaled). to_date, budgeted
--- and budget_rest are MATERIALIZED: computed once, not once per output row. Left to the planner,
--- PostgreSQL re-aggregated them per row and the view's time grew with the square of the years
--- (35 ms on twelve years, 827 ms on twenty-four); materialized it grows linearly (84 ms on twenty-four).
+-- Scaling by a ratio of money is exact 64-bit integer arithmetic (sqlfiles.scaled).
+--
+-- Written so that a query for one year (WHERE fiscal_year = X) takes about the same time however long
+-- the history (issue #14): the year-to-date and budget figures (in_year) are scalar subqueries of their
+-- row, through the summaries' keys, and the year's condition reaches in_year, so they are worked out for
+-- that year's rows only. Before, they were aggregates of every year's rows joined back (MATERIALIZED:
+-- left to the planner, they were re-aggregated per row and the view grew with the square of the years).
 --
 -- Real terms (optional, when table deflator holds this year's and FY {{ baseline_fy }}'s index):
 -- nre_real = nre * index(FY {{ baseline_fy }}) / index(year), rounded half away from zero to the penny
@@ -108,83 +111,59 @@ tracked AS (
     SELECT * FROM alliance
 ),
 status AS (
-    -- how far each row's figures run, and the forces whose lines make it up (ALL: every force)
-    SELECT r.fiscal_year, r.force_code, r.alliance_scope,
+    -- how far each row's figures run
+    SELECT r.*,
            COALESCE(s.through_period, 0) AS through_period,
            COALESCE(s.year_complete, 0)  AS year_complete
     FROM tracked AS r
     LEFT JOIN v_fiscal_year_status AS s ON s.force_code = r.force_code AND s.fiscal_year = r.fiscal_year
 ),
 member AS (
+    -- the forces whose lines make up a row (ALL: every force)
     SELECT force_code AS row_force, force_code FROM dim_force
     UNION ALL
     SELECT 'ALL', force_code FROM dim_force
 ),
-nre_period AS (
-    -- NRE by force, year, scope and period (nre_summary without its functions)
-    SELECT fiscal_year, force_code, alliance_scope, period, CAST(SUM(amount_pence) AS bigint) AS pence
-    FROM nre_summary
-    GROUP BY fiscal_year, force_code, alliance_scope, period
-),
-to_date AS MATERIALIZED (
-    -- NRE of periods 1..through_period of the year, and of the baseline's same periods
-    SELECT st.fiscal_year, st.force_code, st.alliance_scope,
-           CAST(SUM(CASE WHEN n.fiscal_year = st.fiscal_year AND n.period <= st.through_period
-                         THEN n.pence ELSE 0 END) AS bigint) AS ytd_nre_pence,
-           CAST(SUM(CASE WHEN n.fiscal_year = {{ baseline_fy }} AND n.period <= st.through_period
-                         THEN n.pence ELSE 0 END) AS bigint) AS ytd_baseline_pence
-    FROM status AS st
-    JOIN member AS m ON m.row_force = st.force_code
-    JOIN nre_period AS n
-      ON n.force_code = m.force_code AND n.alliance_scope = st.alliance_scope
-     AND n.fiscal_year IN (st.fiscal_year, {{ baseline_fy }})
-    GROUP BY st.fiscal_year, st.force_code, st.alliance_scope
-),
-budget_year AS (
-    -- the forces with a budget loaded for a year
-    SELECT DISTINCT force_code, fiscal_year FROM budget
-),
-budgeted AS MATERIALIZED (
-    -- rows whose every member force has a budget for the year
-    SELECT st.fiscal_year, st.force_code, st.alliance_scope
-    FROM status AS st
-    JOIN member AS m ON m.row_force = st.force_code
-    LEFT JOIN budget_year AS b ON b.force_code = m.force_code AND b.fiscal_year = st.fiscal_year
-    GROUP BY st.fiscal_year, st.force_code, st.alliance_scope
-    HAVING COUNT(b.force_code) = COUNT(*)
-),
-budget_period AS (
-    -- the budgets' profiles (v_budget_profile) by force, year, scope and period, as budget_summary
-    -- keeps them summed
-    SELECT force_code, fiscal_year, alliance_scope, period, CAST(SUM(amount_pence) AS bigint) AS pence
-    FROM budget_summary
-    GROUP BY force_code, fiscal_year, alliance_scope, period
-),
-budget_rest AS MATERIALIZED (
-    -- the budget's profile for the periods after through_period, on this scope's objectives
-    SELECT st.fiscal_year, st.force_code, st.alliance_scope,
-           CAST(SUM(CASE WHEN b.period > st.through_period THEN b.pence ELSE 0 END) AS bigint) AS rest_pence
-    FROM status AS st
-    JOIN member AS m ON m.row_force = st.force_code
-    JOIN budget_period AS b
-      ON b.force_code = m.force_code AND b.fiscal_year = st.fiscal_year AND b.alliance_scope = st.alliance_scope
-    GROUP BY st.fiscal_year, st.force_code, st.alliance_scope
-),
 in_year AS (
-    SELECT st.fiscal_year, st.force_code, st.alliance_scope, st.through_period, st.year_complete,
-           COALESCE(t.ytd_nre_pence, 0)      AS ytd_nre_pence,
-           COALESCE(t.ytd_baseline_pence, 0) AS ytd_baseline_pence,
-           CASE WHEN st.year_complete = 1 THEN 'outturn'
-                WHEN bg.force_code IS NOT NULL THEN 'budget'
-                WHEN st.through_period > 0 THEN 'run_rate' END AS forecast_method,
-           COALESCE(br.rest_pence, 0) AS budget_rest_pence
+    -- DISTINCT (each row is one already) keeps the planner from copying these subqueries into every
+    -- expression that reads their figures below, while the year's condition still reaches them
+    SELECT DISTINCT st.*,
+           -- NRE of periods 1..through_period of the year, and of the baseline's same periods
+           COALESCE((SELECT CAST(SUM(n.amount_pence) AS bigint)
+                     FROM member AS m
+                     JOIN nre_summary AS n ON n.force_code = m.force_code
+                     WHERE m.row_force = st.force_code AND n.fiscal_year = st.fiscal_year
+                       AND n.alliance_scope = st.alliance_scope AND n.period <= st.through_period), 0)
+               AS ytd_nre_pence,
+           COALESCE((SELECT CAST(SUM(n.amount_pence) AS bigint)
+                     FROM member AS m
+                     JOIN nre_summary AS n ON n.force_code = m.force_code
+                     WHERE m.row_force = st.force_code AND n.fiscal_year = {{ baseline_fy }}
+                       AND n.alliance_scope = st.alliance_scope AND n.period <= st.through_period), 0)
+               AS ytd_baseline_pence,
+           -- whether every member force has a budget loaded for the year
+           CASE WHEN NOT EXISTS (SELECT 1 FROM member AS m
+                                 WHERE m.row_force = st.force_code
+                                   AND NOT EXISTS (SELECT 1 FROM budget AS b
+                                                   WHERE b.force_code = m.force_code
+                                                     AND b.fiscal_year = st.fiscal_year))
+                THEN 1 ELSE 0 END AS budgeted,
+           -- the budgets' profiles (v_budget_profile, as budget_summary keeps them summed) for the
+           -- periods after through_period, on this scope's objectives
+           COALESCE((SELECT CAST(SUM(b.amount_pence) AS bigint)
+                     FROM member AS m
+                     JOIN budget_summary AS b ON b.force_code = m.force_code
+                     WHERE m.row_force = st.force_code AND b.fiscal_year = st.fiscal_year
+                       AND b.alliance_scope = st.alliance_scope AND b.period > st.through_period), 0)
+               AS budget_rest_pence
     FROM status AS st
-    LEFT JOIN to_date AS t
-           ON t.fiscal_year = st.fiscal_year AND t.force_code = st.force_code AND t.alliance_scope = st.alliance_scope
-    LEFT JOIN budgeted AS bg
-           ON bg.fiscal_year = st.fiscal_year AND bg.force_code = st.force_code AND bg.alliance_scope = st.alliance_scope
-    LEFT JOIN budget_rest AS br
-           ON br.fiscal_year = st.fiscal_year AND br.force_code = st.force_code AND br.alliance_scope = st.alliance_scope
+),
+forecast AS (
+    SELECT i.*,
+           CASE WHEN i.year_complete = 1 THEN 'outturn'
+                WHEN i.budgeted = 1 THEN 'budget'
+                WHEN i.through_period > 0 THEN 'run_rate' END AS forecast_method
+    FROM in_year AS i
 ),
 measured AS (
     SELECT
@@ -198,19 +177,17 @@ measured AS (
         r.deflator_index_ten_thousandths,
         r.nre_real_pence,
         r.baseline_nre_pence - r.nre_real_pence AS savings_real_pence,
-        i.through_period,
-        i.year_complete,
-        i.ytd_nre_pence,
-        CASE WHEN r.baseline_nre_pence IS NULL THEN NULL ELSE i.ytd_baseline_pence END AS ytd_baseline_pence,
-        i.forecast_method,
-        CASE i.forecast_method
+        r.through_period,
+        r.year_complete,
+        r.ytd_nre_pence,
+        CASE WHEN r.baseline_nre_pence IS NULL THEN NULL ELSE r.ytd_baseline_pence END AS ytd_baseline_pence,
+        r.forecast_method,
+        CASE r.forecast_method
             WHEN 'outturn'  THEN r.nre_pence
-            WHEN 'budget'   THEN i.ytd_nre_pence + i.budget_rest_pence
-            WHEN 'run_rate' THEN {{ scaled("i.ytd_nre_pence", "r.baseline_nre_pence", "i.ytd_baseline_pence") }}
+            WHEN 'budget'   THEN r.ytd_nre_pence + r.budget_rest_pence
+            WHEN 'run_rate' THEN {{ scaled("r.ytd_nre_pence", "r.baseline_nre_pence", "r.ytd_baseline_pence") }}
         END AS forecast_nre_pence
-    FROM tracked AS r
-    JOIN in_year AS i
-      ON i.fiscal_year = r.fiscal_year AND i.force_code = r.force_code AND i.alliance_scope = r.alliance_scope
+    FROM forecast AS r
     LEFT JOIN savings_target AS t
            ON t.force_code = r.force_code
           AND t.alliance_scope = r.alliance_scope
