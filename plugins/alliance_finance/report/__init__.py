@@ -15,10 +15,17 @@ The same warehouse gives the same page, charts and workbook, byte for byte. The 
 colours come from the warehouse's force dimension and ``dags/forces.yaml``, never from this code.
 
 Modules: :mod:`.page` (the page's context and HTML), :mod:`.charts`, :mod:`.workbook`, :mod:`.format`.
+
+Where the system can fork and the calling process has no thread, the charts and the page are written by
+a process forked before the warehouse is read: it imports matplotlib while this process reads, then
+draws from the figures it is sent (all but the consolidated view's rows, which only the workbook shows)
+while this process writes the workbook. Otherwise (a scheduler's task runner has threads) both are
+written here, one after the other. Either way the files are the same bytes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -123,34 +130,131 @@ def build_report(url_or_engine: str | sa.Engine, out: Path,
     """
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    drawing = _import_ahead()
+    page = _PageProcess(forces, out) if _can_fork() else None
     try:
-        figures, found = _read(url_or_engine, as_of=as_of, pack=pack, record_pack=record_pack)
+        drawing = _import_ahead(charts=page is None)
+        try:
+            figures, found = _read(url_or_engine, as_of=as_of, pack=pack, record_pack=record_pack)
+        finally:
+            drawing.join()
+        has_data = figures is not None and figures.has_ledger
+        workbook = out / WORKBOOK_NAME
+        if page is None:
+            charts = _write_page(figures, forces, out, has_data)
+            write_workbook(figures, workbook)
+        else:
+            page.send(_page_figures(figures), has_data)
+            write_workbook(figures, workbook)
+            charts = page.result()
     finally:
-        drawing.join()
-    has_data = figures is not None and figures.has_ledger
-    charts = _write_outputs(figures, forces, out, has_data)
-    return ReportFiles(html=out / HTML_NAME, workbook=out / WORKBOOK_NAME, charts=charts, has_data=has_data,
+        if page is not None:
+            page.close()
+    return ReportFiles(html=out / HTML_NAME, workbook=workbook, charts=charts, has_data=has_data,
                        without_ledger=tuple(forces_without_ledger(figures)),
                        pack=figures.pack if figures is not None else None, differences=tuple(found))
 
 
-def _import_ahead() -> threading.Thread:
-    """Import matplotlib's Figure and Agg canvas and XlsxWriter in a thread of their own while the
-    warehouse is read: the read mostly waits on the database (the driver lets go of the GIL), and these
-    imports are a second of a report's CPU. Nothing is drawn or written in the thread; an import that
-    fails here fails again, and is reported, where the module is used."""
+def _can_fork() -> bool:
+    # a process with threads (a scheduler's task runner) is not forked: the page is written here
+    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+
+
+def _import_ahead(*, charts: bool) -> threading.Thread:
+    """Import XlsxWriter (and with ``charts`` matplotlib's Figure and Agg canvas) in a thread of its
+    own while the warehouse is read: the read mostly waits on the database (the driver lets go of the
+    GIL). Nothing is drawn or written in the thread; an import that fails here fails again, and is
+    reported, where the module is used."""
     def load() -> None:
         try:
-            import matplotlib.backends.backend_agg  # noqa: F401
-            import matplotlib.figure  # noqa: F401
             import xlsxwriter  # noqa: F401
+
+            if charts:
+                import matplotlib.backends.backend_agg  # noqa: F401
+                import matplotlib.figure  # noqa: F401
         except Exception:  # noqa: S110 - raised again where the module is used
             pass
 
     thread = threading.Thread(target=load, name="report-imports", daemon=True)
     thread.start()
     return thread
+
+
+class _PageProcess:
+    """The charts and the page written in a process forked before the warehouse is read: it imports
+    matplotlib on the other core while this process reads, then draws from the figures it is sent
+    while this process writes the workbook. Each is about a second of CPU; they share only the figures."""
+
+    def __init__(self, forces: Sequence[ForceConfig] | None, out: Path) -> None:
+        context = multiprocessing.get_context("fork")
+        self._here, there = context.Pipe()
+        self._process = context.Process(target=_page_process, args=(there, self._here, forces, out),
+                                         name="alliance-report-page", daemon=True)
+        self._process.start()
+        there.close()
+        self._sent = False
+
+    def send(self, figures, has_data: bool) -> None:
+        self._here.send((figures, has_data))
+        self._sent = True
+
+    def result(self) -> dict[str, Path]:
+        """The charts written, by name; the page process's own exception if it failed."""
+        try:
+            outcome = self._here.recv()
+        except EOFError:  # the process died before it could say
+            self._process.join()
+            outcome = RuntimeError(f"the report's page and charts were not written: their process ended "
+                                   f"with exit code {self._process.exitcode}")
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    def close(self) -> None:
+        """Stop the process if it was sent nothing (the read failed), and wait for it."""
+        if not self._sent:
+            with contextlib.suppress(OSError):
+                self._here.send(None)
+        self._here.close()
+        self._process.join()
+
+
+def _page_process(connection, parent_end, forces: Sequence[ForceConfig] | None, out: Path) -> None:
+    """In the forked process: matplotlib imported while the figures are read, then :func:`_write_page`
+    on the figures received; what it wrote, or its exception, sent back."""
+    parent_end.close()  # this process's copy: a parent that dies leaves the pipe at end of file
+    try:
+        import matplotlib.backends.backend_agg  # noqa: F401
+        import matplotlib.figure  # noqa: F401
+    except Exception:  # noqa: S110 - raised again where the charts are drawn
+        pass
+    try:
+        message = connection.recv()
+    except EOFError:
+        return
+    if message is None:
+        return
+    figures, has_data = message
+    try:
+        outcome: Any = _write_page(figures, forces, out, has_data)
+    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the report
+        outcome = exc
+    with contextlib.suppress(OSError):  # the report no longer listens (its workbook failed): nothing to say
+        try:
+            connection.send(outcome)
+        except OSError:
+            raise
+        except Exception:  # an exception that does not pickle: its words go back
+            connection.send(RuntimeError(f"the report's page and charts were not written: {outcome!r}"))
+    connection.close()
+
+
+def _page_figures(figures):
+    """What the page and the charts read of the figures: all but the consolidated view's rows and the
+    drill-down's summaries, which only the workbook shows (a fiftieth of the pickle's size and time)."""
+    if figures is None:
+        return None
+    return dataclasses.replace(figures, views={name: rows for name, rows in figures.views.items()
+                                               if name != "v_consolidated_spend"}, drill_summaries=None)
 
 
 def _read(url_or_engine: str | sa.Engine, *, as_of: dt.datetime | None, pack: int | None,
@@ -177,53 +281,6 @@ def _read(url_or_engine: str | sa.Engine, *, as_of: dt.datetime | None, pack: in
             if own_engine:
                 engine.dispose()
     return figures, found
-
-
-def _write_outputs(figures, forces: Sequence[ForceConfig] | None, out: Path, has_data: bool) -> dict[str, Path]:
-    """The charts and the page in one process, the workbook in another, at the same time: they share
-    nothing but the figures, and each is a second or so of CPU (a two-core machine writes both in the
-    time of the longer). Where the system cannot fork, or this process has threads (a scheduler's task
-    runner), one after the other here. Returns the charts written, by name."""
-    workbook = out / WORKBOOK_NAME
-    if "fork" not in multiprocessing.get_all_start_methods() or threading.active_count() > 1:
-        charts = _write_page(figures, forces, out, has_data)
-        write_workbook(figures, workbook)
-        return charts
-    context = multiprocessing.get_context("fork")
-    receive, send = context.Pipe(duplex=False)
-    page = context.Process(target=_page_process, args=(send, figures, forces, out, has_data),
-                           name="alliance-report-page", daemon=True)
-    page.start()
-    send.close()
-    try:
-        write_workbook(figures, workbook)
-    finally:
-        try:
-            outcome = receive.recv()
-        except EOFError:  # the process died before it could say
-            outcome = None
-        receive.close()
-        page.join()
-        if outcome is None:
-            outcome = RuntimeError(f"the report's page and charts were not written: their process ended "
-                                   f"with exit code {page.exitcode}")
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return outcome
-
-
-def _page_process(send, figures, forces: Sequence[ForceConfig] | None, out: Path, has_data: bool) -> None:
-    """:func:`_write_page` in the forked process: what it wrote, or its exception, sent back."""
-    try:
-        outcome: Any = _write_page(figures, forces, out, has_data)
-    except BaseException as exc:  # noqa: BLE001 - every failure goes back to the report
-        outcome = exc
-    try:
-        send.send(outcome)
-    except Exception:  # an exception that does not pickle: its words go back
-        send.send(RuntimeError(f"the report's page and charts were not written: {outcome!r}"))
-    finally:
-        send.close()
 
 
 def _write_page(figures, forces: Sequence[ForceConfig] | None, out: Path, has_data: bool) -> dict[str, Path]:
