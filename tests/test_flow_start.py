@@ -45,12 +45,11 @@ def test_without_work_known_no_validator_is_made():
 
 
 def test_a_validator_that_cannot_start_fails_the_pass_and_stops_the_reading():
-    read, reading = [], threading.Event()
-
     def groups():
-        reading.set()
-        read.append(1)
-        yield from ()
+        for _ in range(1000):
+            yield []  # a reader that would go on: closed when the start fails
 
+    before = threading.active_count()
     with pytest.raises(RuntimeError, match="could not start"):
         validate_and_load(None, groups(), lambda: _Validator(threading.Event(), fail=True), start_validator=True)
+    assert threading.active_count() == before  # the reading thread has ended
