@@ -13,8 +13,9 @@ class StageClock:
 
     Stages, in the order a pass meets them: ``prepare`` (migrations, reference data, finance seeds),
     ``find`` (what is new: the processed files hashed again, the loaded journal ids), ``read``
-    (the readers), ``gx_start`` (importing Great Expectations and opening its context, once per
-    run), ``validate`` (building the frames and running the suites), ``publish`` (the results and
+    (the readers), ``wait_read`` (validating waits for the reading thread), ``gx_start``
+    (importing Great Expectations and opening its context, once per run; a pass with deliveries
+    pending does it while its first group is read, so that ``read`` and ``gx_start`` overlap), ``validate`` (building the frames and running the suites), ``publish`` (the results and
     Data Docs), ``wait_load`` (reading and validating wait for the loader to finish the previous
     group); and in the loading thread ``load_copy`` (the batch's lines written as CSV and COPYed
     into the staging table), ``load_map_insert`` (the INSERT ... SELECT that maps them and adds them

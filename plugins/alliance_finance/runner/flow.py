@@ -24,8 +24,8 @@ _log = logging.getLogger(__name__)
 
 
 def validate_and_load(engine: "sa.Engine", groups: Iterable[list["Batch"]], make_validator,
-                      logger: logging.Logger | None = None, *, clock: StageClock | None = None
-                      ) -> list["LoadOutcome"]:
+                      logger: logging.Logger | None = None, *, clock: StageClock | None = None,
+                      start_validator: bool = False) -> list["LoadOutcome"]:
     """Validate each group of batches in one run and load its batches in order, one transaction each.
 
     Three things happen at once: group N loads in one thread (mostly waiting on the database), group
@@ -34,12 +34,24 @@ def validate_and_load(engine: "sa.Engine", groups: Iterable[list["Batch"]], make
     other threads run). Loads stay in order (a group starts loading only after the previous one
     finished), and at most three groups are in memory. A reading error reaches this function when
     its group would have been validated. The validator is made when the first group arrives (none is
-    made when there is nothing to do). ``clock`` counts the seconds of each stage.
+    made when there is nothing to do), or, with ``start_validator`` (the caller knows there is work:
+    deliveries pending), made and started (Great Expectations imported, its context opened: seconds)
+    while the first group is being read. ``clock`` counts the seconds of each stage.
     """
     clock = clock or StageClock()
     outcomes: list = []
     validator = None
     reading = _ReadAhead(groups, clock)
+    if start_validator:
+        try:
+            validator = make_validator()
+            start = getattr(validator, "start", None)
+            if start is not None:
+                with clock.timing("gx_start"):
+                    start()
+        except BaseException:
+            reading.close()
+            raise
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="alliance-load") as pool:
         loading = None
         try:

@@ -98,7 +98,7 @@ class ForcePass:
                     result.refused += self._log_pending(pending)
                     result.outcomes += validate_and_load(
                         engine, clock.timed("read", self.reader.read_groups(engine, pending)),
-                        self._validator, self.log, clock=clock)
+                        self._validator, self.log, clock=clock, start_validator=bool(pending.deliveries))
                     if not result.outcomes:
                         self.log.info("%s: nothing new in %s", self.code, pending.source)
                 finally:

@@ -57,12 +57,22 @@ class RunValidator:
     def _make(self):
         return default_validator(self._warehouse_url, self._var_dir, self._settings)  # the module's, looked up now
 
-    def validate(self, batches):
+    def _made(self):
         if self._validator is None:
             self._validator = self._make()
             if hasattr(self._validator, "build_docs"):
                 self._validator.build_docs = False
-        return self._validator.validate(batches)
+        return self._validator
+
+    def start(self) -> None:
+        """Make the validator and start Great Expectations now (a pass that knows it has work calls
+        this while its first group is read), not on the first :meth:`validate`."""
+        start = getattr(self._made(), "start", None)
+        if start is not None:
+            start()
+
+    def validate(self, batches):
+        return self._made().validate(batches)
 
     @property
     def stage_seconds(self) -> dict[str, float]:

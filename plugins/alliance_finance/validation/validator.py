@@ -87,6 +87,11 @@ class Validator:
             self.stage_seconds["gx_start"] += time.perf_counter() - started
         return self._project
 
+    def start(self) -> None:
+        """Import Great Expectations and open the context now rather than on the first call that needs
+        them (a run starts it while it reads its first deliveries)."""
+        self.project  # noqa: B018 - made on first access
+
     def raw_suite(self, batch: Batch) -> str | None:
         """The suite that checks ``batch.raw``: its force's format's (none for an unknown force)."""
         rules = self.rules.get(batch.force_code)
