@@ -263,6 +263,27 @@ def test_groups_start_small_so_loading_starts_early_and_keep_every_item_in_order
     assert [b for g in groups for b in g] == batches
 
 
+def test_passes_run_at_once_share_the_group_size():
+    """run --parallel divides the group limits between its passes, so that their groups in memory
+    together are about one pass's; the full limits come back after."""
+    from types import SimpleNamespace
+
+    from alliance_finance.sources import base
+
+    batches = [SimpleNamespace(rows_read=base.GROUP_LINES // 20) for _ in range(40)]
+    full = [len(g) for g in batch_groups(batches)]
+    try:
+        base.share_groups(2)
+        assert base.group_limits() == (base.GROUP_LINES // 2, base.GROUP_BYTES // 2)
+        halved = [len(g) for g in batch_groups(batches)]
+    finally:
+        base.share_groups(1)
+    assert base.group_limits() == (base.GROUP_LINES, base.GROUP_BYTES)
+    assert full == [2, 10, 20, 8] and halved == [1, 5, 10, 10, 10, 4]
+    with pytest.raises(ValueError):
+        base.share_groups(0)
+
+
 def test_a_result_passes_between_tasks_as_json_and_says_the_same(sources, warehouse_url):
     """The DAG's tasks hand a ForceRunResult on as XCom: plain JSON that gives back the same summary and problems."""
     import json

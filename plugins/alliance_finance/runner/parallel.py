@@ -18,6 +18,7 @@ from typing import Callable
 from alliance_finance.config.settings import Settings
 from alliance_finance.runner.logs import configure_logging
 from alliance_finance.runner.validators import RunValidator
+from alliance_finance.sources.base import share_groups
 
 #: (force code, settings, validator) -> exit code: one force's pass, its summary printed
 RunAndReport = Callable[[str, Settings, RunValidator], int]
@@ -41,14 +42,18 @@ def run_side_by_side(forces: list[str], settings: Settings, run_and_report: RunA
     if "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1:
         context = multiprocessing.get_context("fork")
         # deferred on purpose: imported here for this process's own pass and to be inherited by the forked ones
-        import great_expectations  # noqa: F401
-
         from alliance_finance import validation  # noqa: F401
+        from alliance_finance.validation import gx_compat
+
+        gx_compat.import_great_expectations()  # as the Validator imports it: its unused heavy parts deferred
         from alliance_finance.sources.erp_sql import batch  # noqa: F401 - the readers' read steps (pyarrow)
         from alliance_finance.sources.sap_files import read  # noqa: F401
         from alliance_finance.warehouse import load  # noqa: F401
     else:
         context = multiprocessing.get_context("spawn")
+    # the passes run at once: each reads groups of a share of the full size, so that their groups in
+    # memory together are about one pass's (inherited by forked processes; spawned ones set it again)
+    share_groups(len(forces))
     sys.stdout.flush()
     sys.stderr.flush()
     finishing = context.Value("i", len(forces))  # passes still running; the last builds Data Docs
@@ -57,7 +62,7 @@ def run_side_by_side(forces: list[str], settings: Settings, run_and_report: RunA
     here, others = forces[0], forces[1:]
     processes = {force_code: context.Process(
         target=_force_process, name=f"alliance-run-{force_code}",
-        args=(force_code, settings, run_and_report, level, finishing, validated))
+        args=(force_code, settings, run_and_report, level, finishing, validated, len(forces)))
         for force_code in others}
     exit_code = 0
 
@@ -84,6 +89,7 @@ def run_side_by_side(forces: list[str], settings: Settings, run_and_report: RunA
         # this process was interrupted: so are the passes (each rolls back its batch in flight; the
         # next run offers it again)
         _stop_processes(processes)
+        share_groups(1)
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
     return exit_code
@@ -99,9 +105,10 @@ def _stop_processes(processes: dict) -> None:
 
 
 def _force_process(force_code: str, settings: Settings, run_and_report: RunAndReport, level: int,
-                   finishing, validated) -> None:
+                   finishing, validated, passes: int) -> None:
     """The body of one other process of :func:`run_side_by_side`: exits 0 or 1 as the force's pass did."""
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # stopped by the parent: at once (the batch in flight rolls back)
+    share_groups(passes)  # a spawned process starts with the full limits
     configure_logging(verbose=level <= logging.DEBUG)
     sys.exit(_run_pass(force_code, settings, run_and_report, finishing, validated))
 

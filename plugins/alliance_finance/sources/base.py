@@ -35,6 +35,23 @@ GROUP_BYTES = GROUP_LINES * 200
 #: starts after a second instead of after a whole group has been read and validated
 #: (docs/performance.md)
 FIRST_GROUP_DIVISOR = 10
+#: the full group limits of this process: :func:`share_groups` divides them between passes run at once
+_limits = {"lines": GROUP_LINES, "bytes": GROUP_BYTES}
+
+
+def share_groups(passes: int) -> None:
+    """Divide the group limits of this process by ``passes``, the number of force passes running at
+    once on this machine (``run --parallel``), so that their groups in memory together are about one
+    pass's: five years at scale 10 side by side peaked at 1,946 MB (summed RSS) with a full group each,
+    1,514 MB with half (docs/performance.md). ``share_groups(1)`` restores the full limits."""
+    if passes < 1:
+        raise ValueError(f"passes must be at least 1, got {passes}")
+    _limits.update(lines=GROUP_LINES // passes, bytes=GROUP_BYTES // passes)
+
+
+def group_limits() -> tuple[int, int]:
+    """(lines, bytes): the full group limits in force in this process."""
+    return _limits["lines"], _limits["bytes"]
 
 
 class Layout:
@@ -105,10 +122,12 @@ class SourceReader(Protocol):
         ...
 
 
-def delivery_groups(deliveries: list, max_files: int = GROUP_FILES, max_bytes: int = GROUP_BYTES,
+def delivery_groups(deliveries: list, max_files: int = GROUP_FILES, max_bytes: int | None = None,
                     first_max_bytes: int | None = None) -> Iterator[list]:
     """Deliveries in load order, in groups of at most ``max_files`` files and about ``max_bytes`` bytes
-    (the first group about ``first_max_bytes``, by default a tenth of that; the second half)."""
+    (by default this process's limit, :func:`group_limits`; the first group about ``first_max_bytes``,
+    by default a tenth of that; the second half)."""
+    max_bytes = group_limits()[1] if max_bytes is None else max_bytes
     group: list = []
     size = 0
     limit = max_bytes // FIRST_GROUP_DIVISOR if first_max_bytes is None else first_max_bytes
@@ -129,10 +148,11 @@ def _next_limit(limit: int, full: int) -> int:
 
 
 def batch_groups(batches: Iterable["Batch"], max_batches: int = GROUP_FILES,
-                 max_lines: int = GROUP_LINES, first_max_lines: int | None = None) -> Iterator[list["Batch"]]:
+                 max_lines: int | None = None, first_max_lines: int | None = None) -> Iterator[list["Batch"]]:
     """Batches (e.g. database extracts, read lazily) in groups of at most ``max_batches`` and about
-    ``max_lines`` lines (the first group about ``first_max_lines``, by default a tenth of that; the
-    second half)."""
+    ``max_lines`` lines (by default this process's limit, :func:`group_limits`; the first group about
+    ``first_max_lines``, by default a tenth of that; the second half)."""
+    max_lines = group_limits()[0] if max_lines is None else max_lines
     group: list = []
     lines = 0
     limit = max_lines // FIRST_GROUP_DIVISOR if first_max_lines is None else first_max_lines
