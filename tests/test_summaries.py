@@ -186,3 +186,44 @@ def test_summaries_equal_the_lines_after_every_kind_of_change(warehouse_url, tmp
                          "OR subjective_code = 'UNMAPPED'") == [(0,)]
     assert query(engine, "SELECT DISTINCT alliance_scope FROM nre_summary WHERE function_code = 'LP'") == []
     engine.dispose()
+
+
+def _analyze_counts(engine: sa.Engine) -> dict[str, int]:
+    with engine.connect() as conn:  # a new transaction: statistics read afresh
+        return {name: count for name, count in conn.exec_driver_sql(
+            "SELECT relname, analyze_count FROM pg_stat_user_tables WHERE relname IN (%s)"
+            % ", ".join(f"'{t}'" for t in summaries.SUMMARIES))}
+
+
+def test_a_pass_refreshes_only_the_summaries_statistics_that_went_stale(pg_url):
+    """The loader ends a pass by analysing the summaries only where autovacuum's rule says their
+    statistics went stale (never analysed, or more rows changed than 50 + 10 % of the table): a night's
+    few rows into a long history skip it; many rows do not."""
+    import time
+
+    engine = ready_warehouse(pg_url)
+    with engine.begin() as conn:
+        summaries.analyze(conn)  # every summary analysed: reltuples known
+    before = _analyze_counts(engine)
+    assert set(before) == set(summaries.SUMMARIES)
+
+    with BatchLoader(engine) as loader:  # a few lines: no summary stale
+        assert loader.load(asc_batch(balanced_document("ASC1/2016/1", 100_00))).loaded
+    assert _analyze_counts(engine) == before
+
+    # 60 rows more in one summary than it had (0), its counters flushed: that one is stale, only that one
+    with engine.connect() as conn:
+        with conn.begin():
+            conn.exec_driver_sql("INSERT INTO force_year_summary (force_code, fiscal_year, amount_pence, line_count) "
+                                 "SELECT 'ASC', 1900 + n, 1, 1 FROM generate_series(1, 60) AS n")
+        conn.exec_driver_sql("SELECT pg_stat_force_next_flush()")
+        conn.commit()
+    deadline = time.monotonic() + 10
+    while query(engine, "SELECT n_mod_since_analyze FROM pg_stat_user_tables "
+                        "WHERE relname = 'force_year_summary'")[0][0] < 60:
+        assert time.monotonic() < deadline, "the statistics counters were not flushed"
+        time.sleep(0.1)
+    with engine.begin() as conn:
+        summaries.analyze(conn, stale_only=True)
+    after = _analyze_counts(engine)
+    assert after == dict(before, force_year_summary=before["force_year_summary"] + 1)

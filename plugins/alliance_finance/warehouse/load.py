@@ -101,7 +101,7 @@ class BatchLoader:
             try:
                 if self._loaded_any and exc[0] is None:
                     with self._conn.begin():
-                        summaries.analyze(self._conn)
+                        summaries.analyze(self._conn, stale_only=True)
             finally:
                 self._conn.close()
                 self._conn = None
