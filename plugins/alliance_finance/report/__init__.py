@@ -155,8 +155,10 @@ def build_report(url_or_engine: str | sa.Engine, out: Path,
 
 
 def _can_fork() -> bool:
-    # a process with threads (a scheduler's task runner) is not forked: the page is written here
-    return "fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+    # a process with threads (a scheduler's task runner) is not forked, nor a daemonic one (a Celery
+    # worker's task process, which multiprocessing refuses children): the page is written here
+    return ("fork" in multiprocessing.get_all_start_methods() and threading.active_count() == 1
+            and not multiprocessing.current_process().daemon)
 
 
 def _import_ahead(*, charts: bool) -> threading.Thread:

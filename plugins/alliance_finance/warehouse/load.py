@@ -1,4 +1,6 @@
 """Loading batches: map set-wise and load each batch in one transaction, fast on both dialects.
+Longer than 400 lines because that one transaction's steps (bookkeeping, supersession, each
+dialect's insert) are kept together, in the order they run.
 
 One transaction per batch holds everything the batch changes: its ``etl_batch`` row, its lines, its
 quarantined lines, the source documents (WP journal ids) it covered, and the removal of the
