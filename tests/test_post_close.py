@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 
 from alliance_finance.marts.closes import record_period_event
+from alliance_finance.warehouse import post_close
 from alliance_finance.warehouse.load import BatchLoader
 
 from warehouse_batches import asc_batch, balanced_document, line, query, ready_warehouse
@@ -57,4 +58,32 @@ def test_a_line_posted_into_a_closed_period_loads_and_is_shown_as_an_adjustment(
         assert loader.load(asc_batch(late[2:], day=may23, sequence=2)).loaded
     assert _adjustments(engine) == [("ASC", 2016, 2, "recorded", "2016-06-08", "ASC_GL_20160523_002.csv", 0, 2),
                                     ("ASC", 2016, 2, "recorded", "2016-06-08", "ASC_GL_20160610_001.csv", 0, 3)]
+    engine.dispose()
+
+
+def test_closed_periods_of_given_years_are_those_years_of_all_closed_periods(warehouse_url):
+    """The loader asks only for the years a batch posts into: the answer is exactly those years' share of
+    the whole, recorded and inferred alike, and nothing for no years."""
+    engine = ready_warehouse(warehouse_url)
+    with BatchLoader(engine) as loader:
+        assert loader.load(asc_batch(balanced_document("ASC1/2015/1", 5_00, fiscal_year=2015, period=12,
+                                                       posting_date=dt.date(2016, 3, 18)),
+                                     day=dt.date(2016, 3, 18))).loaded
+        # FY 2016's April and May closed by inference: the ledger runs to 20 June 2016
+        assert loader.load(asc_batch(balanced_document("ASC1/2016/1", 10_00, period=3,
+                                                       posting_date=dt.date(2016, 6, 20)),
+                                     day=dt.date(2016, 6, 20))).loaded
+    with engine.begin() as conn:
+        # FY 2015's period 12 recorded closed by finance
+        record_period_event(conn, force_code="ASC", fiscal_year=2015, period=12, action="close",
+                            on=dt.date(2016, 4, 12), by="test")
+    with engine.connect() as conn:
+        everything = post_close.closed_periods(conn, "ASC")
+        assert {(2016, 1), (2016, 2), (2015, 12)} <= set(everything)
+        assert everything[(2015, 12)][0] == "recorded" and everything[(2016, 1)][0] == "inferred"
+        for years in ([2016], [2015], [2015, 2016], [2016, 2016], [2017]):
+            assert post_close.closed_periods(conn, "ASC", years) == \
+                {key: state for key, state in everything.items() if key[0] in years}, years
+        assert post_close.closed_periods(conn, "ASC", []) == {}
+        assert post_close.closed_periods(conn, "WP", [2015, 2016]) == {}
     engine.dispose()

@@ -102,8 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="CODE=URL: the SQLAlchemy URL of force CODE's source database, instead "
                         "of the sample file under --sources; repeatable")
     r.add_argument("--parallel", action="store_true",
-                   help="run the forces at the same time, each in a process of its own, as their DAGs "
-                        "run every night (faster with two or more cores; the forces' output interleaves)")
+                   help="run the forces at the same time, as their DAGs run every night: the first "
+                        "force in this process, each other one in a process forked from it (faster with "
+                        "two or more cores; the forces' output interleaves)")
 
     p = sub.add_parser("report", help="the board report: HTML page, PNG charts and an XLSX workbook")
     p.add_argument("--warehouse", default=None, help="SQLAlchemy URL (default as for run)")
