@@ -1,6 +1,6 @@
-"""Fact period index: on PostgreSQL, fact_ledger_line's (force_code, fiscal_year, period) B-tree becomes
-a BRIN index on (fiscal_year, period) (sql/migrations/0012_fact_period_brin.sql says why); SQLite keeps
-its B-tree.
+"""Indexes by year: on PostgreSQL, fact_ledger_line's (force_code, fiscal_year, period) B-tree becomes a
+BRIN index on (fiscal_year, period) (SQLite keeps its B-tree), and unmapped_summary gets an index on its
+fiscal year (sql/migrations/0012_year_indexes.sql says why).
 
 DDL only. On an existing warehouse the BRIN index is built from the lines already loaded (one pass over
 the table; a few seconds for five years at scale 10).
@@ -20,7 +20,7 @@ depends_on = None
 
 
 def upgrade() -> None:
-    execute_sql_file(op.get_bind(), f"migrations/{revision}_fact_period_brin.sql")
+    execute_sql_file(op.get_bind(), f"migrations/{revision}_year_indexes.sql")
 
 
 def downgrade() -> None:
