@@ -28,6 +28,13 @@ VIEWS = ("v_consolidated_spend", "v_savings_tracker", "v_local_policing", "v_cos
 BY_YEAR = ("v_consolidated_spend", "v_savings_tracker", "v_local_policing", "v_cost_share", "v_settlement",
            "v_intra_alliance_reconciliation", "v_unmapped_code_years", "v_fiscal_year_status",
            "v_budget_vs_outturn", "v_savings_share", "v_post_close_adjustments")
+#: views whose one year (or whose every row) is by its meaning a figure over every year of the history,
+#: so that its time grows with the years, and why (section 9 says so beside the growth of each view)
+SPANS_HISTORY = {
+    "v_settlement": "is life to date: one year's row carries the running totals of every year up to it, "
+                    "so the years before it are read too",
+    "v_unmapped_codes": "has no year: each code's first and last sighting, lines and money over every year",
+}
 FACT_COLUMNS = ("force_code, fiscal_year, period, posting_date, source_line_ref, document_ref, source_line_number, "
                 "cost_centre, local_account, objective_code, subjective_code, amount_pence, document_type, "
                 "line_text, vendor, reference, batch_id")
@@ -209,10 +216,11 @@ def target_rows(history: dict, targets: dict, met) -> list[str]:
         rows.append(f"| 9 | every other finance view, every row (slowest: `{worst}`) | **{others[worst]['ms']} ms** | "
                     f"under {targets['view_ms']:g} ms | {met(others[worst]['ms'] < targets['view_ms'])} |")
         growth = _growth(views)
-        flat = max(abs(g) for g in growth.values())
-        rows.append(f"| 9 | growth of each view's time for one year from 1x to 4x the history (largest) | "
-                    f"**{flat * 100:+.0f} %** | within ±{targets['view_flat'] * 100:g} % | "
-                    f"{met(flat <= targets['view_flat'])} |")
+        largest = max(growth, key=lambda v: abs(growth[v]))
+        flat = abs(growth[largest])
+        rows.append(f"| 9 | growth of each view's time for one year (a view without years: every row) from 1x to "
+                    f"4x the history (largest: `{largest}`) | **{growth[largest] * 100:+.0f} %** | "
+                    f"within ±{targets['view_flat'] * 100:g} % | {met(flat <= targets['view_flat'])} |")
     return rows
 
 
@@ -263,6 +271,11 @@ def section(history: dict, png_name: str) -> str:
         out.append("")
         out.append("Summary rows at each size: " + "; ".join(
             f"{s['multiple']}x " + ", ".join(f"{t} {n:,}" for t, n in s["summary_rows"].items()) for s in sizes) + ".\n")
+        growth = _growth(views)
+        out.append("Growth of each view's time for one year (a view without years: every row) from 1x to "
+                   f"{sizes[-1]['multiple']}x the history: " + ", ".join(
+                       f"`{v}` {g * 100:+.0f} %" for v, g in sorted(growth.items(), key=lambda i: -abs(i[1])))
+                   + ". " + " ".join(f"`{v}` {why}." for v, why in SPANS_HISTORY.items()) + "\n")
         out.append(f"![view time against history]({png_name})\n")
         out.append("Every view but `v_consolidated_spend` returns a row per year, force and scope (or fewer) and "
                    "reads a few thousand summary rows: milliseconds, whatever the lines. `v_consolidated_spend` "
