@@ -637,6 +637,8 @@ def section_history_and_nightly(profile: dict, data: Path, pg: Postgres, env: di
     out: dict = {"source": str(source), "spec": spec, "nights": night_days}
     try:
         history = pipeline_run(sources, url, history_env, work, "history")
+        # the moment the five years were loaded, before the nights: the report as of it (section 9)
+        history_moment = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         out["history"] = dict(history, lines_per_second=round(history["lines"] / history["seconds"]),
                               held_back_nights=len(night_days))
         if profile.get("history_parallel"):
@@ -687,6 +689,7 @@ def section_history_and_nightly(profile: dict, data: Path, pg: Postgres, env: di
             }
         if "views" in sections:
             out["report"] = report_runs(url, env, work, profile["repeat"])
+            out["report"]["as_of"] = report_as_of_run(url, env, work, history_moment)
             sys.path.insert(0, str(ROOT / "bench"))
             import view_times
 
@@ -709,6 +712,21 @@ def report_runs(url: str, env: dict, work: Path, repeat: int) -> dict:
             raise RuntimeError(f"alliance-finance report exited {runs[-1]['exit']}: {(work / f'report-{number}.log').read_text()[-2000:]}")
         log(f"report {number + 1}: {runs[-1]['seconds']:.2f} s, peak {runs[-1]['peak_mb']:.0f} MB")
     return {"runs": runs, "best": best(runs)["seconds"]}
+
+
+def report_as_of_run(url: str, env: dict, work: Path, moment: str) -> dict:
+    """``alliance-finance report --as-of`` once on the five-year warehouse, as of the moment its five years
+    were loaded (before the nights): the auditor's reproduction of an earlier figure (marts/as_of.py builds
+    the moment's tables from the history, then the same views are read)."""
+    out = work / "report-as-of"
+    shutil.rmtree(out, ignore_errors=True)
+    run = run_measured([PYTHON, "-m", "alliance_finance.cli", "report", "--warehouse", url, "--out", str(out),
+                        "--as-of", moment], env, work / "report-as-of.log")
+    if run["exit"] != 0:
+        raise RuntimeError(f"alliance-finance report --as-of exited {run['exit']}: "
+                           f"{(work / 'report-as-of.log').read_text()[-2000:]}")
+    log(f"report --as-of {moment}: {run['seconds']:.2f} s, peak {run['peak_mb']:.0f} MB")
+    return dict(run, moment=moment)
 
 
 # --- 6. DAG files ---------------------------------------------------------------------------------------------------

@@ -34,6 +34,7 @@ SPANS_HISTORY = {
     "v_settlement": "is life to date: one year's row carries the running totals of every year up to it, "
                     "so the years before it are read too",
     "v_unmapped_codes": "has no year: each code's first and last sighting, lines and money over every year",
+    "v_ledger_freshness": "has no year: each force's batches, lines and suspense over every year",
 }
 FACT_COLUMNS = ("force_code, fiscal_year, period, posting_date, source_line_ref, document_ref, source_line_number, "
                 "cost_centre, local_account, objective_code, subjective_code, amount_pence, document_type, "
@@ -253,6 +254,12 @@ def section(history: dict, png_name: str) -> str:
         out.append(f"`alliance-finance report` on the five-year warehouse (HTML page, three PNG charts, the XLSX "
                    f"workbook), each run a process of its own: {runs}; best **{report['best']:.2f} s**, peak "
                    f"{min(r['peak_mb'] for r in report['runs']):.0f} MB.\n")
+        as_of = report.get("as_of")
+        if as_of:
+            out.append(f"The same report as of the moment the five years were loaded, before the nights "
+                       f"(`report --as-of {as_of['moment']}`: the moment's tables built from the history kept, "
+                       f"`marts/as_of.py`, then the same views read): **{as_of['seconds']:.2f} s**, peak "
+                       f"{as_of['peak_mb']:.0f} MB, one run.\n")
     if views:
         sizes = views["sizes"]
         head = " | ".join(f"{s['multiple']}x: {s['years']} years, {s['lines'] / 1e6:.1f} M lines" for s in sizes)
