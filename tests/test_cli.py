@@ -3,6 +3,9 @@ and never shows a password."""
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import pytest
 
 from alliance_finance.cli import main
@@ -67,3 +70,20 @@ def test_force_choices_are_the_configured_forces(capsys):
     run = build_parser()._subparsers._group_actions[0].choices["run"]
     force = next(a for a in run._actions if a.dest == "force")
     assert tuple(force.choices) == force_codes()
+
+
+def test_as_the_process_s_command_the_garbage_collector_is_frozen_at_exit(monkeypatch, capsys):
+    """The console script (argv None) leaves the last collections of a process that is ending to the
+    operating system; a caller's function call (argv given, as here in tests) registers nothing."""
+    import atexit
+    import gc
+
+    registered = []
+    monkeypatch.setattr(atexit, "register", registered.append)
+    monkeypatch.setattr(sys, "argv", ["alliance-finance"])
+    monkeypatch.setattr(signal, "signal", lambda *a: None)
+    assert main() == 2
+    assert registered == [gc.freeze]
+    registered.clear()
+    assert main([]) == 2
+    assert registered == []

@@ -264,6 +264,7 @@ loaded = lambda: {name: type(sys.modules.get(name)) is types.ModuleType for name
 with Validator() as validator:
     gx = validator.project._gx
     after_start = loaded()
+    collecting, frozen = __import__("gc").isenabled(), __import__("gc").get_freeze_count()
     context = gx.get_context(mode="ephemeral")
     batch = (context.data_sources.add_pandas("d").add_dataframe_asset("a").add_batch_definition_whole_dataframe("b")
              .get_batch(batch_parameters={"dataframe": pd.DataFrame({"x": [1, 2, 2, 3, 3, 3]})}))
@@ -272,7 +273,7 @@ with Validator() as validator:
     result = batch.validate(expectation, result_format="COMPLETE")
     from great_expectations.expectations.core import expect_column_kl_divergence_to_be_less_than as kl
     chart = kl.alt.Chart(pd.DataFrame({"x": [1]})).mark_bar()
-print(json.dumps({"after_start": after_start, "success": result.success,
+print(json.dumps({"after_start": after_start, "collecting": collecting, "frozen": frozen, "success": result.success,
                   "observed": result.result["observed_value"], "after_use": loaded(),
                   "chart": type(chart).__name__}))
 """
@@ -283,9 +284,26 @@ def test_scipy_stats_and_altair_are_deferred_until_an_expectation_uses_them():
     assert done.returncode == 0, done.stderr
     seen = json.loads(done.stdout.strip().splitlines()[-1])
     assert seen["after_start"] == {"scipy.stats": False, "altair": False}  # GX started without executing them
+    assert seen["collecting"] is True  # the garbage collector, paused while GX imported, is on again
+    assert seen["frozen"] > 100_000  # and never walks GX's classes again
     assert seen["success"] is True and seen["observed"] == pytest.approx(0.0, abs=1e-12)  # scipy.stats.entropy ran
     assert seen["after_use"] == {"scipy.stats": True, "altair": True}
     assert seen["chart"] == "Chart"
+
+
+def test_importing_gx_again_leaves_the_garbage_collector_as_it_was():
+    import gc
+
+    collecting = gc.isenabled()
+    try:
+        gc.disable()
+        assert gx_compat.import_great_expectations() is great_expectations
+        assert not gc.isenabled()  # not turned on by a pause it did not make
+        gc.enable()
+        assert gx_compat.import_great_expectations() is great_expectations
+        assert gc.isenabled()
+    finally:
+        (gc.enable if collecting else gc.disable)()
 
 
 def test_deferring_leaves_a_module_already_imported_alone():

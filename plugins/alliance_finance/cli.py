@@ -7,7 +7,9 @@ Exit status: 0 when everything offered was loaded; 1 when any batch was rejected
 from __future__ import annotations
 
 import argparse
+import atexit
 import datetime as dt
+import gc
 import signal
 import sys
 from decimal import Decimal, InvalidOperation
@@ -172,9 +174,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if argv is None and hasattr(signal, "SIGPIPE"):
-        # `alliance-finance status | head` ends quietly, as a Unix command should
-        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    if argv is None:  # the process is this command (the console script), not a caller's function call
+        if hasattr(signal, "SIGPIPE"):
+            # `alliance-finance status | head` ends quietly, as a Unix command should
+            signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+        # The process ends when the command returns. Python's shutdown would then run the cyclic
+        # garbage collector over every object still alive (Great Expectations' classes, pandas,
+        # SQLAlchemy: about 0.4 s of a small night's run) only to free memory the operating system
+        # takes back anyway. Frozen at exit (after the command's files are closed, its connections
+        # disposed and, by logging's own exit handler, its logs flushed) they are left alone;
+        # objects are still released as their references go, as on any exit.
+        atexit.register(gc.freeze)
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
