@@ -81,7 +81,7 @@ def _record_suite_pages(site: Path, digests: dict[str, str]) -> None:
 def build_pages(context, data_docs_dir: Path, result_keys: Iterable, suites: Iterable[str],
                 suite_digests: dict[str, str] | None = None) -> Path:
     """Render ``result_keys``' pages, ``suites``' pages and the index (always: it lists every stored
-    result, the latest 500 of them); returns ``index.html``. ``suite_digests`` (of the suites
+    result, the latest 60 of them: ``validation_results_limit`` in great_expectations.yml); returns ``index.html``. ``suite_digests`` (of the suites
     rendered) are recorded once the pages are written, for :func:`stale_suite_pages`."""
     # deferred on purpose: Great Expectations takes seconds to import (the caller has already)
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
