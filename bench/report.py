@@ -823,15 +823,19 @@ ran the same work slower today than when sections 1 and 2 were last measured (31
   `v_savings_tracker`'s year-to-date and budget parts are per-row subqueries, so one year reads one
   year; `v_budget_vs_outturn` joins its budgets where they are used; `v_savings_share` reads the
   tracker once. Each gave the same rows as before on the five-year warehouse (`EXCEPT ALL` both ways).
-  Then `v_budget_vs_outturn` reads each of its steps once: the NRE, the budgets' profiles and the
-  baseline beside every year are one stream, summed once by force, year, function and period and
-  then by row and function, so the year's condition reaches `v_fiscal_year_status` and the summaries
-  (before, its actual, planned and budgeted steps were each read twice, so worked out for every year,
-  then filtered). A helper's side-by-side figures (the five-year warehouse at scale 10 lengthened as
-  section 9 does; the server's CPU time for the query, planning included, best of 20 interleaved,
-  load average 3 to 4 from other work): one year 10.1 / 14.9 / 34.6 ms before at 1x / 2x / 4x,
-  4.3 / 4.0 / 4.1 ms after; every row 11.9 / 18.4 / 35.8 ms before, 9.7 / 16.2 / 30.1 ms after; the
-  same rows at each size (`EXCEPT ALL` both ways).
+  Then `v_budget_vs_outturn` and `v_savings_share` read each of their steps once, so the year's
+  condition reaches the summaries and the views they read (before, steps read twice were worked out
+  for every year, then filtered): `v_budget_vs_outturn` sums the NRE, the budgets' profiles and the
+  baseline beside every year as one stream, by force, year, function and period and then by row and
+  function; `v_savings_share` reads `v_savings_tracker` once beside `v_cost_share` (one `GROUP BY`),
+  takes the savings from the tracker's year to date and works out the fair shares and targets in one
+  step of window functions (in three steps it took 2 to 3 ms longer to plan). A helper's side-by-side
+  figures (the five-year warehouse at scale 10 lengthened as section 9 does; every row fetched, best
+  of 24 interleaved, load average 2.3 from other work; the server's CPU time agrees): `v_budget_vs_outturn`
+  one year 10.1 / 16.7 / 36.3 ms before at 1x / 2x / 4x, 4.3 / 4.2 / 4.7 ms after, every row
+  12.4 / 21.2 / 37.9 ms before, 10.5 / 17.1 / 30.2 ms after; `v_savings_share` one year
+  10.1 / 15.0 / 31.1 ms before, 7.9 / 8.3 / 9.8 ms after, every row 10.2 / 15.5 / 30.6 ms before,
+  9.7 / 12.7 / 16.2 ms after; the same rows at each size (`EXCEPT ALL` both ways).
 - **The report** writes its charts and page in a forked process (forked before the warehouse is
   read, importing matplotlib meanwhile) while this one writes the workbook; one after the other where
   it cannot fork or has threads (an Airflow task): 5.41 s before, 2.63 s after (2026-12-07).
@@ -850,15 +854,11 @@ latest run's. Where the missed targets stand, and why:
   quarter of the client's time (section 9 gives both); the rest is psycopg receiving and building
   the rows, about 1.4 µs a row. One year of it is 11,117 rows in about 20 to 30 ms, flat as the history
   grows. Every row of five years under 50 ms means sending fewer rows, which is not the view's contract.
-- **One year of `v_savings_share` grows with the history** (still under 50 ms at 4x): its steps used
-  several times (the tracker, the forces' savings, the keyed rows) are computed once for every year,
-  then filtered. Letting the planner inline them made one year flat but the whole view 4 to 8 times
-  slower at 2x. Read once each (the tracker beside `v_cost_share` in one `GROUP BY`, the savings from
-  the tracker's year to date, the targets as window sums) one year is flat, 9.8 / 9.3 / 10.6 ms at
-  1x / 2x / 4x against 9.5 / 14.5 / 31.5 ms (the helper's figures above, same rows), and every row is
-  faster at 2x and 4x (12.7 and 16.0 ms against 15.1 and 30.4), but slower at 1x: 12.1 ms against
-  10.1, as PostgreSQL takes about 2.5 ms longer to plan the tracker and `v_cost_share` inlined under
-  the share's steps than materialised apart. So it is not in this round.
+- **One year of `v_savings_share`** grew 9 to 24 % from 1x to 4x in three runs of the helper's
+  measurement (in one, 8.1 to 9.2 ms of server CPU): all of it is the growth of one year of
+  `v_savings_tracker` (4.5 to 5.4 ms) and `v_cost_share` (1.9 to 2.2 ms), which it reads; their own
+  steps read several times (the tracker's NRE by year, the key's weights) are still worked out for
+  every year.
 - **A small night, 4.78 s with bytecode cached** (target 4 s): profiled (pyinstrument, `-X importtime`),
   importing Great Expectations is about a third of it (GX building its own classes: nothing left to
   defer that is not used while it imports), and its six suite runs about another third, mostly GX's
