@@ -854,11 +854,12 @@ latest run's. Where the missed targets stand, and why:
   quarter of the client's time (section 9 gives both); the rest is psycopg receiving and building
   the rows, about 1.4 µs a row. One year of it is 11,117 rows in about 20 to 30 ms, flat as the history
   grows. Every row of five years under 50 ms means sending fewer rows, which is not the view's contract.
-- **One year of `v_savings_share`** grew 9 to 24 % from 1x to 4x in three runs of the helper's
-  measurement (in one, 8.1 to 9.2 ms of server CPU): all of it is the growth of one year of
-  `v_savings_tracker` (4.5 to 5.4 ms) and `v_cost_share` (1.9 to 2.2 ms), which it reads; their own
-  steps read several times (the tracker's NRE by year, the key's weights) are still worked out for
-  every year.
+- **One year of `v_savings_share`** grew 9 to 24 % from 1x to 4x in four runs of the helper's
+  measurements (7.3 to 9.0 ms in `bench/view_times.py`'s own timing on a quiet machine; in another,
+  8.1 to 9.2 ms of server CPU): most of it is the growth of one year of `v_savings_tracker` (4.5 to
+  5.4 ms) and `v_cost_share` (1.9 to 2.2 ms), which it reads; their own steps read several times (the
+  tracker's NRE by year, the key's weights) are still worked out for every year. One year of
+  `v_local_policing`, `v_settlement` and `v_cost_share` also grows by more than 20 % (section 9).
 - **A small night, 4.78 s with bytecode cached** (target 4 s): profiled (pyinstrument, `-X importtime`),
   importing Great Expectations is about a third of it (GX building its own classes: nothing left to
   defer that is not used while it imports), and its six suite runs about another third, mostly GX's
