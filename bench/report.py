@@ -823,6 +823,19 @@ ran the same work slower today than when sections 1 and 2 were last measured (31
   `v_savings_tracker`'s year-to-date and budget parts are per-row subqueries, so one year reads one
   year; `v_budget_vs_outturn` joins its budgets where they are used; `v_savings_share` reads the
   tracker once. Each gave the same rows as before on the five-year warehouse (`EXCEPT ALL` both ways).
+  Then `v_budget_vs_outturn` and `v_savings_share` read each of their steps once, so the year's
+  condition reaches the summaries and the views they read (before, steps read twice were worked out
+  for every year, then filtered): `v_budget_vs_outturn` sums the NRE, the budgets' profiles and the
+  baseline beside every year as one stream, by force, year, function and period and then by row and
+  function; `v_savings_share` reads `v_savings_tracker` once beside `v_cost_share` (one `GROUP BY`),
+  takes the savings from the tracker's year to date and works out the fair shares and targets in one
+  step of window functions (in three steps it took 2 to 3 ms longer to plan). A helper's side-by-side
+  figures (the five-year warehouse at scale 10 lengthened as section 9 does; every row fetched, best
+  of 24 interleaved, load average 2.3 from other work; the server's CPU time agrees): `v_budget_vs_outturn`
+  one year 10.1 / 16.7 / 36.3 ms before at 1x / 2x / 4x, 4.3 / 4.2 / 4.7 ms after, every row
+  12.4 / 21.2 / 37.9 ms before, 10.5 / 17.1 / 30.2 ms after; `v_savings_share` one year
+  10.1 / 15.0 / 31.1 ms before, 7.9 / 8.3 / 9.8 ms after, every row 10.2 / 15.5 / 30.6 ms before,
+  9.7 / 12.7 / 16.2 ms after; the same rows at each size (`EXCEPT ALL` both ways).
 - **The report** writes its charts and page in a forked process (forked before the warehouse is
   read, importing matplotlib meanwhile) while this one writes the workbook; one after the other where
   it cannot fork or has threads (an Airflow task): 5.41 s before, 2.63 s after (2026-12-07).
@@ -847,10 +860,12 @@ latest run's. Where the missed targets stand, and why:
   quarter of the client's time (section 9 gives both); the rest is psycopg receiving and building
   the rows, about 1.4 µs a row. One year of it is 11,117 rows in about 20 to 30 ms, flat as the history
   grows. Every row of five years under 50 ms means sending fewer rows, which is not the view's contract.
-- **One year of `v_budget_vs_outturn` and `v_savings_share` grows with the history** (still under
-  50 ms at 4x): their steps used several times are computed once for every year, then filtered.
-  Letting the planner inline them made one year flat but the whole view 4 to 8 times slower at 2x,
-  so they stay as they are.
+- **One year of `v_savings_share`** grew 9 to 24 % from 1x to 4x in four runs of the helper's
+  measurements (7.3 to 9.0 ms in `bench/view_times.py`'s own timing on a quiet machine; in another,
+  8.1 to 9.2 ms of server CPU): most of it is the growth of one year of `v_savings_tracker` (4.5 to
+  5.4 ms) and `v_cost_share` (1.9 to 2.2 ms), which it reads; their own steps read several times (the
+  tracker's NRE by year, the key's weights) are still worked out for every year. One year of
+  `v_local_policing`, `v_settlement` and `v_cost_share` also grows by more than 20 % (section 9).
 - **A small night** (target 4 s with bytecode cached; 4.78 s in the benchmark of 2026-12-07, before the
   garbage collector change above, which took a helper's side-by-side best from 4.78 s to 3.85 s, median
   4.28 s at load average 1.5 to 2.7: at the target, not below it with any margin): profiled again
@@ -859,10 +874,11 @@ latest run's. Where the missed targets stand, and why:
   suite runs about another third (GX's work per expectation: building each one's metric graph and
   resolving it; what a `Checkpoint.run` adds to its `ValidationDefinition.run`, GX's freshness checks,
   is 15 ms a run, 0.09 s a night, and GX rebuilding an expectation's configuration for every keyword it
-  reads 0.03 s: measured, not changed). The Data Docs grow with the results stored: GX's index reads
-  back every result it lists (up to 500) to draw it, 0.39 s with 198 stored, so a night on a site
-  that has reached the 500 pays more than the benchmark's small night, whose site holds only its
-  own section's results. The rest is Python, pandas, SQLAlchemy and the two passes' work.
+  reads 0.03 s: measured, not changed). The Data Docs grew with the results stored: GX's index reads
+  back every result it lists to draw it, about 1.6 ms a result, and listed up to 500, so a deployed
+  site's night paid up to about 1 s more than the benchmark's small night (whose site holds only its
+  own section's results); it lists the latest 60 now (about ten nights; 252 stored: 0.62 s before,
+  0.32 s after). The rest is Python, pandas, SQLAlchemy and the two passes' work.
 - **Marginal cost against a bare `COPY`** (`run` 6.8x, `--parallel` 5.9x, target 5x): the
   database's insert into a table with its key and indexes is most of it: `COPY` alone into a table
   of the same shape costs 2.65 times the bare `COPY` (section 1), and `EXPLAIN (ANALYZE, BUFFERS, WAL)`

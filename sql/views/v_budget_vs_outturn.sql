@@ -20,92 +20,102 @@
 --                   has none)
 -- forecast_method   'outturn', 'budget' or 'run_rate'
 --
--- planned sums every row's budgets and is joined to budgeted only where it is used (keys, and compared's
--- CASE on bg): joined inside planned, the planner took budgeted (a HAVING) for one row and re-joined
--- status and member for each budget row (80 ms of the view's 100 on five years at scale 10).
+-- Written so that a query for one year (WHERE fiscal_year = X) takes about the same time however long
+-- the history (issue #14): every step below is read once, so the planner inlines it and the year's
+-- condition reaches v_fiscal_year_status and the summaries through the status row's year. The NRE and
+-- the budgets are one stream (lines), summed in one GROUP BY per row and function (figures); before,
+-- the actual, planned and budgeted figures were separate steps each read twice (keys, then compared),
+-- so PostgreSQL worked them out for every year and then kept one year's rows (one year: 10.5 ms on
+-- five years, 41.6 ms on twenty). Letting the planner inline those steps instead made the whole view
+-- 4 to 8 times slower, as it re-aggregated them for each row they were joined to.
 CREATE VIEW v_budget_vs_outturn AS
 WITH status AS (
-    SELECT force_code, fiscal_year, through_period, year_complete FROM v_fiscal_year_status
+    -- how far each year's figures run, and whether every member force has a budget loaded for the year.
+    -- DISTINCT (each row is one already) keeps the planner from copying the subquery into figures, where
+    -- it ran once for each summary row, while the year's condition still reaches v_fiscal_year_status
+    SELECT DISTINCT st.fiscal_year, st.force_code, st.through_period, st.year_complete,
+           CASE WHEN NOT EXISTS (SELECT 1 FROM dim_force AS m
+                                 WHERE st.force_code IN (m.force_code, 'ALL')
+                                   AND NOT EXISTS (SELECT 1 FROM budget AS b
+                                                   WHERE b.force_code = m.force_code
+                                                     AND b.fiscal_year = st.fiscal_year))
+                THEN 1 ELSE 0 END AS budgeted
+    FROM v_fiscal_year_status AS st
 ),
 member AS (
+    -- the forces whose lines make up a row (ALL: every force)
     SELECT force_code AS row_force, force_code FROM dim_force
     UNION ALL
     SELECT 'ALL', force_code FROM dim_force
 ),
-actual AS (
-    SELECT st.fiscal_year, st.force_code, n.function_code,
-           CAST(SUM(CASE WHEN n.fiscal_year = st.fiscal_year AND n.period <= st.through_period
-                         THEN n.amount_pence ELSE 0 END) AS bigint) AS actual_to_date_pence,
-           CAST(SUM(CASE WHEN n.fiscal_year = st.fiscal_year THEN n.amount_pence ELSE 0 END) AS bigint) AS actual_pence,
-           CAST(SUM(CASE WHEN n.fiscal_year = {{ baseline_fy }} AND n.period <= st.through_period
-                         THEN n.amount_pence ELSE 0 END) AS bigint) AS baseline_to_date_pence,
-           CAST(SUM(CASE WHEN n.fiscal_year = {{ baseline_fy }} THEN n.amount_pence ELSE 0 END) AS bigint) AS baseline_pence,
-           SUM(CASE WHEN n.fiscal_year = st.fiscal_year THEN n.line_count ELSE 0 END) AS line_count
-    FROM status AS st
-    JOIN member AS m ON m.row_force = st.force_code
-    JOIN nre_summary AS n
-      ON n.force_code = m.force_code AND n.fiscal_year IN (st.fiscal_year, {{ baseline_fy }})
-    GROUP BY st.fiscal_year, st.force_code, n.function_code
-),
-budgeted AS (
-    -- rows whose every member force has a budget loaded for the year
-    SELECT st.fiscal_year, st.force_code
-    FROM status AS st
-    JOIN member AS m ON m.row_force = st.force_code
-    LEFT JOIN (SELECT DISTINCT force_code, fiscal_year FROM budget) AS b
-           ON b.force_code = m.force_code AND b.fiscal_year = st.fiscal_year
-    GROUP BY st.fiscal_year, st.force_code
-    HAVING COUNT(b.force_code) = COUNT(*)
-),
-budget_period AS (
-    -- the budgets' profiles (v_budget_profile) by force, year, function and period, as budget_summary
-    -- keeps them summed
-    SELECT force_code, fiscal_year, function_code, period, CAST(SUM(amount_pence) AS bigint) AS pence
+parts AS (
+    -- the year's NRE (v_nre_line's lines, summed in nre_summary), its budgets' profiles (v_budget_profile,
+    -- summed in budget_summary), and the baseline's (FY {{ baseline_fy }}) NRE beside every year. Every
+    -- column has one type in all three parts (a bigint zero, not an integer one), so that PostgreSQL
+    -- plans the parts as scans of their tables
+    SELECT force_code, fiscal_year, function_code, period,
+           amount_pence AS nre_pence, line_count, CAST(0 AS bigint) AS budget_pence,
+           CAST(0 AS bigint) AS budget_rows, CAST(0 AS bigint) AS baseline_pence
+    FROM nre_summary
+    UNION ALL
+    SELECT force_code, fiscal_year, function_code, period,
+           CAST(0 AS bigint), CAST(0 AS bigint), amount_pence, CAST(1 AS bigint), CAST(0 AS bigint)
     FROM budget_summary
+    UNION ALL
+    SELECT b.force_code, y.fiscal_year, b.function_code, b.period,
+           CAST(0 AS bigint), CAST(0 AS bigint), CAST(0 AS bigint), CAST(0 AS bigint), b.amount_pence
+    FROM (SELECT DISTINCT fiscal_year FROM force_year_summary) AS y
+    JOIN nre_summary AS b ON b.fiscal_year = {{ baseline_fy }}
+),
+lines AS (
+    -- the parts by force, year, function and period (the scopes summed), one row each
+    SELECT force_code, fiscal_year, function_code, period,
+           CAST(SUM(nre_pence) AS bigint)      AS nre_pence,
+           CAST(SUM(line_count) AS bigint)     AS line_count,
+           CAST(SUM(budget_pence) AS bigint)   AS budget_pence,
+           CAST(SUM(budget_rows) AS bigint)    AS budget_rows,
+           CAST(SUM(baseline_pence) AS bigint) AS baseline_pence
+    FROM parts
     GROUP BY force_code, fiscal_year, function_code, period
 ),
-planned AS (
-    -- every row's budgets; only a budgeted row's (every member force's budget loaded) are used below
-    SELECT st.fiscal_year, st.force_code, b.function_code,
-           CAST(SUM(b.pence) AS bigint) AS budget_pence,
-           CAST(SUM(CASE WHEN b.period <= st.through_period THEN b.pence ELSE 0 END) AS bigint) AS budget_to_date_pence,
-           CAST(SUM(CASE WHEN b.period > st.through_period THEN b.pence ELSE 0 END) AS bigint) AS budget_rest_pence
+figures AS (
+    -- each row's figures by function, from the lines of the forces that make up the row (ALL: every
+    -- force)
+    SELECT st.fiscal_year, st.force_code, l.function_code, st.through_period, st.year_complete, st.budgeted,
+           CAST(SUM(CASE WHEN l.period <= st.through_period THEN l.nre_pence ELSE 0 END) AS bigint) AS actual_to_date_pence,
+           CAST(SUM(l.nre_pence) AS bigint)                                                         AS actual_pence,
+           CAST(SUM(CASE WHEN l.period <= st.through_period THEN l.baseline_pence ELSE 0 END) AS bigint) AS baseline_to_date_pence,
+           CAST(SUM(l.baseline_pence) AS bigint)                                                    AS baseline_pence,
+           SUM(l.line_count)                                                                        AS line_count,
+           SUM(l.budget_rows)                                                                       AS budget_rows,
+           CAST(SUM(l.budget_pence) AS bigint)                                                      AS budget_pence,
+           CAST(SUM(CASE WHEN l.period <= st.through_period THEN l.budget_pence ELSE 0 END) AS bigint) AS budget_to_date_pence,
+           CAST(SUM(CASE WHEN l.period > st.through_period THEN l.budget_pence ELSE 0 END) AS bigint)  AS budget_rest_pence
     FROM status AS st
     JOIN member AS m ON m.row_force = st.force_code
-    JOIN budget_period AS b ON b.force_code = m.force_code AND b.fiscal_year = st.fiscal_year
-    GROUP BY st.fiscal_year, st.force_code, b.function_code
-),
-keys AS (
-    SELECT fiscal_year, force_code, function_code FROM actual WHERE line_count > 0
-    UNION
-    SELECT p.fiscal_year, p.force_code, p.function_code
-    FROM planned AS p
-    JOIN budgeted AS bg ON bg.fiscal_year = p.fiscal_year AND bg.force_code = p.force_code
+    JOIN lines AS l ON l.force_code = m.force_code AND l.fiscal_year = st.fiscal_year
+    GROUP BY st.fiscal_year, st.force_code, l.function_code, st.through_period, st.year_complete, st.budgeted
 ),
 compared AS (
+    -- a row for each function with lines in the year, or with a budget when the row is budgeted
     SELECT
-        k.fiscal_year,
-        k.force_code,
-        k.function_code,
-        st.through_period,
-        st.year_complete,
-        CASE WHEN bg.force_code IS NULL THEN NULL ELSE COALESCE(p.budget_pence, 0) END          AS budget_pence,
-        CASE WHEN bg.force_code IS NULL THEN NULL ELSE COALESCE(p.budget_to_date_pence, 0) END  AS budget_to_date_pence,
-        COALESCE(a.actual_to_date_pence, 0)                                                    AS actual_to_date_pence,
-        CASE WHEN st.year_complete = 1 THEN 'outturn'
-             WHEN bg.force_code IS NOT NULL THEN 'budget'
-             ELSE 'run_rate' END                                                               AS forecast_method,
-        CASE WHEN st.year_complete = 1 THEN COALESCE(a.actual_pence, 0)
-             WHEN bg.force_code IS NOT NULL THEN COALESCE(a.actual_to_date_pence, 0) + COALESCE(p.budget_rest_pence, 0)
-             ELSE {{ scaled("COALESCE(a.actual_to_date_pence, 0)", "a.baseline_pence", "a.baseline_to_date_pence") }}
-        END                                                                                     AS forecast_pence
-    FROM keys AS k
-    JOIN status AS st ON st.fiscal_year = k.fiscal_year AND st.force_code = k.force_code
-    LEFT JOIN budgeted AS bg ON bg.fiscal_year = k.fiscal_year AND bg.force_code = k.force_code
-    LEFT JOIN planned AS p
-           ON p.fiscal_year = k.fiscal_year AND p.force_code = k.force_code AND p.function_code = k.function_code
-    LEFT JOIN actual AS a
-           ON a.fiscal_year = k.fiscal_year AND a.force_code = k.force_code AND a.function_code = k.function_code
+        fiscal_year,
+        force_code,
+        function_code,
+        through_period,
+        year_complete,
+        CASE WHEN budgeted = 1 THEN budget_pence END                                             AS budget_pence,
+        CASE WHEN budgeted = 1 THEN budget_to_date_pence END                                     AS budget_to_date_pence,
+        actual_to_date_pence,
+        CASE WHEN year_complete = 1 THEN 'outturn'
+             WHEN budgeted = 1 THEN 'budget'
+             ELSE 'run_rate' END                                                                AS forecast_method,
+        CASE WHEN year_complete = 1 THEN actual_pence
+             WHEN budgeted = 1 THEN actual_to_date_pence + budget_rest_pence
+             ELSE {{ scaled("actual_to_date_pence", "baseline_pence", "baseline_to_date_pence") }}
+        END                                                                                      AS forecast_pence
+    FROM figures
+    WHERE line_count > 0 OR (budgeted = 1 AND budget_rows > 0)
 )
 SELECT
     fiscal_year,
