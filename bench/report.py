@@ -853,6 +853,31 @@ ran the same work slower today than when sections 1 and 2 were last measured (31
   the group size (`sources.base.share_groups`: 200,000 lines each for two passes): five years at
   scale 10, 2,287 MB summed before, 1,382 MB after (2026-12-07); one year at scale 20, 1,837 MB before.
 
+A second round the same day (the benchmark above was run after it, sections 1, 3, 4 and 9; sections
+2 and 2b keep their earlier figures, their ratios recomputed against this run's pipeline). This
+machine's processor differed from the morning's (Intel Xeon against AMD EPYC, `docs/performance.json`),
+so only side-by-side figures compare the code:
+
+- **Revision 0012**: on PostgreSQL the lines' `(force_code, fiscal_year, period)` B-tree became a BRIN
+  index on `(fiscal_year, period)` (what reads lines by year reads whole years or periods of lines
+  that arrive in posting order, and a loaded line no longer costs an index entry), and
+  `unmapped_summary` got an index on its year. Side by side against `2c72274` (the round's start, which
+  has neither, nor the garbage-collector change below), same data, fresh databases, `run`, load average
+  0.9 to 1.7: one year at scale 20, 44.45 / 44.89 s before, 42.47 / 44.79 s after (machine CPU
+  57.0-57.5 s before, 55.5-57.2 s after); five years at scale 10, 107.99 s before, 103.38 s after
+  (machine CPU 143.5 s, 138.6 s): about 4 %. The database backends' own CPU for one year at scale 5,
+  three interleaved runs each: 8.1 to 9.0 s with the B-tree, 7.5 to 7.8 s with BRIN.
+- **The views**: one year of `v_budget_vs_outturn` and `v_savings_share` reads one year (both above);
+  `v_unmapped_code_years` reads its year through the new index.
+- **Data Docs**: the index lists the latest 60 results rather than 500: GX reads back every result it
+  lists on every night's build (about 1.6 ms a result), so a deployed site's night grew by up to about
+  1 s after some 80 nights; the benchmark's sites hold only their own section's results and did not show it.
+- **The benchmark**: the report `--as-of` the moment the five years were loaded is timed (section 9),
+  and a child's peak memory no longer reads the benchmark's own: the kernel's figure for a spawned
+  process is never below its parent's peak (376 MB after section 1), so where the kernel's figure is
+  not above it the sampled peak of the child's processes is used (the report's 375 MB of the morning
+  was the benchmark's own; it is about 240 MB).
+
 The figures marked with a date are from the benchmark run of that day; the tables above hold the
 latest run's. Where the missed targets stand, and why:
 
@@ -860,33 +885,40 @@ latest run's. Where the missed targets stand, and why:
   quarter of the client's time (section 9 gives both); the rest is psycopg receiving and building
   the rows, about 1.4 µs a row. One year of it is 11,117 rows in about 20 to 30 ms, flat as the history
   grows. Every row of five years under 50 ms means sending fewer rows, which is not the view's contract.
-- **One year of `v_savings_share`** grew 9 to 24 % from 1x to 4x in four runs of the helper's
-  measurements (7.3 to 9.0 ms in `bench/view_times.py`'s own timing on a quiet machine; in another,
-  8.1 to 9.2 ms of server CPU): most of it is the growth of one year of `v_savings_tracker` (4.5 to
-  5.4 ms) and `v_cost_share` (1.9 to 2.2 ms), which it reads; their own steps read several times (the
-  tracker's NRE by year, the key's weights) are still worked out for every year. One year of
-  `v_local_policing`, `v_settlement` and `v_cost_share` also grows by more than 20 % (section 9).
-- **A small night** (target 4 s with bytecode cached; 4.78 s in the benchmark of 2026-12-07, before the
-  garbage collector change above, which took a helper's side-by-side best from 4.78 s to 3.85 s, median
-  4.28 s at load average 1.5 to 2.7: at the target, not below it with any margin): profiled again
-  after it (pyinstrument, `-X importtime`), importing Great Expectations is still about a third
-  (GX building its own classes: nothing left to defer that is not used while it imports) and its six
-  suite runs about another third (GX's work per expectation: building each one's metric graph and
-  resolving it; what a `Checkpoint.run` adds to its `ValidationDefinition.run`, GX's freshness checks,
-  is 15 ms a run, 0.09 s a night, and GX rebuilding an expectation's configuration for every keyword it
-  reads 0.03 s: measured, not changed). The Data Docs grew with the results stored: GX's index reads
-  back every result it lists to draw it, about 1.6 ms a result, and listed up to 500, so a deployed
-  site's night paid up to about 1 s more than the benchmark's small night (whose site holds only its
-  own section's results); it lists the latest 60 now (about ten nights; 252 stored: 0.62 s before,
-  0.32 s after). The rest is Python, pandas, SQLAlchemy and the two passes' work.
-- **Marginal cost against a bare `COPY`** (`run` 6.8x, `--parallel` 5.9x, target 5x): the
+- **One year of a view flat within 20 %** (section 9's growth line, 1x to 4x): `v_local_policing`
+  +28 % (4.32 to 5.55 ms) and `v_settlement` +26 % (3.27 to 4.12 ms) are above it; `v_cost_share`
+  +16 %, `v_savings_share` +12 %, `v_budget_vs_outturn` +2 %, `v_savings_tracker` 0 % within it.
+  `v_settlement` is life to date by its meaning (a year's row carries the running totals of every
+  year before it), so its time follows the years before the one asked for, as `v_unmapped_codes`'
+  and `v_ledger_freshness`' (no year: over every year) do. `v_local_policing` reads
+  `v_savings_tracker` for its local scope, and that condition keeps part of the tracker's work from
+  being narrowed to the year (the tracker's own year is flat); `v_cost_share` works out the sharing
+  key's weights for every year (a few rows a year). These are milliseconds at 20 years of history,
+  measured once each on a machine shared with nothing else; a helper's four runs of `v_savings_share`
+  ranged from +9 to +24 %.
+- **A small night** (target 4 s with bytecode cached): **3.79 s** in this benchmark (best of 3; 3.8
+  to 4.2 s), met without much margin (6.82 s with bytecode compiled from source). Profiled after the
+  garbage-collector change (pyinstrument, `-X importtime`), importing Great Expectations is still
+  about a third (GX building its own classes: nothing left to defer that is not used while it
+  imports) and its six suite runs about another third (GX's work per expectation: building each one's
+  metric graph and resolving it; what a `Checkpoint.run` adds to its `ValidationDefinition.run`, GX's
+  freshness checks, is 15 ms a run, 0.09 s a night, and GX rebuilding an expectation's configuration
+  for every keyword it reads 0.03 s: measured, not changed); the rest is Python, pandas, SQLAlchemy
+  and the two passes' work.
+- **Marginal cost against a bare `COPY`** (`run` 7.15x, `--parallel` 5.93x, target 5x; the small
+  run's fixed cost fell by a second this round while the full run did not, so the marginal figure
+  rose): the
   database's insert into a table with its key and indexes is most of it: `COPY` alone into a table
   of the same shape costs 2.65 times the bare `COPY` (section 1), and `EXPLAIN (ANALYZE, BUFFERS, WAL)`
   of the insert puts index maintenance at two thirds of it, four WAL records a line. Filling a
   fiscal year's partition without indexes, then indexing and attaching it, would cut that for a
   backfill from empty; it needs the fiscal year in the primary key and the supersession, history and
-  row-level security paths moved to a partitioned table: not done in this round.
-- **Against the lean first approach** (2.1x `run`, 2.3x `--parallel`, target 3x): the lean approach
+  row-level security paths moved to a partitioned table, and it would lose what the primary key
+  does per batch today: a line already loaded from another delivery rejects the batch that brings it
+  again, with its lines named, in that batch's own transaction; an index built after a year's
+  batches would find such a line only at the end, failing the whole year. Not done: revision 0012
+  took the one index that served no per-batch guarantee off the insert instead (about 4 %).
+- **Against the lean first approach** (2.05x `run`, 2.42x `--parallel`, target 3x): the lean approach
   spends most of its time in `to_sql` into a plain table (section 2b) and checks far less; the
   pipeline's own floor on this two-core machine is its CPU (section 2: the pipeline's processes and
   the database together keep both cores mostly busy), so 3x needs the loading above cheaper first.
