@@ -890,10 +890,13 @@ latest run's. Where the missed targets stand, and why:
   +16 %, `v_savings_share` +12 %, `v_budget_vs_outturn` +2 %, `v_savings_tracker` 0 % within it.
   `v_settlement` is life to date by its meaning (a year's row carries the running totals of every
   year before it), so its time follows the years before the one asked for, as `v_unmapped_codes`'
-  and `v_ledger_freshness`' (no year: over every year) do. `v_local_policing` reads
-  `v_savings_tracker` for its local scope, and that condition keeps part of the tracker's work from
-  being narrowed to the year (the tracker's own year is flat); `v_cost_share` works out the sharing
-  key's weights for every year (a few rows a year). These are milliseconds at 20 years of history,
+  and `v_ledger_freshness`' (no year: over every year) do. `v_local_policing` is `v_savings_tracker`'s
+  local scope, and both still work out two of the tracker's steps for every year (its NRE by year,
+  force and scope, and the rows by force, each read twice, so PostgreSQL materialises them: at 4x, 2 to
+  5 ms of the query in `EXPLAIN ANALYZE`); the tracker's own one year measured flat here, within the
+  noise of a 6 ms query. Letting PostgreSQL inline the rows by force was tried and was slower at 1x and
+  at 4x; reading each step once, as `v_budget_vs_outturn` now does, is the way left, not done in this
+  round. `v_cost_share` works out the sharing key's weights for every year (a few rows a year). These are milliseconds at 20 years of history,
   measured once each on a machine shared with nothing else; a helper's four runs of `v_savings_share`
   ranged from +9 to +24 %.
 - **A small night** (target 4 s with bytecode cached): **3.79 s** in this benchmark (best of 3; 3.8
