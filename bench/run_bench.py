@@ -45,6 +45,8 @@ import time
 import uuid
 from pathlib import Path
 
+from view_times import FACT_COLUMNS  # the fact table's columns but the generated amount (bench/ is on the path)
+
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = sys.executable
 #: the plot of section 9 beside docs/performance.md
@@ -441,12 +443,6 @@ def section_throughput(profile: dict, data: Path, pg: Postgres, env: dict, work:
     return result
 
 
-#: the fact table's columns a clean CSV of its lines holds (all but the generated amount)
-FACT_COLUMNS = ("force_code, fiscal_year, period, posting_date, source_line_ref, document_ref, source_line_number, "
-                "cost_centre, local_account, objective_code, subjective_code, amount_pence, document_type, "
-                "line_text, vendor, reference, batch_id")
-
-
 def copy_floor(url: str, save: Path | None = None) -> dict:
     """The fact rows the run loaded, exported as CSV, then COPYed into an empty table of the same shape
     (columns, generated amount, key and indexes: LIKE ... INCLUDING ALL) and into a bare one. With
@@ -709,17 +705,23 @@ def section_history_and_nightly(profile: dict, data: Path, pg: Postgres, env: di
     return out
 
 
+def report_run(url: str, env: dict, work: Path, label: str, *extra: str) -> dict:
+    """``alliance-finance report`` once on ``url`` (HTML, PNG, XLSX) in a process of its own, into
+    ``work/<label>``; refused with its log's end if it fails."""
+    out = work / label
+    shutil.rmtree(out, ignore_errors=True)
+    log_path = work / f"{label}.log"
+    run = run_measured([PYTHON, "-m", "alliance_finance.cli", "report", "--warehouse", url, "--out", str(out), *extra],
+                       env, log_path)
+    if run["exit"] != 0:
+        raise RuntimeError(f"{label}: alliance-finance report exited {run['exit']}: {log_path.read_text()[-2000:]}")
+    log(f"{label}: {run['seconds']:.2f} s, peak {run['peak_mb']:.0f} MB")
+    return run
+
+
 def report_runs(url: str, env: dict, work: Path, repeat: int) -> dict:
-    """``alliance-finance report`` on the five-year warehouse (HTML, PNG, XLSX), each in a process of its own."""
-    runs = []
-    for number in range(repeat):
-        out = work / f"report-{number}"
-        shutil.rmtree(out, ignore_errors=True)
-        runs.append(run_measured([PYTHON, "-m", "alliance_finance.cli", "report", "--warehouse", url, "--out", str(out)],
-                                 env, work / f"report-{number}.log"))
-        if runs[-1]["exit"] != 0:
-            raise RuntimeError(f"alliance-finance report exited {runs[-1]['exit']}: {(work / f'report-{number}.log').read_text()[-2000:]}")
-        log(f"report {number + 1}: {runs[-1]['seconds']:.2f} s, peak {runs[-1]['peak_mb']:.0f} MB")
+    """``alliance-finance report`` on the five-year warehouse, ``repeat`` times."""
+    runs = [report_run(url, env, work, f"report-{number}") for number in range(repeat)]
     return {"runs": runs, "best": best(runs)["seconds"]}
 
 
@@ -727,15 +729,7 @@ def report_as_of_run(url: str, env: dict, work: Path, moment: str) -> dict:
     """``alliance-finance report --as-of`` once on the five-year warehouse, as of the moment its five years
     were loaded (before the nights): the auditor's reproduction of an earlier figure (marts/as_of.py builds
     the moment's tables from the history, then the same views are read)."""
-    out = work / "report-as-of"
-    shutil.rmtree(out, ignore_errors=True)
-    run = run_measured([PYTHON, "-m", "alliance_finance.cli", "report", "--warehouse", url, "--out", str(out),
-                        "--as-of", moment], env, work / "report-as-of.log")
-    if run["exit"] != 0:
-        raise RuntimeError(f"alliance-finance report --as-of exited {run['exit']}: "
-                           f"{(work / 'report-as-of.log').read_text()[-2000:]}")
-    log(f"report --as-of {moment}: {run['seconds']:.2f} s, peak {run['peak_mb']:.0f} MB")
-    return dict(run, moment=moment)
+    return dict(report_run(url, env, work, "report-as-of", "--as-of", moment), moment=moment)
 
 
 # --- 6. DAG files ---------------------------------------------------------------------------------------------------
