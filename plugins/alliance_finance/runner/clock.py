@@ -15,7 +15,8 @@ class StageClock:
     ``find`` (what is new: the processed files hashed again, the loaded journal ids), ``read``
     (the readers), ``wait_read`` (validating waits for the reading thread), ``gx_start``
     (importing Great Expectations and opening its context, once per run; a pass with deliveries
-    pending does it while its first group is read, so that ``read`` and ``gx_start`` overlap), ``validate`` (building the frames and running the suites), ``publish`` (the results and
+    pending does it while its first group is read, so that ``read`` and ``gx_start`` overlap),
+    ``validate`` (building the frames and running the suites), ``publish`` (the results and
     Data Docs), ``wait_load`` (reading and validating wait for the loader to finish the previous
     group); and in the loading thread ``load_copy`` (the batch's lines written as CSV and COPYed
     into the staging table), ``load_map_insert`` (the INSERT ... SELECT that maps them and adds them

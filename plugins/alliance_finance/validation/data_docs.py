@@ -55,24 +55,26 @@ def suite_digests(suites_dir: Path, names: Iterable[str], renderer: str) -> dict
     return digests
 
 
+def _rendered_suite_digests(site: Path) -> dict[str, str]:
+    """The digests recorded for the site's suite pages (none: nothing recorded, or unreadable)."""
+    try:
+        return json.loads((site / _SUITE_DIGESTS).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
 def stale_suite_pages(data_docs_dir: Path, digests: dict[str, str]) -> list[str]:
     """The suites whose page is missing or was rendered from another suite or GX version."""
     site = Path(data_docs_dir).resolve()
-    try:
-        rendered = json.loads((site / _SUITE_DIGESTS).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        rendered = {}
+    rendered = _rendered_suite_digests(site)
     return [name for name, digest in digests.items()
             if rendered.get(name) != digest or not (site / "expectations" / f"{name}.html").is_file()]
 
 
 def _record_suite_pages(site: Path, digests: dict[str, str]) -> None:
-    path = site / _SUITE_DIGESTS
-    try:
-        recorded = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        recorded = {}
+    recorded = _rendered_suite_digests(site)
     recorded.update(digests)
+    path = site / _SUITE_DIGESTS
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(json.dumps(recorded, indent=1, sort_keys=True), encoding="utf-8")
     tmp.replace(path)
@@ -80,9 +82,10 @@ def _record_suite_pages(site: Path, digests: dict[str, str]) -> None:
 
 def build_pages(context, data_docs_dir: Path, result_keys: Iterable, suites: Iterable[str],
                 suite_digests: dict[str, str] | None = None) -> Path:
-    """Render ``result_keys``' pages, ``suites``' pages and the index (always: it lists every stored
-    result, the latest 60 of them: ``validation_results_limit`` in great_expectations.yml); returns ``index.html``. ``suite_digests`` (of the suites
-    rendered) are recorded once the pages are written, for :func:`stale_suite_pages`."""
+    """Render ``result_keys``' pages, ``suites``' pages and the index (always: it lists the latest
+    stored results, 60 of them: ``validation_results_limit`` in great_expectations.yml); returns
+    ``index.html``. ``suite_digests`` (of the suites rendered) are recorded once the pages are
+    written, for :func:`stale_suite_pages`."""
     # deferred on purpose: Great Expectations takes seconds to import (the caller has already)
     from great_expectations.data_context.types.resource_identifiers import ExpectationSuiteIdentifier
 
