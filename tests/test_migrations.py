@@ -95,9 +95,19 @@ def test_a_warehouse_at_revision_0001_with_data_upgrades_to_head_keeping_it(ware
     assert (fact_checksum(engine), batches(engine),
             query(engine, "SELECT document_ref, batch_id FROM source_document_loaded")) == kept
     assert {p.stem for p in migrate.view_files()} <= _views(engine)
+    schema = "alliance" if engine.dialect.name == "postgresql" else None
+    indexes = {table: {ix["name"]: ix["column_names"] for ix in sa.inspect(engine).get_indexes(table, schema=schema)}
+               for table in ("unmapped_summary", "nre_summary", "budget_summary", "etl_batch")}
     # revision 0012: one year of the lines in suspense is read by its own index
-    assert "ix_unmapped_summary_year" in {ix["name"] for ix in sa.inspect(engine).get_indexes(
-        "unmapped_summary", schema="alliance" if engine.dialect.name == "postgresql" else None)}
+    assert "ix_unmapped_summary_year" in indexes["unmapped_summary"]
+    # revision 0013: the in-year views' look-ups by force and scope, by year, and of the latest posting
+    assert indexes["nre_summary"]["ix_nre_summary_scope"] == ["force_code", "alliance_scope"]
+    assert indexes["nre_summary"]["ix_nre_summary_year"] == ["fiscal_year"]
+    assert indexes["budget_summary"]["ix_budget_summary_year"] == ["fiscal_year"]
+    assert indexes["etl_batch"]["ix_etl_batch_latest"] == ["force_code", "last_posting_date"]
+    assert query(engine, "SELECT force_code, latest_posting_date FROM v_period_status GROUP BY 1, 2 ORDER BY 1") == \
+        query(engine, "SELECT force_code, MAX(last_posting_date) FROM etl_batch WHERE status = 'loaded' "
+                      "GROUP BY force_code ORDER BY 1")
     if engine.dialect.name == "postgresql":
         # revision 0012: the lines' year-and-period index became a BRIN index, built over the lines
         # already there, and a read of a year through it (no sequential scan allowed) finds every one

@@ -24,10 +24,12 @@ WITH force_year AS (
     SELECT force_code, fiscal_year FROM force_year_summary WHERE line_count > 0
 ),
 latest AS (
-    SELECT force_code, MAX(last_posting_date) AS latest_posting_date
-    FROM etl_batch
-    WHERE status = 'loaded'
-    GROUP BY force_code
+    -- one look-up per force in etl_batch's index of loaded batches by posting date (revision 0013),
+    -- rather than every batch read
+    SELECT f.force_code,
+           (SELECT MAX(b.last_posting_date) FROM etl_batch AS b
+            WHERE b.force_code = f.force_code AND b.status = 'loaded') AS latest_posting_date
+    FROM dim_force AS f
 ),
 ranked_event AS (
     SELECT force_code, fiscal_year, period, action, closed_on,

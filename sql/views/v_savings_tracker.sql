@@ -36,87 +36,46 @@
 -- Scaling by a ratio of money is exact 64-bit integer arithmetic (sqlfiles.scaled).
 --
 -- Written so that a query for one year (WHERE fiscal_year = X) takes about the same time however long
--- the history (issue #14): the year-to-date and budget figures (in_year) are scalar subqueries of their
--- row, through the summaries' keys, and the year's condition reaches in_year, so they are worked out for
--- that year's rows only. Before, they were aggregates of every year's rows joined back (MATERIALIZED:
--- left to the planner, they were re-aggregated per row and the view grew with the square of the years).
+-- the history (issue #14): every step below that has years is read once, so PostgreSQL inlines it and
+-- the year's condition reaches v_fiscal_year_status and the summaries through the row's year. The
+-- year's NRE, the baseline's beside every year and the budgets' profiles are one stream (parts), summed
+-- for each row and member force (by_member: a force row has one member, ALL every force), then for
+-- each row (figures), where a real-terms figure is rounded per force before ALL adds them up. Before,
+-- the NRE by year and the rows by force were each read twice, so worked out for every year and then
+-- filtered (one year of v_local_policing grew by a quarter from five years to twenty). Only the scopes
+-- each force has ever had (force_scope) are read over every year, as their meaning is.
 --
 -- Real terms (optional, when table deflator holds this year's and FY {{ baseline_fy }}'s index):
 -- nre_real = nre * index(FY {{ baseline_fy }}) / index(year), rounded half away from zero to the penny
 -- in exact integer arithmetic; savings_real = baseline_nre - nre_real. ALL's real figures are the
 -- sum of the forces' rounded figures, so the rows add up.
 CREATE VIEW v_savings_tracker AS
-WITH nre AS (
-    -- v_nre_line's lines, summed by nre_summary as they were loaded (sql/summaries/)
-    SELECT fiscal_year, force_code, alliance_scope, CAST(SUM(amount_pence) AS bigint) AS nre_pence
-    FROM nre_summary
-    GROUP BY fiscal_year, force_code, alliance_scope
-),
-force_year AS (
-    -- the fiscal years for which each force has ledger in the warehouse
-    SELECT fiscal_year, force_code FROM force_year_summary
-),
-force_scope AS (
-    SELECT DISTINCT force_code, alliance_scope FROM nre
-),
-by_force AS (
-    SELECT
-        fy.fiscal_year,
-        fy.force_code,
-        fs.alliance_scope,
-        CASE WHEN base_year.force_code IS NULL THEN NULL ELSE COALESCE(base.nre_pence, 0) END AS baseline_nre_pence,
-        COALESCE(n.nre_pence, 0) AS nre_pence,
-        d.index_ten_thousandths AS deflator_index_ten_thousandths,
-        CASE WHEN d.index_ten_thousandths IS NOT NULL AND d0.index_ten_thousandths IS NOT NULL THEN
-            (CASE WHEN COALESCE(n.nre_pence, 0) < 0 THEN -1 ELSE 1 END)
-            * ((2 * abs(COALESCE(n.nre_pence, 0)) * d0.index_ten_thousandths + d.index_ten_thousandths)
-               / (2 * d.index_ten_thousandths))
-        END AS nre_real_pence
-    FROM force_year AS fy
-    JOIN force_scope AS fs ON fs.force_code = fy.force_code
-    LEFT JOIN nre AS n
-           ON n.fiscal_year = fy.fiscal_year AND n.force_code = fy.force_code AND n.alliance_scope = fs.alliance_scope
-    LEFT JOIN force_year AS base_year
-           ON base_year.fiscal_year = {{ baseline_fy }} AND base_year.force_code = fy.force_code
-    LEFT JOIN nre AS base
-           ON base.fiscal_year = {{ baseline_fy }} AND base.force_code = fy.force_code AND base.alliance_scope = fs.alliance_scope
-    LEFT JOIN deflator AS d  ON d.fiscal_year = fy.fiscal_year
-    LEFT JOIN deflator AS d0 ON d0.fiscal_year = {{ baseline_fy }}
-),
-complete_year AS (
-    -- years in which every force has ledger
-    SELECT fiscal_year FROM force_year
-    GROUP BY fiscal_year
-    HAVING COUNT(*) = (SELECT COUNT(*) FROM dim_force)
-),
-alliance AS (
-    SELECT
-        b.fiscal_year,
-        'ALL' AS force_code,
-        b.alliance_scope,
-        -- NULL unless every force has its baseline
-        CASE WHEN COUNT(b.baseline_nre_pence) = COUNT(*) THEN CAST(SUM(b.baseline_nre_pence) AS bigint) END
-            AS baseline_nre_pence,
-        CAST(SUM(b.nre_pence) AS bigint) AS nre_pence,
-        MAX(b.deflator_index_ten_thousandths) AS deflator_index_ten_thousandths,
-        CASE WHEN COUNT(b.nre_real_pence) = COUNT(*) THEN CAST(SUM(b.nre_real_pence) AS bigint) END
-            AS nre_real_pence
-    FROM by_force AS b
-    JOIN complete_year AS c ON c.fiscal_year = b.fiscal_year
-    GROUP BY b.fiscal_year, b.alliance_scope
+WITH force_scope AS (
+    -- every alliance scope in which the force has NRE in any year: a force's year has a row for each,
+    -- zero where it has none that year. nre_summary's scopes are dim_objective's ('unmapped' for lines in
+    -- suspense), so each force and possible scope is looked up rather than every year's summary rows
+    -- read: the force's first scope at or after it in nre_summary's index by force and scope (revision
+    -- 0013) is the scope itself when the force has it (asked as EXISTS, or with an equality, the planner
+    -- read the whole table instead)
+    SELECT f.force_code, s.alliance_scope
+    FROM dim_force AS f
+    CROSS JOIN (SELECT alliance_scope FROM dim_objective UNION SELECT 'unmapped') AS s
+    WHERE (SELECT n.alliance_scope FROM nre_summary AS n
+           WHERE n.force_code = f.force_code AND n.alliance_scope >= s.alliance_scope
+           ORDER BY n.alliance_scope LIMIT 1) = s.alliance_scope
 ),
 tracked AS (
-    SELECT * FROM by_force
+    -- the rows: each force's years in the warehouse (force_year_summary), and ALL for the years in
+    -- which every force has ledger, so a year one force has not delivered yet never shows as a saving
+    SELECT fy.fiscal_year, fy.force_code, fs.alliance_scope
+    FROM force_year_summary AS fy
+    JOIN force_scope AS fs ON fs.force_code = fy.force_code
     UNION ALL
-    SELECT * FROM alliance
-),
-status AS (
-    -- how far each row's figures run
-    SELECT r.*,
-           COALESCE(s.through_period, 0) AS through_period,
-           COALESCE(s.year_complete, 0)  AS year_complete
-    FROM tracked AS r
-    LEFT JOIN v_fiscal_year_status AS s ON s.force_code = r.force_code AND s.fiscal_year = r.fiscal_year
+    SELECT c.fiscal_year, 'ALL', s.alliance_scope
+    FROM (SELECT fiscal_year FROM force_year_summary
+          GROUP BY fiscal_year
+          HAVING COUNT(*) = (SELECT COUNT(*) FROM dim_force)) AS c
+    CROSS JOIN (SELECT DISTINCT alliance_scope FROM force_scope) AS s
 ),
 member AS (
     -- the forces whose lines make up a row (ALL: every force)
@@ -124,39 +83,98 @@ member AS (
     UNION ALL
     SELECT 'ALL', force_code FROM dim_force
 ),
-in_year AS (
-    -- DISTINCT (each row is one already) keeps the planner from copying these subqueries into every
-    -- expression that reads their figures below, while the year's condition still reaches them
-    SELECT DISTINCT st.*,
-           -- NRE of periods 1..through_period of the year, and of the baseline's same periods
-           COALESCE((SELECT CAST(SUM(n.amount_pence) AS bigint)
-                     FROM member AS m
-                     JOIN nre_summary AS n ON n.force_code = m.force_code
-                     WHERE m.row_force = st.force_code AND n.fiscal_year = st.fiscal_year
-                       AND n.alliance_scope = st.alliance_scope AND n.period <= st.through_period), 0)
-               AS ytd_nre_pence,
-           COALESCE((SELECT CAST(SUM(n.amount_pence) AS bigint)
-                     FROM member AS m
-                     JOIN nre_summary AS n ON n.force_code = m.force_code
-                     WHERE m.row_force = st.force_code AND n.fiscal_year = {{ baseline_fy }}
-                       AND n.alliance_scope = st.alliance_scope AND n.period <= st.through_period), 0)
-               AS ytd_baseline_pence,
-           -- whether every member force has a budget loaded for the year
+status AS (
+    -- how far each row's figures run, whether every member force has a FY {{ baseline_fy }} ledger (else
+    -- the row has no baseline) and whether every member force has a budget loaded for the year. DISTINCT
+    -- (each row is one already) keeps the planner from copying the subqueries into the sums below, while
+    -- the year's condition still reaches v_fiscal_year_status
+    SELECT DISTINCT r.fiscal_year, r.force_code, r.alliance_scope,
+           COALESCE(s.through_period, 0) AS through_period,
+           COALESCE(s.year_complete, 0)  AS year_complete,
            CASE WHEN NOT EXISTS (SELECT 1 FROM member AS m
-                                 WHERE m.row_force = st.force_code
+                                 WHERE m.row_force = r.force_code
+                                   AND NOT EXISTS (SELECT 1 FROM force_year_summary AS b
+                                                   WHERE b.force_code = m.force_code
+                                                     AND b.fiscal_year = {{ baseline_fy }}))
+                THEN 1 ELSE 0 END AS has_baseline,
+           CASE WHEN NOT EXISTS (SELECT 1 FROM member AS m
+                                 WHERE m.row_force = r.force_code
                                    AND NOT EXISTS (SELECT 1 FROM budget AS b
                                                    WHERE b.force_code = m.force_code
-                                                     AND b.fiscal_year = st.fiscal_year))
-                THEN 1 ELSE 0 END AS budgeted,
-           -- the budgets' profiles (v_budget_profile, as budget_summary keeps them summed) for the
-           -- periods after through_period, on this scope's objectives
-           COALESCE((SELECT CAST(SUM(b.amount_pence) AS bigint)
-                     FROM member AS m
-                     JOIN budget_summary AS b ON b.force_code = m.force_code
-                     WHERE m.row_force = st.force_code AND b.fiscal_year = st.fiscal_year
-                       AND b.alliance_scope = st.alliance_scope AND b.period > st.through_period), 0)
-               AS budget_rest_pence
+                                                     AND b.fiscal_year = r.fiscal_year))
+                THEN 1 ELSE 0 END AS budgeted
+    FROM tracked AS r
+    LEFT JOIN v_fiscal_year_status AS s ON s.force_code = r.force_code AND s.fiscal_year = r.fiscal_year
+),
+parts AS (
+    -- the year's NRE (v_nre_line's lines, summed in nre_summary as they load), the baseline's NRE beside
+    -- every year, and the budgets' profiles (v_budget_profile, summed in budget_summary). Every column
+    -- has one type in all three parts (a bigint zero, not an integer one), so that PostgreSQL plans the
+    -- parts as scans of their tables
+    SELECT force_code, fiscal_year, alliance_scope, period,
+           amount_pence AS nre_pence, CAST(0 AS bigint) AS baseline_pence, CAST(0 AS bigint) AS budget_pence
+    FROM nre_summary
+    UNION ALL
+    SELECT b.force_code, y.fiscal_year, b.alliance_scope, b.period,
+           CAST(0 AS bigint), b.amount_pence, CAST(0 AS bigint)
+    FROM (SELECT DISTINCT fiscal_year FROM force_year_summary) AS y
+    JOIN nre_summary AS b ON b.fiscal_year = {{ baseline_fy }}
+    UNION ALL
+    SELECT force_code, fiscal_year, alliance_scope, period,
+           CAST(0 AS bigint), CAST(0 AS bigint), amount_pence
+    FROM budget_summary
+),
+lines AS (
+    -- the parts by force, year, scope and period (the functions summed), one row each
+    SELECT force_code, fiscal_year, alliance_scope, period,
+           CAST(SUM(nre_pence) AS bigint)      AS nre_pence,
+           CAST(SUM(baseline_pence) AS bigint) AS baseline_pence,
+           CAST(SUM(budget_pence) AS bigint)   AS budget_pence
+    FROM parts
+    GROUP BY force_code, fiscal_year, alliance_scope, period
+),
+by_member AS (
+    -- each row's figures from one member force's lines: the whole year and periods 1..through_period
+    -- of the year and of the baseline, and the budgets' profiles for the periods after through_period
+    SELECT st.fiscal_year, st.force_code, st.alliance_scope, st.through_period, st.year_complete,
+           st.has_baseline, st.budgeted, m.force_code AS member_code,
+           CAST(COALESCE(SUM(p.nre_pence), 0) AS bigint)                                                   AS nre_pence,
+           CAST(COALESCE(SUM(CASE WHEN p.period <= st.through_period THEN p.nre_pence END), 0) AS bigint)      AS ytd_nre_pence,
+           CAST(COALESCE(SUM(p.baseline_pence), 0) AS bigint)                                              AS baseline_pence,
+           CAST(COALESCE(SUM(CASE WHEN p.period <= st.through_period THEN p.baseline_pence END), 0) AS bigint) AS ytd_baseline_pence,
+           CAST(COALESCE(SUM(CASE WHEN p.period > st.through_period THEN p.budget_pence END), 0) AS bigint)   AS budget_rest_pence
     FROM status AS st
+    JOIN member AS m ON m.row_force = st.force_code
+    LEFT JOIN lines AS p
+           ON p.force_code = m.force_code AND p.fiscal_year = st.fiscal_year AND p.alliance_scope = st.alliance_scope
+    GROUP BY st.fiscal_year, st.force_code, st.alliance_scope, st.through_period, st.year_complete,
+             st.has_baseline, st.budgeted, m.force_code
+),
+in_year AS (
+    -- each row's figures: its member forces' summed, real terms rounded for each force first
+    SELECT
+        b.fiscal_year,
+        b.force_code,
+        b.alliance_scope,
+        CASE WHEN b.has_baseline = 1 THEN CAST(SUM(b.baseline_pence) AS bigint) END AS baseline_nre_pence,
+        CAST(SUM(b.nre_pence) AS bigint)                                         AS nre_pence,
+        MAX(d.index_ten_thousandths)                                             AS deflator_index_ten_thousandths,
+        CASE WHEN MAX(d.index_ten_thousandths) IS NOT NULL AND MAX(d0.index_ten_thousandths) IS NOT NULL THEN
+            CAST(SUM((CASE WHEN b.nre_pence < 0 THEN -1 ELSE 1 END)
+                     * ((2 * abs(b.nre_pence) * d0.index_ten_thousandths + d.index_ten_thousandths)
+                        / (2 * d.index_ten_thousandths))) AS bigint)
+        END                                                                      AS nre_real_pence,
+        b.through_period,
+        b.year_complete,
+        CAST(SUM(b.ytd_nre_pence) AS bigint)                                     AS ytd_nre_pence,
+        CAST(SUM(b.ytd_baseline_pence) AS bigint)                                AS ytd_baseline_pence,
+        b.budgeted,
+        CAST(SUM(b.budget_rest_pence) AS bigint)                                 AS budget_rest_pence
+    FROM by_member AS b
+    LEFT JOIN deflator AS d  ON d.fiscal_year = b.fiscal_year
+    LEFT JOIN deflator AS d0 ON d0.fiscal_year = {{ baseline_fy }}
+    GROUP BY b.fiscal_year, b.force_code, b.alliance_scope, b.has_baseline, b.through_period, b.year_complete,
+             b.budgeted
 ),
 forecast AS (
     SELECT i.*,
