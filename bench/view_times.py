@@ -4,7 +4,8 @@ On the warehouse holding five years (section 3), each finance view is timed as t
 analyst read it (``SELECT * FROM view``, every row fetched by psycopg, best of ``repeat``), and once
 more for the latest year alone (``WHERE fiscal_year = ...``) where a view has years. Then the history
 is made twice and four times as long: its lines are copied into later fiscal years (FY + 5, + 10,
-+ 15: the same forces, the same chart, more years), each copy a new line with its own reference,
++ 15: the same forces, the same chart, more years), each copy a new line with its own reference in a
+copy of its batch,
 the summaries rebuilt from the lines as revision 0005 builds them, statistics refreshed, and the
 views timed again. ``plot`` draws the times against the number of lines (docs/performance-views.png).
 
@@ -39,6 +40,10 @@ SPANS_HISTORY = {
 FACT_COLUMNS = ("force_code, fiscal_year, period, posting_date, source_line_ref, document_ref, source_line_number, "
                 "cost_centre, local_account, objective_code, subjective_code, amount_pence, document_type, "
                 "line_text, vendor, reference, batch_id")
+#: etl_batch's columns but the generated ones (total_debit, total_credit)
+BATCH_COLUMNS = ("batch_id, force_code, source_ref, digest, business_date, sequence, status, rows_read, rows_loaded, "
+                 "rows_quarantined, total_debit_pence, total_credit_pence, first_posting_date, last_posting_date, "
+                 "posted_through, error, superseded_by, started_at, finished_at")
 
 
 def _connect(url: str):
@@ -97,7 +102,11 @@ def _lines(conn) -> int:
 
 def lengthen(url: str, first: int, span: int, copies: range) -> float:
     """Copy the original history (``span`` years from FY ``first``) into fiscal years + span x k for k in
-    ``copies``, then rebuild the summaries from the lines."""
+    ``copies``, then rebuild the summaries from the lines.
+
+    Each copy has batches of its own too (etl_batch: the same deliveries and extracts, dates moved on by
+    the same years, new ids), as a longer history has: what reads the batches (the latest posting date
+    that infers closed periods, the ledger's freshness) reads as many more as a real one would."""
     import sqlalchemy as sa
 
     from alliance_finance.warehouse import summaries
@@ -105,18 +114,33 @@ def lengthen(url: str, first: int, span: int, copies: range) -> float:
 
     started = time.perf_counter()
     with _connect(url) as conn:
+        stride = conn.execute("SELECT COALESCE(MAX(batch_id), 0) FROM etl_batch").fetchone()[0]
         for k in copies:
+            years, offset = span * k, stride * k
+            conn.execute(f"""
+                INSERT INTO etl_batch ({BATCH_COLUMNS}) OVERRIDING SYSTEM VALUE
+                SELECT batch_id + {offset}, force_code, source_ref || '#{years}', digest,
+                       (business_date + make_interval(years => {years}))::date, sequence, status, rows_read,
+                       rows_loaded, rows_quarantined, total_debit_pence, total_credit_pence,
+                       (first_posting_date + make_interval(years => {years}))::date,
+                       (last_posting_date + make_interval(years => {years}))::date,
+                       posted_through + make_interval(years => {years}), error, superseded_by + {offset},
+                       started_at, finished_at
+                FROM etl_batch WHERE batch_id <= {stride}""")
             conn.execute(f"""
                 INSERT INTO fact_ledger_line ({FACT_COLUMNS})
-                SELECT force_code, fiscal_year + {span * k}, period, (posting_date + make_interval(years => {span * k}))::date,
-                       source_line_ref || '#{span * k}', document_ref || '#{span * k}', source_line_number, cost_centre, local_account,
-                       objective_code, subjective_code, amount_pence, document_type, line_text, vendor, reference, batch_id
+                SELECT force_code, fiscal_year + {years}, period, (posting_date + make_interval(years => {years}))::date,
+                       source_line_ref || '#{years}', document_ref || '#{years}', source_line_number, cost_centre, local_account,
+                       objective_code, subjective_code, amount_pence, document_type, line_text, vendor, reference,
+                       batch_id + {offset}
                 FROM fact_ledger_line WHERE fiscal_year BETWEEN {first} AND {first + span - 1}""")
+        conn.execute("SELECT setval(pg_get_serial_sequence('etl_batch', 'batch_id'), MAX(batch_id)) FROM etl_batch")
     engine = make_engine(url)
     try:
         with engine.begin() as conn:
             summaries.rebuild(conn)
             conn.execute(sa.text("ANALYZE fact_ledger_line"))
+            conn.execute(sa.text("ANALYZE etl_batch"))
     finally:
         engine.dispose()
     return time.perf_counter() - started
