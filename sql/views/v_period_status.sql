@@ -25,8 +25,9 @@ WITH force_year AS (
 ),
 latest AS (
     -- one look-up per force in etl_batch's index of loaded batches by posting date (revision 0013),
-    -- rather than every batch read
-    SELECT f.force_code,
+    -- rather than every batch read. DISTINCT (each force is one row already) keeps the planner from
+    -- copying the look-up into every period that reads it
+    SELECT DISTINCT f.force_code,
            (SELECT MAX(b.last_posting_date) FROM etl_batch AS b
             WHERE b.force_code = f.force_code AND b.status = 'loaded') AS latest_posting_date
     FROM dim_force AS f
