@@ -97,7 +97,7 @@ def test_a_warehouse_at_revision_0001_with_data_upgrades_to_head_keeping_it(ware
     assert {p.stem for p in migrate.view_files()} <= _views(engine)
     schema = "alliance" if engine.dialect.name == "postgresql" else None
     indexes = {table: {ix["name"]: ix["column_names"] for ix in sa.inspect(engine).get_indexes(table, schema=schema)}
-               for table in ("unmapped_summary", "nre_summary", "budget_summary", "etl_batch")}
+               for table in ("unmapped_summary", "nre_summary", "budget_summary", "etl_batch", "partner_flow_summary")}
     # revision 0012: one year of the lines in suspense is read by its own index
     assert "ix_unmapped_summary_year" in indexes["unmapped_summary"]
     # revision 0013: the in-year views' look-ups by force and scope, by year, and of the latest posting
@@ -105,6 +105,7 @@ def test_a_warehouse_at_revision_0001_with_data_upgrades_to_head_keeping_it(ware
     assert indexes["nre_summary"]["ix_nre_summary_year"] == ["fiscal_year"]
     assert indexes["budget_summary"]["ix_budget_summary_year"] == ["fiscal_year"]
     assert indexes["etl_batch"]["ix_etl_batch_latest"] == ["force_code", "last_posting_date"]
+    assert indexes["partner_flow_summary"]["ix_partner_flow_summary_year"] == ["fiscal_year"]
     assert query(engine, "SELECT force_code, latest_posting_date FROM v_period_status GROUP BY 1, 2 ORDER BY 1") == \
         query(engine, "SELECT force_code, MAX(last_posting_date) FROM etl_batch WHERE status = 'loaded' "
                       "GROUP BY force_code ORDER BY 1")

@@ -16,3 +16,7 @@ CREATE INDEX ix_budget_summary_year ON budget_summary (fiscal_year);
 -- rather than from every batch the force ever loaded. A batch's status changes when it is superseded:
 -- the index follows.
 CREATE INDEX ix_etl_batch_latest ON etl_batch (force_code, last_posting_date) WHERE status = 'loaded';
+
+-- partner_flow_summary by fiscal year: one year of v_intra_alliance_reconciliation read every year's
+-- partner flows (the key starts with the force).
+CREATE INDEX ix_partner_flow_summary_year ON partner_flow_summary (fiscal_year);

@@ -1,6 +1,6 @@
 """Indexes for the in-year views: nre_summary by force and scope and by fiscal year, budget_summary by
-fiscal year, and etl_batch's loaded batches by force and latest posting date
-(sql/migrations/0013_view_indexes.sql says why).
+fiscal year, partner_flow_summary by fiscal year, and etl_batch's loaded batches by force and latest
+posting date (sql/migrations/0013_view_indexes.sql says why).
 
 DDL only. On an existing warehouse each index is built from the rows already there (the summaries and the
 batches: a fraction of a second).
