@@ -54,7 +54,10 @@ def make_engine(url: str | URL, **kwargs) -> sa.Engine:
     if u.get_backend_name() == "postgresql":
         connect_args = kwargs.pop("connect_args", {})
         options = connect_args.get("options", "")
-        connect_args["options"] = f"{options} -c search_path={PG_SCHEMA},public".strip()
+        # jit off: the warehouse's queries read summaries and a batch's lines, milliseconds of work, and
+        # where the planner's estimate passes jit_above_cost (tables not analysed yet: a new warehouse,
+        # the first minutes after a load) compiling a view's query took 1.7 s of a few milliseconds
+        connect_args["options"] = f"{options} -c search_path={PG_SCHEMA},public -c jit=off".strip()
         return sa.create_engine(u, connect_args=connect_args, **kwargs)
     return sa.create_engine(u, **kwargs)
 
