@@ -155,8 +155,9 @@ def materialize(conn: sa.Connection, moment: dt.datetime) -> dict[str, int]:
     budgets.fill_budget_summary(conn)
     if conn.dialect.name == "postgresql":
         # statistics for every table made here (autovacuum never sees temporary tables): without them
-        # PostgreSQL guesses each holds a page's worth of rows, and a view's estimated cost can pass
-        # jit_above_cost, where compiling the query took two seconds of a 13 ms query
+        # PostgreSQL guesses each holds a page's worth of rows and plans the views on those guesses.
+        # (The estimates passing jit_above_cost, two seconds of compiling for a 13 ms query, is
+        # prevented for every connection by make_engine's jit=off, not here.)
         made = [table for tables in history.DATASETS.values() for table in tables]
         conn.exec_driver_sql("ANALYZE " + ", ".join([*made, "budget_summary", *summaries.SUMMARIES]))
     return versions
